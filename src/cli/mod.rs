@@ -1,0 +1,189 @@
+//! The command line: clap definitions, and the few things every command
+//! shares (config, store, clock, author). Each command group lives in its own
+//! file and is a thin shell over `store`, `deadline` and `transfer`.
+
+mod record;
+mod setup;
+mod table;
+mod transfer;
+mod view;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::config::{self, Config};
+use crate::deadline;
+use crate::model::CommitmentId;
+use crate::store::Store;
+
+/// Track commitments announced in the news and remind the right desk as
+/// their deadlines approach and pass.
+#[derive(Debug, Parser)]
+#[command(name = "followup", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (TOML). Without it, $FOLLOWUP_CONFIG, else embedded defaults.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record a new commitment.
+    Add(record::AddArgs),
+    /// List commitments, soonest deadline first.
+    List(view::ListArgs),
+    /// Show one commitment with its deadline versions and history.
+    Show(view::ShowArgs),
+    /// Move a commitment's deadline (a slip); the old one stays in history.
+    Revise(record::ReviseArgs),
+    /// Close a commitment with its outcome.
+    Close(record::CloseArgs),
+    /// Reopen a closed commitment.
+    Reopen(record::ReopenArgs),
+    /// Add a note to a commitment's history.
+    Note(record::NoteArgs),
+    /// Show what a deadline expression means in dates.
+    Parse(view::ParseArgs),
+    /// Import commitments from a file written by `export` or by hand.
+    Import(transfer::ImportArgs),
+    /// Export every commitment with its history.
+    Export(transfer::ExportArgs),
+    /// Show paths, counts and the state of the database.
+    Status(setup::StatusArgs),
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: setup::ConfigCommand,
+    },
+}
+
+/// What every command needs: the validated config and the moment it runs.
+pub struct Context {
+    pub config: Config,
+    pub now: Timestamp,
+    pub today: Date,
+    pub author: String,
+}
+
+impl Context {
+    fn new(config: Config) -> anyhow::Result<Context> {
+        // Whole seconds keep history readable and timestamps fixed-width.
+        let now = Timestamp::from_second(Timestamp::now().as_second())
+            .context("the system clock is out of range")?;
+        let today = now
+            .to_zoned_datetime(config.reminders.timezone.clone())
+            .date();
+        let author = author_from_env()?;
+        Ok(Context {
+            config,
+            now,
+            today,
+            author,
+        })
+    }
+
+    /// Opens the database. With the embedded defaults its folder is created;
+    /// a configured folder must already exist.
+    fn store(&self) -> anyhow::Result<Store> {
+        let path = &self.config.store.path;
+        if self.config.file.is_none() {
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder).with_context(|| {
+                    format!(
+                        "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
+                        folder.display()
+                    )
+                })?;
+            }
+        }
+        Ok(Store::open(path)?)
+    }
+
+    fn deadline_options(&self) -> deadline::Options {
+        deadline::Options {
+            vague_horizon_days: self.config.reminders.vague_horizon as i32,
+        }
+    }
+}
+
+/// Who is making changes, for history: `$FOLLOWUP_AUTHOR`, else the login.
+fn author_from_env() -> anyhow::Result<String> {
+    let name = ["FOLLOWUP_AUTHOR", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_string());
+    crate::model::check_line(
+        "author ($FOLLOWUP_AUTHOR)",
+        &name,
+        crate::model::MAX_NAME_CHARS,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// Parses and runs the command line, writing results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    if let Command::Config { command } = &cli.command {
+        return setup::config_command(command, cli.config.as_deref(), out);
+    }
+    let config = config::load(cli.config.as_deref())?;
+    let context = Context::new(config)?;
+    match cli.command {
+        Command::Add(args) => record::add(&context, args, out),
+        Command::List(args) => view::list(&context, args, out),
+        Command::Show(args) => view::show(&context, args, out),
+        Command::Revise(args) => record::revise(&context, args, out),
+        Command::Close(args) => record::close(&context, args, out),
+        Command::Reopen(args) => record::reopen(&context, args, out),
+        Command::Note(args) => record::note(&context, args, out),
+        Command::Parse(args) => view::parse(&context, args, out),
+        Command::Import(args) => transfer::import(&context, args, out),
+        Command::Export(args) => transfer::export(&context, args, out),
+        Command::Status(args) => setup::status(&context, args, out),
+        Command::Config { .. } => unreachable!("handled before loading the config"),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---- argument parsers shared by commands --------------------------------
+
+/// Reads a civil date, naming the bad value and the expected form.
+pub fn parse_date(text: &str) -> Result<Date, String> {
+    text.trim().parse::<Date>().map_err(|_| {
+        format!(
+            "{} is not a date; use YYYY-MM-DD, e.g. 2025-10-15",
+            crate::model::preview(text)
+        )
+    })
+}
+
+/// Reads a commitment id.
+pub fn parse_id(text: &str) -> Result<CommitmentId, String> {
+    match text.trim().parse::<CommitmentId>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(format!(
+            "{} is not a commitment id; ids are the whole numbers `followup list` shows",
+            crate::model::preview(text)
+        )),
+    }
+}
+
+/// Writes a value as pretty JSON with a final newline.
+fn print_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The folder a relative path is shown from in messages.
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}

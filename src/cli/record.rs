@@ -1,0 +1,209 @@
+//! Commands that record something: `add`, `revise`, `close`, `reopen`,
+//! `note`. Each validates everything before opening a write transaction.
+
+use std::io::Write;
+
+use anyhow::bail;
+use clap::Args;
+use jiff::civil::Date;
+
+use super::{Context, parse_date, parse_id, print_json};
+use crate::deadline::Deadline;
+use crate::model::{self, CommitmentId, NewCommitment, Outcome};
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// What was promised, in one line.
+    pub title: String,
+    /// The deadline as stated: "2025-12-15", "by 30 November 2025", "within two months".
+    #[arg(long, value_name = "EXPR")]
+    pub due: String,
+    /// When it was announced (YYYY-MM-DD); relative deadlines count from here. Default: today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub announced: Option<Date>,
+    /// Who promised it (repeat for each).
+    #[arg(long = "actor", value_name = "A")]
+    pub actors: Vec<String>,
+    /// Country, topic or desk (repeat for each); routes reminders to desks.
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+    /// Link to the announcement.
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+    /// The sentence that makes the commitment, as published.
+    #[arg(long, value_name = "TEXT")]
+    pub quote: Option<String>,
+    /// A first note for the history.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Print the stored commitment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviseArgs {
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: CommitmentId,
+    /// The new deadline as stated.
+    #[arg(long, value_name = "EXPR")]
+    pub due: String,
+    /// Why it moved (e.g. "meeting postponed, ministry statement").
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The date the new deadline was stated; relative deadlines count from here. Default: today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<Date>,
+    /// Print the revised commitment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: CommitmentId,
+    /// How it ended.
+    #[arg(long, value_name = "OUTCOME", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<Outcome>()))]
+    pub outcome: Outcome,
+    /// Link showing the outcome.
+    #[arg(long, value_name = "URL")]
+    pub evidence: Option<String>,
+    /// Print the closed commitment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReopenArgs {
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: CommitmentId,
+    /// Print the reopened commitment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: CommitmentId,
+    /// The note.
+    pub text: String,
+    /// Print the commitment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_deadline(context: &Context, expression: &str, anchor: Date) -> anyhow::Result<Deadline> {
+    let expression = model::check_line("deadline", expression, model::MAX_NAME_CHARS)
+        .map_err(anyhow::Error::msg)?;
+    Ok(Deadline::parse_with(
+        &expression,
+        anchor,
+        &context.deadline_options(),
+    )?)
+}
+
+fn report(
+    context: &Context,
+    id: CommitmentId,
+    json: bool,
+    verb: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let store = context.store()?;
+    if json {
+        return print_json(out, &store.record(id)?);
+    }
+    let c = store.get(id)?;
+    let d = &c.deadline.deadline;
+    let vague = if d.vague {
+        " (vague; assumed horizon)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "{verb} commitment {id}: {} [{}] due {}{vague}",
+        c.title, c.status, d.latest
+    )?;
+    Ok(())
+}
+
+pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let announced = args.announced.unwrap_or(context.today);
+    let deadline = parse_deadline(context, &args.due, announced)?;
+    let new = NewCommitment {
+        title: args.title,
+        announced,
+        deadline,
+        actors: args.actors,
+        tags: args.tags,
+        source: args.source,
+        quote: args.quote,
+        note: args.note,
+    }
+    .validated()
+    .map_err(anyhow::Error::msg)?;
+    let id = context.store()?.add(&new, context.now, &context.author)?;
+    report(context, id, args.json, "Added", out)?;
+    Ok(())
+}
+
+pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let anchor = args.from.unwrap_or(context.today);
+    let deadline = parse_deadline(context, &args.due, anchor)?;
+    let reason = args
+        .reason
+        .as_deref()
+        .map(|r| model::check_text("reason", r))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let mut store = context.store()?;
+    store.revise(
+        args.id,
+        &deadline,
+        reason.as_deref(),
+        context.now,
+        &context.author,
+    )?;
+    report(context, args.id, args.json, "Revised", out)?;
+    Ok(())
+}
+
+pub fn close(context: &Context, args: CloseArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let evidence = args
+        .evidence
+        .as_deref()
+        .map(|e| model::check_url("evidence", e))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let mut store = context.store()?;
+    store.close(
+        args.id,
+        args.outcome,
+        evidence.as_deref(),
+        context.now,
+        &context.author,
+    )?;
+    report(context, args.id, args.json, "Closed", out)?;
+    Ok(())
+}
+
+pub fn reopen(context: &Context, args: ReopenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut store = context.store()?;
+    store.reopen(args.id, context.now, &context.author)?;
+    report(context, args.id, args.json, "Reopened", out)?;
+    Ok(())
+}
+
+pub fn note(context: &Context, args: NoteArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let text = model::check_text("note", &args.text).map_err(anyhow::Error::msg)?;
+    if text.trim().is_empty() {
+        bail!("the note is empty; write what happened");
+    }
+    let mut store = context.store()?;
+    store.note(args.id, &text, context.now, &context.author)?;
+    report(context, args.id, args.json, "Noted on", out)?;
+    Ok(())
+}

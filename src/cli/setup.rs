@@ -1,0 +1,180 @@
+//! Commands about the installation rather than the commitments:
+//! `status` and `config check`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{Context, print_json, shown};
+use crate::config::{self, Config, Transport};
+use crate::store::{self, Counts};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config file and print what is wrong, with file, line and key.
+    Check,
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    config: Option<String>,
+    database: String,
+    database_bytes: u64,
+    schema_version: usize,
+    transport: &'static str,
+    maildir: Option<String>,
+    timezone: String,
+    today: String,
+    desks: Vec<String>,
+    commitments: Counts,
+}
+
+pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let store = context.store()?;
+    let counts = store.counts(context.today)?;
+    let config = &context.config;
+    let status = Status {
+        config: config.file.as_deref().map(shown),
+        database: shown(store.path()),
+        database_bytes: std::fs::metadata(store.path())
+            .map(|m| m.len())
+            .unwrap_or(0),
+        schema_version: store::schema_version(),
+        transport: match config.mail.transport {
+            Transport::Maildir => "maildir",
+            Transport::Smtp => "smtp",
+        },
+        maildir: (config.mail.transport == Transport::Maildir).then(|| shown(&config.mail.maildir)),
+        timezone: config.reminders.timezone_name.clone(),
+        today: context.today.to_string(),
+        desks: config.desks.iter().map(|d| d.name.clone()).collect(),
+        commitments: counts,
+    };
+    if args.json {
+        return print_json(out, &status);
+    }
+    let c = &status.commitments;
+    writeln!(
+        out,
+        "config       {}",
+        status.config.as_deref().unwrap_or("(embedded defaults)")
+    )?;
+    writeln!(
+        out,
+        "database     {} ({} KiB, schema {})",
+        status.database,
+        status.database_bytes / 1024,
+        status.schema_version
+    )?;
+    match &status.maildir {
+        Some(dir) => writeln!(out, "mail         maildir {dir}")?,
+        None => writeln!(out, "mail         smtp")?,
+    }
+    writeln!(
+        out,
+        "timezone     {} (today {})",
+        status.timezone, status.today
+    )?;
+    writeln!(out, "desks        {}", status.desks.join(", "))?;
+    writeln!(
+        out,
+        "commitments  {} total: {} open ({} overdue), {} fulfilled, {} partial, {} missed, {} withdrawn",
+        c.total, c.open, c.overdue, c.fulfilled, c.partial, c.missed, c.withdrawn
+    )?;
+    writeln!(out, "history      {} events", c.events)?;
+    Ok(())
+}
+
+pub fn config_command(
+    command: &ConfigCommand,
+    flag: Option<&Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ConfigCommand::Check => check(flag, out),
+    }
+}
+
+fn check(flag: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let Some(path) = config::locate(flag) else {
+        let config = Config::embedded();
+        writeln!(
+            out,
+            "No config file given (--config or ${}); the embedded defaults are in use.",
+            config::CONFIG_ENV
+        )?;
+        summarize(&config, out)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match Config::from_file(&path) {
+        Ok(config) => {
+            writeln!(out, "{}: ok", path.display())?;
+            summarize(&config, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            // Problems go to stderr like every other error, but the exit
+            // status is the verdict, so this is not an Err.
+            eprintln!("{err}");
+            eprintln!("See config/followup.toml for every key with an example value.");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn summarize(config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "  database   {}", config.store.path.display())?;
+    match config.mail.transport {
+        Transport::Maildir => writeln!(
+            out,
+            "  mail       maildir {}",
+            config.mail.maildir.display()
+        )?,
+        Transport::Smtp => {
+            if let Some(smtp) = &config.mail.smtp {
+                writeln!(
+                    out,
+                    "  mail       smtp {}:{} ({})",
+                    smtp.host, smtp.port, smtp.security
+                )?;
+            }
+        }
+    }
+    let r = &config.reminders;
+    let before: Vec<String> = r.before.iter().map(|d| format!("{d}d")).collect();
+    writeln!(
+        out,
+        "  reminders  before [{}], overdue every {}d, vague every {}d (horizon {}d), at {} {}",
+        before.join(", "),
+        r.overdue_every,
+        r.vague_every,
+        r.vague_horizon,
+        r.send_time.strftime("%H:%M"),
+        r.timezone_name
+    )?;
+    for desk in &config.desks {
+        let recipients: Vec<String> = desk.recipients.iter().map(|a| a.to_string()).collect();
+        writeln!(
+            out,
+            "  desk       {} → {} (tags: {})",
+            desk.name,
+            recipients.join(", "),
+            if desk.tags.is_empty() {
+                "none".to_string()
+            } else {
+                desk.tags.join(", ")
+            }
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `import` and `export`: whole records in and out, through `transfer`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::Context;
+use crate::store::ImportMode;
+use crate::transfer::{self, Format, ImportContext};
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A JSON or CSV file as `export` writes it, or hand-written rows with
+    /// at least `title` and `due`; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The file's format. Default: from the file name, else from its first character.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Give every imported commitment a new id instead of keeping the file's ids.
+    #[arg(long)]
+    pub renumber: bool,
+    /// Print the imported ids as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+}
+
+pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let name = args.file.display().to_string();
+    let mut bytes = Vec::new();
+    if name == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{name} is not UTF-8 text (bad byte at offset {}); export as UTF-8 JSON or CSV",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    if text.trim().is_empty() {
+        anyhow::bail!("{name} is empty; nothing was imported");
+    }
+    let format = args
+        .format
+        .unwrap_or_else(|| transfer::detect(&name, &text));
+    let import_context = ImportContext {
+        now: context.now,
+        today: context.today,
+        author: context.author.clone(),
+        deadline_options: context.deadline_options(),
+    };
+    let items = transfer::read(&text, format, &import_context)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}; nothing was imported"))?;
+    let mode = if args.renumber {
+        ImportMode::Renumber
+    } else {
+        ImportMode::KeepIds
+    };
+    let ids = context.store()?.import(&items, mode)?;
+    if args.json {
+        super::print_json(out, &serde_json::json!({ "imported": ids }))?;
+    } else {
+        writeln!(out, "Imported {} commitments from {name}.", ids.len())?;
+    }
+    Ok(())
+}
+
+pub fn export(context: &Context, args: ExportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let records = context.store()?.export()?;
+    match args.format {
+        Format::Json => transfer::write_json(&records, out)?,
+        Format::Csv => transfer::write_csv(&records, out)?,
+    }
+    Ok(())
+}

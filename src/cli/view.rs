@@ -1,0 +1,245 @@
+//! Commands that only read: `list`, `show`, `parse`.
+
+use std::io::Write;
+
+use clap::Args;
+use jiff::civil::Date;
+
+use super::table::{Table, clip};
+use super::{Context, parse_date, parse_id, print_json};
+use crate::deadline::Deadline;
+use crate::model::{Commitment, CommitmentId, Event, EventKind, Status};
+use crate::store::Filter;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this status: open, fulfilled, partial, missed, withdrawn, closed (any outcome) or all.
+    #[arg(long, value_name = "S", value_parser = parse_status_filter)]
+    pub status: Option<Vec<Status>>,
+    /// Only commitments with this tag (repeat: all must match).
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+    /// Only open commitments whose last on-time day has passed.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only commitments due before this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub due_before: Option<Date>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[arg(value_name = "ID", value_parser = parse_id)]
+    pub id: CommitmentId,
+    /// Print JSON: the commitment with `revisions` and `history`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The deadline expression, e.g. "within two months" or "في غضون شهرين".
+    pub expression: String,
+    /// The announcement date to count from (YYYY-MM-DD). Default: today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<Date>,
+    /// Print the deadline object as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_status_filter(text: &str) -> Result<Vec<Status>, String> {
+    match text.trim() {
+        "all" => Ok(Status::ALL.to_vec()),
+        "closed" => Ok(Status::ALL.into_iter().filter(|s| !s.is_open()).collect()),
+        other => other
+            .parse::<Status>()
+            .map(|s| vec![s])
+            .map_err(|e| format!("{e}, or closed for any outcome, or all")),
+    }
+}
+
+/// How far a deadline is from today, in the words a desk uses.
+fn time_left(c: &Commitment, today: Date) -> String {
+    if !c.status.is_open() {
+        return "-".into();
+    }
+    // Date subtraction yields a span in whole days.
+    let days = (c.deadline.deadline.latest - today).get_days();
+    match days {
+        0 => "today".into(),
+        d if d > 0 => format!("in {d}d"),
+        d => format!("{}d late", -d),
+    }
+}
+
+pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut tags = Vec::new();
+    for tag in &args.tags {
+        tags.push(crate::model::normalize_tag(tag).map_err(anyhow::Error::msg)?);
+    }
+    let filter = Filter {
+        statuses: args.status.unwrap_or_default(),
+        tags,
+        overdue_on: args.overdue.then_some(context.today),
+        due_before: args.due_before,
+    };
+    let store = context.store()?;
+    let commitments = store.list(&filter)?;
+    if args.json {
+        return print_json(out, &commitments);
+    }
+    let mut table = Table::new(&["ID", "STATUS", "DUE", "LEFT", "TAGS", "TITLE"]);
+    for c in &commitments {
+        let d = &c.deadline.deadline;
+        let due = if d.vague {
+            format!("~{}", d.latest)
+        } else {
+            d.latest.to_string()
+        };
+        table.row(vec![
+            c.id.to_string(),
+            c.status.to_string(),
+            due,
+            time_left(c, context.today),
+            clip(&c.tags.join(","), 24),
+            clip(&c.title, 72),
+        ]);
+    }
+    if table.is_empty() {
+        writeln!(out, "No commitments match.")?;
+    } else {
+        table.write(out)?;
+    }
+    Ok(())
+}
+
+fn describe_deadline(d: &Deadline) -> String {
+    if d.vague {
+        format!(
+            "{:?}: vague; assumed by {} (counted from {})",
+            d.expression, d.latest, d.anchor
+        )
+    } else if d.earliest != d.anchor {
+        format!(
+            "{:?}: from {} to {} (counted from {})",
+            d.expression, d.earliest, d.latest, d.anchor
+        )
+    } else {
+        format!(
+            "{:?}: by {} (counted from {})",
+            d.expression, d.latest, d.anchor
+        )
+    }
+}
+
+fn describe_event(event: &Event) -> String {
+    let text = |key: &str| {
+        event
+            .detail
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let deadline = |key: &str| {
+        event
+            .detail
+            .get(key)
+            .and_then(|v| serde_json::from_value::<Deadline>(v.clone()).ok())
+            .map(|d| format!("{:?} → {}", d.expression, d.latest))
+            .unwrap_or_default()
+    };
+    match event.kind {
+        EventKind::Created | EventKind::Imported => deadline("deadline"),
+        EventKind::Revised => {
+            let reason = text("reason");
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            };
+            format!("{} ⇒ {}{reason}", deadline("from"), deadline("to"))
+        }
+        EventKind::Closed => {
+            let evidence = text("evidence");
+            if evidence.is_empty() {
+                text("outcome")
+            } else {
+                format!("{} {evidence}", text("outcome"))
+            }
+        }
+        EventKind::Reopened => format!("was {}", text("previous_outcome")),
+        EventKind::Note => text("text"),
+        EventKind::ReminderSent | EventKind::DeliveryFailed => {
+            serde_json::Value::Object(event.detail.clone()).to_string()
+        }
+    }
+}
+
+pub fn show(context: &Context, args: ShowArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let store = context.store()?;
+    let record = store.record(args.id)?;
+    if args.json {
+        return print_json(out, &record);
+    }
+    let c = &record.commitment;
+    let d = &c.deadline.deadline;
+    let mut fields = Table::new(&[&format!("#{}", c.id), &c.title]);
+    fields.row(vec!["status".into(), c.status.to_string()]);
+    fields.row(vec!["announced".into(), c.announced.to_string()]);
+    fields.row(vec![
+        "deadline".into(),
+        format!("{} [{}]", describe_deadline(d), time_left(c, context.today)),
+    ]);
+    if c.deadline.version > 1 {
+        fields.row(vec![
+            "revisions".into(),
+            match c.deadline.version - 1 {
+                1 => format!("{} (deadline moved once)", c.deadline.version),
+                n => format!("{} (deadline moved {n} times)", c.deadline.version),
+            },
+        ]);
+    }
+    let optional = [
+        ("actors", c.actors.join(", ")),
+        ("tags", c.tags.join(", ")),
+        ("source", c.source.clone().unwrap_or_default()),
+        (
+            "quote",
+            c.quote.clone().unwrap_or_default().replace('\n', " "),
+        ),
+        ("evidence", c.evidence.clone().unwrap_or_default()),
+    ];
+    for (name, value) in optional {
+        if !value.is_empty() {
+            fields.row(vec![name.into(), value]);
+        }
+    }
+    fields.write(out)?;
+    writeln!(out, "\nhistory")?;
+    let mut history = Table::new(&["  WHEN", "WHO", "WHAT", "DETAIL"]);
+    for event in &record.history {
+        history.row(vec![
+            format!("  {}", event.at.strftime("%Y-%m-%d %H:%MZ")),
+            event.author.clone(),
+            event.kind.as_str().replace('_', " "),
+            describe_event(event).replace('\n', " "),
+        ]);
+    }
+    history.write(out)?;
+    Ok(())
+}
+
+pub fn parse(context: &Context, args: ParseArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let anchor = args.from.unwrap_or(context.today);
+    let deadline = Deadline::parse_with(&args.expression, anchor, &context.deadline_options())?;
+    if args.json {
+        return print_json(out, &deadline);
+    }
+    writeln!(out, "{}", describe_deadline(&deadline))?;
+    Ok(())
+}

@@ -1,0 +1,876 @@
+//! Configuration: finds the TOML file, reads it strictly (unknown keys are
+//! errors), and validates every value up front so that a mistake is reported
+//! with its file, line and key before anything touches the database or the
+//! mail system.
+//!
+//! This module owns the meaning of each key and the embedded defaults. It
+//! does not open the store or send mail; it only says where and how.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The environment variable naming a config file when `--config` is absent.
+pub const CONFIG_ENV: &str = "FOLLOWUP_CONFIG";
+
+/// A validated configuration. Paths are absolute or relative to the working
+/// directory, already resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from; `None` for the embedded defaults.
+    pub file: Option<PathBuf>,
+    pub store: StoreConfig,
+    pub mail: MailConfig,
+    pub reminders: ReminderConfig,
+    pub desks: Vec<Desk>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Maildir,
+    Smtp,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub from: lettre::message::Mailbox,
+    pub transport: Transport,
+    pub maildir: PathBuf,
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Implicit TLS from the first byte (usually port 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (usually port 587).
+    StartTls,
+    /// No encryption: only for a relay on loopback.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    /// Where the password is read from at send time; never the password.
+    pub password_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// When reminders fire, in whole days relative to a deadline's `latest`.
+#[derive(Debug, Clone)]
+pub struct ReminderConfig {
+    pub before: Vec<u32>,
+    pub overdue_every: u32,
+    pub vague_every: u32,
+    pub vague_horizon: u32,
+    pub send_time: Time,
+    pub timezone: TimeZone,
+    /// The zone's name as written, for messages and `status`.
+    pub timezone_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub name: String,
+    pub recipients: Vec<lettre::Address>,
+    pub tags: Vec<String>,
+    pub digest: Option<cron::Schedule>,
+}
+
+/// One thing wrong with a config file, located as precisely as we can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {}: {source}; check --config or ${CONFIG_ENV}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let at = match p.line {
+                Some(line) => format!("{}:{line}", path.display()),
+                None => path.display().to_string(),
+            };
+            if p.key.is_empty() {
+                format!("{at}: {}", p.message)
+            } else {
+                format!("{at}: {}: {}", p.key, p.message)
+            }
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// Where the config comes from, in the order `--config`, `$FOLLOWUP_CONFIG`,
+/// embedded defaults.
+pub fn locate(flag: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = flag {
+        return Some(path.to_path_buf());
+    }
+    match std::env::var_os(CONFIG_ENV) {
+        Some(value) if !value.is_empty() => Some(PathBuf::from(value)),
+        _ => None,
+    }
+}
+
+/// Loads the config named by `flag` or the environment, else the defaults.
+pub fn load(flag: Option<&Path>) -> Result<Config, Error> {
+    match locate(flag) {
+        Some(path) => Config::from_file(&path),
+        None => Ok(Config::embedded()),
+    }
+}
+
+/// Where followup keeps its data when no config says otherwise:
+/// `$STATE_DIRECTORY` under systemd, else `$XDG_DATA_HOME/followup`, else
+/// `~/.local/share/followup`, else `./followup-data`.
+pub fn default_data_dir() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("STATE_DIRECTORY") {
+        // systemd may pass several directories separated by ':'; the first is ours.
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        return PathBuf::from(first);
+    }
+    if let Some(dir) = var("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("followup");
+    }
+    if let Some(home) = var("HOME") {
+        return PathBuf::from(home).join(".local/share/followup");
+    }
+    PathBuf::from("followup-data")
+}
+
+impl Config {
+    /// The configuration used when no file is given: a database and a
+    /// Maildir outbox in [`default_data_dir`], and one `default` desk.
+    pub fn embedded() -> Config {
+        let dir = default_data_dir();
+        let raw: RawConfig = toml::from_str("").expect("empty TOML is a valid config");
+        raw.validate(&dir, "")
+            .expect("the embedded defaults are valid")
+    }
+
+    /// Reads and validates a config file.
+    pub fn from_file(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        Config::from_toml(&text, &base)
+            .map_err(|problems| Error::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+            .map(|mut config| {
+                config.file = Some(path.to_path_buf());
+                config
+            })
+    }
+
+    /// Parses and validates TOML text, resolving relative paths against `base`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            vec![Problem {
+                line: err.span().map(|span| line_of(text, span.start)),
+                key: String::new(),
+                message: format!(
+                    "{} (every key is shown in config/followup.toml)",
+                    err.message().trim_end()
+                ),
+            }]
+        })?;
+        raw.validate(base, text)
+    }
+
+    /// The recipients' desks for a commitment with these tags: every desk
+    /// sharing a tag, else the desk named `default`.
+    pub fn desks_for<'a>(&'a self, tags: &[String]) -> Vec<&'a Desk> {
+        let matching: Vec<&Desk> = self
+            .desks
+            .iter()
+            .filter(|desk| desk.tags.iter().any(|t| tags.contains(t)))
+            .collect();
+        if matching.is_empty() {
+            self.desks.iter().filter(|d| d.name == "default").collect()
+        } else {
+            matching
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+// ---- the file as written -------------------------------------------------
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    store: RawStore,
+    mail: RawMail,
+    reminders: RawReminders,
+    desks: Option<Spanned<Vec<RawDesk>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStore {
+    path: Spanned<String>,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            path: Spanned::new(0..0, "followup.db".into()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMail {
+    from: Spanned<String>,
+    transport: Spanned<String>,
+    maildir: Spanned<String>,
+    smtp: Option<RawSmtp>,
+}
+
+impl Default for RawMail {
+    fn default() -> Self {
+        RawMail {
+            from: Spanned::new(0..0, "Follow-up desk <followup@localhost>".into()),
+            transport: Spanned::new(0..0, "maildir".into()),
+            maildir: Spanned::new(0..0, "outbox".into()),
+            smtp: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Spanned<String>,
+    #[serde(default)]
+    port: Option<Spanned<i64>>,
+    #[serde(default)]
+    security: Option<Spanned<String>>,
+    #[serde(default)]
+    username: Option<Spanned<String>>,
+    #[serde(default)]
+    password_file: Option<Spanned<String>>,
+    #[serde(default)]
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReminders {
+    before: Spanned<Vec<Spanned<String>>>,
+    overdue_every: Spanned<String>,
+    vague_every: Spanned<String>,
+    vague_horizon: Spanned<String>,
+    send_time: Spanned<String>,
+    timezone: Spanned<String>,
+}
+
+impl Default for RawReminders {
+    fn default() -> Self {
+        let s = |v: &str| Spanned::new(0..0, v.to_string());
+        RawReminders {
+            before: Spanned::new(0..0, vec![s("14d"), s("3d"), s("0d")]),
+            overdue_every: s("7d"),
+            vague_every: s("30d"),
+            vague_horizon: s("90d"),
+            send_time: s("09:00"),
+            timezone: s("UTC"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDesk {
+    name: Spanned<String>,
+    recipients: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    digest: Option<Spanned<String>>,
+}
+
+/// Collects problems while validating, so `config check` reports them all.
+struct Checker<'t> {
+    text: &'t str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn report<T>(&mut self, value: &Spanned<T>, key: &str, message: String) {
+        let line = (value.span() != (0..0)).then(|| line_of(self.text, value.span().start));
+        self.problems.push(Problem {
+            line,
+            key: key.to_string(),
+            message,
+        });
+    }
+
+    fn days(&mut self, value: &Spanned<String>, key: &str, minimum: u32) -> u32 {
+        match parse_days(value.get_ref()) {
+            Some(days) if days >= minimum => days,
+            Some(_) => {
+                self.report(
+                    value,
+                    key,
+                    format!(
+                        "{:?} is too short (at least \"{minimum}d\")",
+                        value.get_ref()
+                    ),
+                );
+                minimum
+            }
+            None => {
+                self.report(
+                    value,
+                    key,
+                    format!(
+                        "{:?} is not a number of days (try \"14d\" or \"2w\")",
+                        value.get_ref()
+                    ),
+                );
+                minimum
+            }
+        }
+    }
+
+    fn path(&mut self, value: &Spanned<String>, key: &str, base: &Path) -> PathBuf {
+        let raw = value.get_ref();
+        if raw.trim().is_empty() || raw.contains('\0') {
+            self.report(
+                value,
+                key,
+                format!("{raw:?} is not a usable path (try \"followup.db\")"),
+            );
+        }
+        base.join(raw)
+    }
+}
+
+/// Reads "14d" or "2w" as a number of days.
+fn parse_days(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix('d') {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('w') {
+        (n, 7)
+    } else {
+        return None;
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number
+        .parse::<u32>()
+        .ok()?
+        .checked_mul(factor)
+        .filter(|&d| d <= 3660)
+}
+
+/// Reads "60s" or "2m" as a duration.
+fn parse_timeout(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix('s') {
+        (n, 1)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60)
+    } else {
+        return None;
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds = number.parse::<u64>().ok()?.checked_mul(factor)?;
+    (1..=3600)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
+}
+
+impl RawConfig {
+    fn validate(self, base: &Path, text: &str) -> Result<Config, Vec<Problem>> {
+        let mut check = Checker {
+            text,
+            problems: Vec::new(),
+        };
+
+        let store = StoreConfig {
+            path: check.path(&self.store.path, "store.path", base),
+        };
+
+        let from = match self.mail.from.get_ref().parse::<lettre::message::Mailbox>() {
+            Ok(mailbox) => mailbox,
+            Err(_) => {
+                check.report(
+                    &self.mail.from,
+                    "mail.from",
+                    format!(
+                        "{:?} is not a mail address (try \"Follow-up desk <followup@example.org>\")",
+                        self.mail.from.get_ref()
+                    ),
+                );
+                "followup@localhost".parse().expect("a valid address")
+            }
+        };
+        let transport = match self.mail.transport.get_ref().as_str() {
+            "maildir" => Transport::Maildir,
+            "smtp" => Transport::Smtp,
+            other => {
+                check.report(
+                    &self.mail.transport,
+                    "mail.transport",
+                    format!("{other:?} is not a transport (use \"maildir\" or \"smtp\")"),
+                );
+                Transport::Maildir
+            }
+        };
+        let maildir = check.path(&self.mail.maildir, "mail.maildir", base);
+        let smtp = self.mail.smtp.map(|raw| raw.validate(&mut check, base));
+        if transport == Transport::Smtp && smtp.is_none() {
+            check.report(
+                &self.mail.transport,
+                "mail.transport",
+                "\"smtp\" needs a [mail.smtp] section with at least host".into(),
+            );
+        }
+
+        let before = self
+            .reminders
+            .before
+            .get_ref()
+            .iter()
+            .map(|offset| check.days(offset, "reminders.before", 0))
+            .collect::<Vec<_>>();
+        let overdue_every = check.days(&self.reminders.overdue_every, "reminders.overdue_every", 1);
+        let vague_every = check.days(&self.reminders.vague_every, "reminders.vague_every", 1);
+        let vague_horizon = check.days(&self.reminders.vague_horizon, "reminders.vague_horizon", 1);
+        let send_time = match parse_send_time(self.reminders.send_time.get_ref()) {
+            Some(time) => time,
+            None => {
+                check.report(
+                    &self.reminders.send_time,
+                    "reminders.send_time",
+                    format!(
+                        "{:?} is not a time of day (try \"09:00\")",
+                        self.reminders.send_time.get_ref()
+                    ),
+                );
+                Time::midnight()
+            }
+        };
+        let timezone_name = self.reminders.timezone.get_ref().trim().to_string();
+        let timezone = match TimeZone::get(&timezone_name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                check.report(
+                    &self.reminders.timezone,
+                    "reminders.timezone",
+                    format!(
+                        "{timezone_name:?} is not a known time zone (try an IANA name such as \"Europe/Berlin\" or \"UTC\")"
+                    ),
+                );
+                TimeZone::UTC
+            }
+        };
+
+        let desks = match self.desks {
+            None => vec![Desk {
+                name: "default".into(),
+                recipients: vec!["desk@localhost".parse().expect("a valid address")],
+                tags: Vec::new(),
+                digest: None,
+            }],
+            Some(raw) => {
+                let desks: Vec<Desk> = raw
+                    .get_ref()
+                    .iter()
+                    .map(|desk| desk.validate(&mut check))
+                    .collect();
+                for (i, desk) in desks.iter().enumerate() {
+                    if desks[..i].iter().any(|d| d.name == desk.name) {
+                        check.report(
+                            &raw.get_ref()[i].name,
+                            "desks.name",
+                            format!(
+                                "{:?} names two desks; give each desk its own name",
+                                desk.name
+                            ),
+                        );
+                    }
+                }
+                if !desks.iter().any(|d| d.name == "default") {
+                    check.report(
+                        &raw,
+                        "desks",
+                        "no desk is named \"default\"; add one so that commitments whose tags match no desk still reach someone".into(),
+                    );
+                }
+                desks
+            }
+        };
+
+        if !check.problems.is_empty() {
+            return Err(check.problems);
+        }
+        Ok(Config {
+            file: None,
+            store,
+            mail: MailConfig {
+                from,
+                transport,
+                maildir,
+                smtp,
+            },
+            reminders: ReminderConfig {
+                before,
+                overdue_every,
+                vague_every,
+                vague_horizon,
+                send_time,
+                timezone,
+                timezone_name,
+            },
+            desks,
+        })
+    }
+}
+
+fn parse_send_time(text: &str) -> Option<Time> {
+    let (h, m) = text.trim().split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let hour: i8 = h.parse().ok()?;
+    let minute: i8 = m.parse().ok()?;
+    Time::new(hour, minute, 0, 0).ok()
+}
+
+impl RawSmtp {
+    fn validate(self, check: &mut Checker<'_>, base: &Path) -> SmtpConfig {
+        let host = self.host.get_ref().trim().to_string();
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            check.report(
+                &self.host,
+                "mail.smtp.host",
+                format!("{host:?} is not a host name (try \"smtp.example.org\")"),
+            );
+        }
+        let security = match &self.security {
+            None => Security::StartTls,
+            Some(value) => match value.get_ref().as_str() {
+                "tls" => Security::Tls,
+                "starttls" => Security::StartTls,
+                "none" => Security::None,
+                other => {
+                    check.report(
+                        value,
+                        "mail.smtp.security",
+                        format!(
+                            "{other:?} is not a security mode (use \"tls\" for port 465, \"starttls\" for 587, or \"none\")"
+                        ),
+                    );
+                    Security::StartTls
+                }
+            },
+        };
+        let default_port = if security == Security::Tls { 465 } else { 587 };
+        let port = match &self.port {
+            None => default_port,
+            Some(value) => match u16::try_from(*value.get_ref()) {
+                Ok(port) if port > 0 => port,
+                _ => {
+                    check.report(
+                        value,
+                        "mail.smtp.port",
+                        format!(
+                            "{} is not a port (use 1 to 65535, e.g. 587)",
+                            value.get_ref()
+                        ),
+                    );
+                    default_port
+                }
+            },
+        };
+        let timeout = match &self.timeout {
+            None => Duration::from_secs(60),
+            Some(value) => parse_timeout(value.get_ref()).unwrap_or_else(|| {
+                check.report(
+                    value,
+                    "mail.smtp.timeout",
+                    format!(
+                        "{:?} is not a timeout between 1s and 60m (try \"60s\")",
+                        value.get_ref()
+                    ),
+                );
+                Duration::from_secs(60)
+            }),
+        };
+        let password_file = self
+            .password_file
+            .as_ref()
+            .map(|value| check.path(value, "mail.smtp.password_file", base));
+        SmtpConfig {
+            host,
+            port,
+            security,
+            username: self.username.map(Spanned::into_inner),
+            password_file,
+            timeout,
+        }
+    }
+}
+
+impl RawDesk {
+    fn validate(&self, check: &mut Checker<'_>) -> Desk {
+        let name = self.name.get_ref().trim().to_string();
+        if name.is_empty() || name.chars().any(char::is_control) {
+            check.report(
+                &self.name,
+                "desks.name",
+                format!("{name:?} is not a desk name (try \"energy\")"),
+            );
+        }
+        let key = format!("desks[{name}].recipients");
+        if self.recipients.get_ref().is_empty() {
+            check.report(
+                &self.recipients,
+                &key,
+                "a desk needs at least one recipient (try [\"desk@example.org\"])".into(),
+            );
+        }
+        let recipients = self
+            .recipients
+            .get_ref()
+            .iter()
+            .filter_map(|r| match r.get_ref().trim().parse::<lettre::Address>() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    check.report(
+                        r,
+                        &key,
+                        format!(
+                            "{:?} is not a mail address (try \"desk@example.org\")",
+                            r.get_ref()
+                        ),
+                    );
+                    None
+                }
+            })
+            .collect();
+        let tags = self
+            .tags
+            .iter()
+            .filter_map(|t| match crate::model::normalize_tag(t.get_ref()) {
+                Ok(tag) => Some(tag),
+                Err(message) => {
+                    check.report(t, &format!("desks[{name}].tags"), message);
+                    None
+                }
+            })
+            .collect();
+        let digest = self.digest.as_ref().and_then(|d| {
+            match cron::Schedule::from_str(d.get_ref()) {
+                Ok(schedule) => Some(schedule),
+                Err(err) => {
+                    check.report(
+                        d,
+                        &format!("desks[{name}].digest"),
+                        format!(
+                            "{:?} is not a cron schedule ({err}); the seconds field comes first, e.g. \"0 0 8 * * Mon-Fri\"",
+                            d.get_ref()
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        Desk {
+            name,
+            recipients,
+            tags,
+            digest,
+        }
+    }
+}
+
+impl fmt::Display for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Security::Tls => "tls",
+            Security::StartTls => "starttls",
+            Security::None => "none",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        Config::from_toml(text, Path::new("/etc/followup")).unwrap_err()
+    }
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let config = Config::from_toml("", Path::new("/srv")).unwrap();
+        assert_eq!(config.store.path, Path::new("/srv/followup.db"));
+        assert_eq!(config.mail.maildir, Path::new("/srv/outbox"));
+        assert_eq!(config.reminders.before, vec![14, 3, 0]);
+        assert_eq!(config.reminders.overdue_every, 7);
+        assert_eq!(config.reminders.vague_horizon, 90);
+        assert_eq!(config.reminders.send_time, Time::constant(9, 0, 0, 0));
+        assert_eq!(config.desks.len(), 1);
+        assert_eq!(config.desks[0].name, "default");
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let text = include_str!("../config/followup.toml");
+        let config = Config::from_toml(text, Path::new("/etc/followup")).unwrap();
+        assert_eq!(config.mail.transport, Transport::Maildir);
+        assert!(config.desks.iter().any(|d| d.name == "default"));
+        assert!(config.desks.iter().any(|d| d.digest.is_some()));
+        assert_eq!(config.mail.smtp.as_ref().unwrap().port, 587);
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_line() {
+        let found = problems("[store]\npath = \"a.db\"\npaht = \"b.db\"\n");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, Some(3));
+        assert!(found[0].message.contains("paht"), "{:?}", found[0]);
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_its_line() {
+        let found = problems("[reminders]\n\nsend_time = 9\n");
+        assert_eq!(found[0].line, Some(3));
+    }
+
+    #[test]
+    fn bad_duration_names_value_key_and_fix() {
+        let found = problems("[reminders]\nbefore = [\"14days\", \"3d\"]\n");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "reminders.before");
+        assert_eq!(found[0].line, Some(2));
+        assert!(found[0].message.contains("\"14days\""));
+        assert!(found[0].message.contains("try \"14d\""));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let found = problems(
+            "[reminders]\nsend_time = \"25:00\"\ntimezone = \"Mars/Olympus\"\n[mail]\ntransport = \"pigeon\"\n",
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "mail.transport",
+                "reminders.send_time",
+                "reminders.timezone"
+            ]
+        );
+    }
+
+    #[test]
+    fn desks_need_a_default_and_valid_addresses_and_schedules() {
+        let found = problems(
+            "[[desks]]\nname = \"energy\"\nrecipients = [\"not an address\"]\ndigest = \"every morning\"\n",
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["desks[energy].recipients", "desks[energy].digest", "desks"]
+        );
+    }
+
+    #[test]
+    fn routing_prefers_desks_sharing_a_tag_then_default() {
+        let text = "[[desks]]\nname = \"default\"\nrecipients = [\"all@example.org\"]\n\
+                    [[desks]]\nname = \"energy\"\nrecipients = [\"energy@example.org\"]\ntags = [\"energy\", \"gas\"]\n";
+        let config = Config::from_toml(text, Path::new(".")).unwrap();
+        let names = |tags: &[&str]| {
+            let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            config
+                .desks_for(&tags)
+                .iter()
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&["gas", "syria"]), vec!["energy"]);
+        assert_eq!(names(&["syria"]), vec!["default"]);
+    }
+
+    #[test]
+    fn durations_accept_days_and_weeks_only() {
+        assert_eq!(parse_days("14d"), Some(14));
+        assert_eq!(parse_days("2w"), Some(14));
+        assert_eq!(parse_days("0d"), Some(0));
+        assert_eq!(parse_days("14"), None);
+        assert_eq!(parse_days("-1d"), None);
+        assert_eq!(parse_days("99999999999d"), None);
+        assert_eq!(parse_timeout("60s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_timeout("0s"), None);
+    }
+}

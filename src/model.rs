@@ -1,0 +1,439 @@
+//! The desk's vocabulary: commitments, their deadlines and status, and the
+//! events that make up their history, with the rules every field must obey
+//! before it is stored.
+//!
+//! Nothing here touches the database or the clock; `store` persists these
+//! types and callers pass the time in.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadline;
+
+/// A commitment's number, stable for its whole life.
+pub type CommitmentId = i64;
+
+/// Where a commitment stands. Everything but `Open` is an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    Fulfilled,
+    Partial,
+    Missed,
+    Withdrawn,
+}
+
+/// How a commitment ended; what `close --outcome` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Fulfilled,
+    Partial,
+    Missed,
+    Withdrawn,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Open,
+        Status::Fulfilled,
+        Status::Partial,
+        Status::Missed,
+        Status::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Fulfilled => "fulfilled",
+            Status::Partial => "partial",
+            Status::Missed => "missed",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        self == Status::Open
+    }
+}
+
+impl From<Outcome> for Status {
+    fn from(outcome: Outcome) -> Status {
+        match outcome {
+            Outcome::Fulfilled => Status::Fulfilled,
+            Outcome::Partial => Status::Partial,
+            Outcome::Missed => Status::Missed,
+            Outcome::Withdrawn => Status::Withdrawn,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Status, String> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                format!(
+                    "{text:?} is not a status (use open, fulfilled, partial, missed or withdrawn)"
+                )
+            })
+    }
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        Status::from(self).as_str()
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Outcome, String> {
+        match text {
+            "fulfilled" => Ok(Outcome::Fulfilled),
+            "partial" => Ok(Outcome::Partial),
+            "missed" => Ok(Outcome::Missed),
+            "withdrawn" => Ok(Outcome::Withdrawn),
+            _ => Err(format!(
+                "{text:?} is not an outcome (use fulfilled, partial, missed or withdrawn)"
+            )),
+        }
+    }
+}
+
+/// The deadline a commitment currently has, and which revision it is.
+/// Version 1 is the deadline as announced; each `revise` adds one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineVersion {
+    #[serde(flatten)]
+    pub deadline: Deadline,
+    pub version: u32,
+}
+
+/// A commitment as stored, with its current deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    pub id: CommitmentId,
+    pub title: String,
+    pub status: Status,
+    pub announced: Date,
+    pub actors: Vec<String>,
+    pub tags: Vec<String>,
+    pub deadline: DeadlineVersion,
+    pub source: Option<String>,
+    pub quote: Option<String>,
+    /// The link given when the commitment was closed, if any.
+    pub evidence: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Commitment {
+    /// True when the commitment is open and its last on-time day is before `today`.
+    pub fn is_overdue(&self, today: Date) -> bool {
+        self.status.is_open() && self.deadline.deadline.latest < today
+    }
+}
+
+/// One version of a commitment's deadline: the announced one (version 1)
+/// or a revision, with why and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    #[serde(flatten)]
+    pub deadline: Deadline,
+    pub version: u32,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A commitment with everything known about it: what `show --json` prints
+/// and what `export` writes, one per commitment, so that `import` can
+/// restore it exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentRecord {
+    #[serde(flatten)]
+    pub commitment: Commitment,
+    pub revisions: Vec<Revision>,
+    pub history: Vec<Event>,
+}
+
+/// What a user gives to record a new commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCommitment {
+    pub title: String,
+    pub announced: Date,
+    pub deadline: Deadline,
+    pub actors: Vec<String>,
+    pub tags: Vec<String>,
+    pub source: Option<String>,
+    pub quote: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What kind of change an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    Revised,
+    Closed,
+    Reopened,
+    Note,
+    Imported,
+    ReminderSent,
+    DeliveryFailed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Revised => "revised",
+            EventKind::Closed => "closed",
+            EventKind::Reopened => "reopened",
+            EventKind::Note => "note",
+            EventKind::Imported => "imported",
+            EventKind::ReminderSent => "reminder_sent",
+            EventKind::DeliveryFailed => "delivery_failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventKind> {
+        [
+            EventKind::Created,
+            EventKind::Revised,
+            EventKind::Closed,
+            EventKind::Reopened,
+            EventKind::Note,
+            EventKind::Imported,
+            EventKind::ReminderSent,
+            EventKind::DeliveryFailed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// One entry of a commitment's history. `detail` holds what changed
+/// (a deadline before and after, an outcome, a note's text) and is
+/// flattened into the event's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Timestamp,
+    pub author: String,
+    pub kind: EventKind,
+    #[serde(flatten)]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+// ---- field rules ---------------------------------------------------------
+
+/// Longest title accepted, in characters: a headline, not an article.
+pub const MAX_TITLE_CHARS: usize = 500;
+/// Longest quote or note accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+/// Longest actor, tag or URL accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Checks a one-line field (title, actor): not empty, not too long, no NUL,
+/// no line breaks or other control characters, which could otherwise reach
+/// an email header or break a table.
+pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(format!("{field} is empty; give a short description"));
+    }
+    let count = trimmed.chars().count();
+    if count > max {
+        return Err(format!(
+            "{field} is {count} characters long; keep it under {max} and put detail in --quote or --note"
+        ));
+    }
+    if let Some(c) = trimmed.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{field} {} contains the control character {c:?}; {field}s are one line of plain text",
+            preview(trimmed)
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Checks free text (quote, note): may span lines, but no NUL or other
+/// control characters besides newline and tab.
+pub fn check_text(field: &str, value: &str) -> Result<String, String> {
+    let count = value.chars().count();
+    if count > MAX_TEXT_CHARS {
+        return Err(format!(
+            "{field} is {count} characters long; keep it under {MAX_TEXT_CHARS}"
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|&c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(format!(
+            "{field} {} contains the control character {c:?}; remove it",
+            preview(value)
+        ));
+    }
+    if value.trim().is_empty() {
+        return Err(format!("{field} is empty"));
+    }
+    Ok(value.to_string())
+}
+
+/// Checks a source or evidence link: an http(s) URL without spaces.
+pub fn check_url(field: &str, value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let has_scheme = value.starts_with("https://") || value.starts_with("http://");
+    if !has_scheme
+        || value.len() <= "https://".len()
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        || value.chars().count() > 2000
+    {
+        return Err(format!(
+            "{field} {} is not a web link; give a full URL such as https://example.org/story",
+            preview(value)
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Normalises a tag: trimmed and lower-case; one word of letters, digits,
+/// `-`, `_`, `.` or `/`, so tags match desks however they were typed.
+pub fn normalize_tag(value: &str) -> Result<String, String> {
+    let tag = value.trim().to_lowercase();
+    let ok = !tag.is_empty()
+        && tag.chars().count() <= 64
+        && tag
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'));
+    if ok {
+        Ok(tag)
+    } else {
+        Err(format!(
+            "{} is not a tag; use one word such as \"syria\" or \"energy\"",
+            preview(value)
+        ))
+    }
+}
+
+/// Quotes a value for an error message, cut short if long.
+pub fn preview(value: &str) -> String {
+    const LIMIT: usize = 60;
+    if value.chars().count() <= LIMIT {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(LIMIT).collect();
+        format!("{head:?}… ({} characters)", value.chars().count())
+    }
+}
+
+impl NewCommitment {
+    /// Applies the field rules, returning the cleaned commitment or the first
+    /// problem, phrased for the user.
+    pub fn validated(self) -> Result<NewCommitment, String> {
+        let title = check_line("title", &self.title, MAX_TITLE_CHARS)?;
+        let mut actors = Vec::new();
+        for actor in &self.actors {
+            let actor = check_line("actor", actor, MAX_NAME_CHARS)?;
+            if !actors.contains(&actor) {
+                actors.push(actor);
+            }
+        }
+        let mut tags = Vec::new();
+        for tag in &self.tags {
+            let tag = normalize_tag(tag)?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        tags.sort();
+        let source = self
+            .source
+            .as_deref()
+            .map(|s| check_url("source", s))
+            .transpose()?;
+        let quote = self
+            .quote
+            .as_deref()
+            .map(|q| check_text("quote", q))
+            .transpose()?;
+        let note = self
+            .note
+            .as_deref()
+            .map(|n| check_text("note", n))
+            .transpose()?;
+        check_line("deadline", &self.deadline.expression, MAX_NAME_CHARS)?;
+        Ok(NewCommitment {
+            title,
+            actors,
+            tags,
+            source,
+            quote,
+            note,
+            ..self
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_refuse_line_breaks_nul_and_excess_length() {
+        assert!(check_line("title", "a\r\nBcc: x@y", 500).is_err());
+        assert!(check_line("title", "a\0b", 500).is_err());
+        assert!(check_line("title", "   ", 500).is_err());
+        let huge = "x".repeat(1_000_000);
+        let err = check_line("title", &huge, 500).unwrap_err();
+        assert!(err.contains("1000000 characters"), "{err}");
+        assert_eq!(
+            check_line("title", "  عقد اجتماع  ", 500).unwrap(),
+            "عقد اجتماع"
+        );
+    }
+
+    #[test]
+    fn tags_are_lowercased_single_words() {
+        assert_eq!(normalize_tag(" Syria ").unwrap(), "syria");
+        assert_eq!(normalize_tag("سوريا").unwrap(), "سوريا");
+        assert!(normalize_tag("two words").is_err());
+        assert!(normalize_tag("").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_web_links() {
+        assert!(check_url("source", "https://example.org/a").is_ok());
+        assert!(check_url("source", "javascript:alert(1)").is_err());
+        assert!(check_url("source", "https://exa mple.org").is_err());
+    }
+
+    #[test]
+    fn statuses_and_outcomes_parse_with_helpful_errors() {
+        assert_eq!("partial".parse::<Status>().unwrap(), Status::Partial);
+        let err = "done".parse::<Outcome>().unwrap_err();
+        assert!(
+            err.contains("\"done\"") && err.contains("fulfilled"),
+            "{err}"
+        );
+    }
+}

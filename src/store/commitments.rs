@@ -1,0 +1,601 @@
+//! Reading and changing commitments. Each change writes the new state and
+//! its history event in one transaction, so history and state never
+//! disagree.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde_json::{Map, Value, json};
+
+use super::{Error, Result, Store};
+use crate::deadline::Deadline;
+use crate::model::{
+    Commitment, CommitmentId, CommitmentRecord, DeadlineVersion, Event, EventKind, NewCommitment,
+    Outcome, Revision, Status,
+};
+
+/// Which commitments `list` returns. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only these statuses (any of them); empty means all.
+    pub statuses: Vec<Status>,
+    /// Only commitments carrying every one of these tags.
+    pub tags: Vec<String>,
+    /// Only open commitments whose `latest` is before this day (today).
+    pub overdue_on: Option<Date>,
+    /// Only commitments whose `latest` is before this day.
+    pub due_before: Option<Date>,
+}
+
+/// How many commitments there are, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub total: u64,
+    pub open: u64,
+    pub fulfilled: u64,
+    pub partial: u64,
+    pub missed: u64,
+    pub withdrawn: u64,
+    pub overdue: u64,
+    pub events: u64,
+}
+
+/// Columns of a commitment with its current deadline, tags and actors.
+/// Tags and actors are joined with U+001F, which no stored value contains
+/// (control characters are refused on input).
+pub(super) const SELECT_COMMITMENT: &str = "
+SELECT c.id, c.title, c.status, c.announced, c.source, c.quote, c.evidence,
+       c.deadline_version, d.expression, d.earliest, d.latest, d.vague, d.anchor,
+       c.created_at, c.updated_at, c.closed_at,
+       (SELECT group_concat(t.tag, char(31) ORDER BY t.tag) FROM tags t WHERE t.commitment_id = c.id),
+       (SELECT group_concat(a.actor, char(31) ORDER BY a.position) FROM actors a WHERE a.commitment_id = c.id)
+FROM commitments c
+JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version";
+
+/// Reads a stored value that must parse, reporting the database as corrupt
+/// if it does not: nothing but followup writes these columns.
+fn parsed<T: FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    text.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unreadable value {text:?}").into(),
+        )
+    })
+}
+
+fn split_list(value: Option<String>) -> Vec<String> {
+    match value {
+        Some(joined) if !joined.is_empty() => joined.split('\u{1f}').map(String::from).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment> {
+    let status: String = row.get(2)?;
+    let status = Status::from_str(&status).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+    })?;
+    let closed_at: Option<String> = row.get(15)?;
+    Ok(Commitment {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        status,
+        announced: parsed(row, 3)?,
+        source: row.get(4)?,
+        quote: row.get(5)?,
+        evidence: row.get(6)?,
+        deadline: DeadlineVersion {
+            version: row.get(7)?,
+            deadline: Deadline {
+                expression: row.get(8)?,
+                earliest: parsed(row, 9)?,
+                latest: parsed(row, 10)?,
+                vague: row.get(11)?,
+                anchor: parsed(row, 12)?,
+            },
+        },
+        created_at: parsed(row, 13)?,
+        updated_at: parsed(row, 14)?,
+        closed_at: closed_at
+            .map(|t| {
+                t.parse().map_err(|_| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        15,
+                        rusqlite::types::Type::Text,
+                        format!("unreadable value {t:?}").into(),
+                    )
+                })
+            })
+            .transpose()?,
+        tags: split_list(row.get(16)?),
+        actors: split_list(row.get(17)?),
+    })
+}
+
+fn deadline_json(deadline: &Deadline, version: u32) -> Value {
+    json!({
+        "expression": deadline.expression,
+        "earliest": deadline.earliest.to_string(),
+        "latest": deadline.latest.to_string(),
+        "vague": deadline.vague,
+        "anchor": deadline.anchor.to_string(),
+        "version": version,
+    })
+}
+
+pub(super) fn insert_event(
+    tx: &Transaction<'_>,
+    id: CommitmentId,
+    at: Timestamp,
+    author: &str,
+    kind: EventKind,
+    detail: &Map<String, Value>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (commitment_id, at, author, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        id,
+        at.to_string(),
+        author,
+        kind.as_str(),
+        Value::Object(detail.clone()).to_string()
+    ])?;
+    Ok(())
+}
+
+pub(super) fn insert_deadline(
+    tx: &Transaction<'_>,
+    id: CommitmentId,
+    revision: &Revision,
+) -> rusqlite::Result<()> {
+    let d = &revision.deadline;
+    tx.prepare_cached(
+        "INSERT INTO deadlines (commitment_id, version, expression, earliest, latest, vague, anchor, reason, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        id,
+        revision.version,
+        d.expression,
+        d.earliest.to_string(),
+        d.latest.to_string(),
+        d.vague,
+        d.anchor.to_string(),
+        revision.reason,
+        revision.at.to_string(),
+    ])?;
+    Ok(())
+}
+
+pub(super) fn insert_tags_and_actors(
+    tx: &Transaction<'_>,
+    id: CommitmentId,
+    tags: &[String],
+    actors: &[String],
+) -> rusqlite::Result<()> {
+    let mut insert_tag =
+        tx.prepare_cached("INSERT OR IGNORE INTO tags (commitment_id, tag) VALUES (?1, ?2)")?;
+    for tag in tags {
+        insert_tag.execute(params![id, tag])?;
+    }
+    let mut insert_actor = tx.prepare_cached(
+        "INSERT INTO actors (commitment_id, position, actor) VALUES (?1, ?2, ?3)",
+    )?;
+    for (position, actor) in actors.iter().enumerate() {
+        insert_actor.execute(params![id, position as i64, actor])?;
+    }
+    Ok(())
+}
+
+fn current(tx: &Transaction<'_>, id: CommitmentId) -> Result<(Status, u32, Deadline)> {
+    tx.query_row(
+        "SELECT c.status, c.deadline_version, d.expression, d.earliest, d.latest, d.vague, d.anchor
+         FROM commitments c JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version
+         WHERE c.id = ?1",
+        [id],
+        |row| {
+            let status: String = row.get(0)?;
+            Ok((
+                status,
+                row.get::<_, u32>(1)?,
+                Deadline {
+                    expression: row.get(2)?,
+                    earliest: parsed(row, 3)?,
+                    latest: parsed(row, 4)?,
+                    vague: row.get(5)?,
+                    anchor: parsed(row, 6)?,
+                },
+            ))
+        },
+    )
+    .optional()
+    .map_err(|e| Error::Rejected(e.to_string()))?
+    .ok_or(Error::UnknownId { id })
+    .and_then(|(status, version, deadline)| {
+        let status = Status::from_str(&status).map_err(Error::Rejected)?;
+        Ok((status, version, deadline))
+    })
+}
+
+fn detail(pairs: Value) -> Map<String, Value> {
+    match pairs {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl Store {
+    /// Records a new commitment and its `created` event; returns its id.
+    pub fn add(
+        &mut self,
+        new: &NewCommitment,
+        at: Timestamp,
+        author: &str,
+    ) -> Result<CommitmentId> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let run = || -> rusqlite::Result<CommitmentId> {
+                tx.prepare_cached(
+                    "INSERT INTO commitments (title, announced, source, quote, deadline_version, latest, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)",
+                )?
+                .execute(params![
+                    new.title,
+                    new.announced.to_string(),
+                    new.source,
+                    new.quote,
+                    new.deadline.latest.to_string(),
+                    at.to_string(),
+                ])?;
+                let id = tx.last_insert_rowid();
+                insert_deadline(
+                    tx,
+                    id,
+                    &Revision {
+                        deadline: new.deadline.clone(),
+                        version: 1,
+                        reason: None,
+                        at,
+                    },
+                )?;
+                insert_tags_and_actors(tx, id, &new.tags, &new.actors)?;
+                insert_event(
+                    tx,
+                    id,
+                    at,
+                    author,
+                    EventKind::Created,
+                    &detail(json!({ "deadline": deadline_json(&new.deadline, 1) })),
+                )?;
+                if let Some(note) = &new.note {
+                    insert_event(tx, id, at, author, EventKind::Note, &detail(json!({ "text": note })))?;
+                }
+                Ok(id)
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// One commitment with its current deadline.
+    pub fn get(&self, id: CommitmentId) -> Result<Commitment> {
+        let sql = format!("{SELECT_COMMITMENT} WHERE c.id = ?1");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.query_row([id], commitment_from_row).optional())
+            .map_err(|e| self.sqlite(e))?
+            .ok_or(Error::UnknownId { id })
+    }
+
+    /// One commitment with every deadline version and its whole history.
+    pub fn record(&self, id: CommitmentId) -> Result<CommitmentRecord> {
+        let commitment = self.get(id)?;
+        let revisions = self.revisions(id)?;
+        let history = self.history(id)?;
+        Ok(CommitmentRecord {
+            commitment,
+            revisions,
+            history,
+        })
+    }
+
+    /// Every deadline the commitment has had, oldest first.
+    pub fn revisions(&self, id: CommitmentId) -> Result<Vec<Revision>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT version, expression, earliest, latest, vague, anchor, reason, at
+                 FROM deadlines WHERE commitment_id = ?1 ORDER BY version",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([id], |row| {
+                Ok(Revision {
+                    version: row.get(0)?,
+                    deadline: Deadline {
+                        expression: row.get(1)?,
+                        earliest: parsed(row, 2)?,
+                        latest: parsed(row, 3)?,
+                        vague: row.get(4)?,
+                        anchor: parsed(row, 5)?,
+                    },
+                    reason: row.get(6)?,
+                    at: parsed(row, 7)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.sqlite(e))?;
+        Ok(rows)
+    }
+
+    /// The commitment's history, oldest first.
+    pub fn history(&self, id: CommitmentId) -> Result<Vec<Event>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, author, kind, detail FROM events WHERE commitment_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([id], |row| {
+                let kind: String = row.get(2)?;
+                let detail: String = row.get(3)?;
+                let bad = |index: usize, what: &str| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        index,
+                        rusqlite::types::Type::Text,
+                        format!("unreadable {what}").into(),
+                    )
+                };
+                Ok(Event {
+                    at: parsed(row, 0)?,
+                    author: row.get(1)?,
+                    kind: EventKind::parse(&kind).ok_or_else(|| bad(2, "event kind"))?,
+                    detail: serde_json::from_str(&detail).map_err(|_| bad(3, "event detail"))?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.sqlite(e))?;
+        Ok(rows)
+    }
+
+    /// Commitments matching `filter`, soonest deadline first.
+    pub fn list(&self, filter: &Filter) -> Result<Vec<Commitment>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        let mut bind = |value: String| {
+            values.push(value);
+            format!("?{}", values.len())
+        };
+        if !filter.statuses.is_empty() {
+            let marks: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| bind(s.as_str().to_string()))
+                .collect();
+            clauses.push(format!("c.status IN ({})", marks.join(", ")));
+        }
+        if let Some(today) = filter.overdue_on {
+            clauses.push(format!(
+                "c.status = 'open' AND c.latest < {}",
+                bind(today.to_string())
+            ));
+        }
+        if let Some(day) = filter.due_before {
+            clauses.push(format!("c.latest < {}", bind(day.to_string())));
+        }
+        for tag in &filter.tags {
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM tags t WHERE t.commitment_id = c.id AND t.tag = {})",
+                bind(tag.clone())
+            ));
+        }
+        let mut sql = SELECT_COMMITMENT.to_string();
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY c.latest, c.id");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(
+                rusqlite::params_from_iter(values.iter()),
+                commitment_from_row,
+            )
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.sqlite(e))?;
+        Ok(rows)
+    }
+
+    /// Moves an open commitment's deadline, keeping the old one as an
+    /// earlier version and recording the slip in history.
+    pub fn revise(
+        &mut self,
+        id: CommitmentId,
+        deadline: &Deadline,
+        reason: Option<&str>,
+        at: Timestamp,
+        author: &str,
+    ) -> Result<u32> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let (status, version, previous) = current(tx, id)?;
+            if !status.is_open() {
+                return Err(Error::Rejected(format!(
+                    "commitment {id} is closed as {status}; `followup reopen {id}` first if its deadline moved"
+                )));
+            }
+            let next = version + 1;
+            let run = || -> rusqlite::Result<()> {
+                insert_deadline(
+                    tx,
+                    id,
+                    &Revision {
+                        deadline: deadline.clone(),
+                        version: next,
+                        reason: reason.map(String::from),
+                        at,
+                    },
+                )?;
+                tx.execute(
+                    "UPDATE commitments SET deadline_version = ?2, latest = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![id, next, deadline.latest.to_string(), at.to_string()],
+                )?;
+                insert_event(
+                    tx,
+                    id,
+                    at,
+                    author,
+                    EventKind::Revised,
+                    &detail(json!({
+                        "from": deadline_json(&previous, version),
+                        "to": deadline_json(deadline, next),
+                        "reason": reason,
+                    })),
+                )
+            };
+            run().map_err(|e| super::classify(&path, e))?;
+            Ok(next)
+        })
+    }
+
+    /// Closes an open commitment with its outcome.
+    pub fn close(
+        &mut self,
+        id: CommitmentId,
+        outcome: Outcome,
+        evidence: Option<&str>,
+        at: Timestamp,
+        author: &str,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let (status, _, _) = current(tx, id)?;
+            if !status.is_open() {
+                return Err(Error::Rejected(format!(
+                    "commitment {id} is already closed as {status}; `followup reopen {id}` first to change its outcome"
+                )));
+            }
+            let run = || -> rusqlite::Result<()> {
+                tx.execute(
+                    "UPDATE commitments SET status = ?2, evidence = ?3, closed_at = ?4, updated_at = ?4 WHERE id = ?1",
+                    params![id, outcome.as_str(), evidence, at.to_string()],
+                )?;
+                insert_event(
+                    tx,
+                    id,
+                    at,
+                    author,
+                    EventKind::Closed,
+                    &detail(json!({ "outcome": outcome.as_str(), "evidence": evidence })),
+                )
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Reopens a closed commitment; its old outcome stays in history.
+    pub fn reopen(&mut self, id: CommitmentId, at: Timestamp, author: &str) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let (status, _, _) = current(tx, id)?;
+            if status.is_open() {
+                return Err(Error::Rejected(format!("commitment {id} is already open")));
+            }
+            let run = || -> rusqlite::Result<()> {
+                tx.execute(
+                    "UPDATE commitments SET status = 'open', evidence = NULL, closed_at = NULL, updated_at = ?2 WHERE id = ?1",
+                    params![id, at.to_string()],
+                )?;
+                insert_event(
+                    tx,
+                    id,
+                    at,
+                    author,
+                    EventKind::Reopened,
+                    &detail(json!({ "previous_outcome": status.as_str() })),
+                )
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Adds a note to a commitment's history.
+    pub fn note(
+        &mut self,
+        id: CommitmentId,
+        text: &str,
+        at: Timestamp,
+        author: &str,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            current(tx, id)?;
+            let run = || -> rusqlite::Result<()> {
+                tx.execute(
+                    "UPDATE commitments SET updated_at = ?2 WHERE id = ?1",
+                    params![id, at.to_string()],
+                )?;
+                insert_event(
+                    tx,
+                    id,
+                    at,
+                    author,
+                    EventKind::Note,
+                    &detail(json!({ "text": text })),
+                )
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Counts by status, overdue on `today`, and history size.
+    pub fn counts(&self, today: Date) -> Result<Counts> {
+        let mut counts = Counts::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, count(*) FROM commitments GROUP BY status")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?.max(0) as u64,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.sqlite(e))?;
+        for (status, n) in rows {
+            counts.total += n;
+            match status.as_str() {
+                "open" => counts.open = n,
+                "fulfilled" => counts.fulfilled = n,
+                "partial" => counts.partial = n,
+                "missed" => counts.missed = n,
+                "withdrawn" => counts.withdrawn = n,
+                _ => {}
+            }
+        }
+        counts.overdue = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM commitments WHERE status = 'open' AND latest < ?1",
+                [today.to_string()],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(|e| self.sqlite(e))?
+            .max(0) as u64;
+        counts.events = self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map_err(|e| self.sqlite(e))?
+            .max(0) as u64;
+        Ok(counts)
+    }
+}

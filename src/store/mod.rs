@@ -1,0 +1,230 @@
+//! The store: one SQLite file holding commitments, their deadline versions,
+//! tags, actors and history. All SQL lives under this module.
+//!
+//! Opening sets the pragmas that make the file safe to share between the
+//! CLI and the daemon (WAL, `synchronous=FULL`, foreign keys, a busy
+//! timeout), checks the file is an intact followup database of a schema we
+//! understand, and migrates it. Every write runs in an IMMEDIATE
+//! transaction so that a writer never fails half-way on a lock upgrade.
+
+mod commitments;
+mod schema;
+mod transfer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+pub use commitments::{Counts, Filter};
+pub use schema::current_version as schema_version;
+pub use transfer::{ImportItem, ImportMode};
+
+use crate::model::CommitmentId;
+
+/// How long a command waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the store could not do what was asked. Each variant names the file
+/// or commitment concerned and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the folder {} for the database does not exist; create it or set store.path in the config",
+        folder.display()
+    )]
+    MissingFolder { folder: PathBuf },
+    #[error(
+        "cannot open the database {} ({detail}); check that its folder exists and is writable by this user, or set store.path in the config",
+        path.display()
+    )]
+    CannotOpen { path: PathBuf, detail: String },
+    #[error(
+        "the database {} is read-only ({detail}); make the file and its folder writable by this user",
+        path.display()
+    )]
+    ReadOnly { path: PathBuf, detail: String },
+    #[error(
+        "{} is not a followup database (SQLite: {detail}); check store.path, or move the file away to start a new database",
+        path.display()
+    )]
+    NotADatabase { path: PathBuf, detail: String },
+    #[error(
+        "the database {} is corrupt ({detail}); stop the daemon and restore it from a backup; nothing was changed",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "the database {} has schema version {found}, newer than this followup understands ({known}); upgrade followup",
+        path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error(
+        "the database {} is busy: another followup process has held it for more than {}s; try again",
+        path.display(), BUSY_TIMEOUT.as_secs()
+    )]
+    Busy { path: PathBuf },
+    #[error("no commitment has id {id}; `followup list` shows the ids")]
+    UnknownId { id: CommitmentId },
+    #[error("{0}")]
+    Rejected(String),
+    #[error("database error on {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database migration failed on {}: {source}", path.display())]
+    Migration {
+        path: PathBuf,
+        source: rusqlite_migration::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An open followup database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, checks it and
+    /// brings its schema up to date. The file's folder must exist.
+    pub fn open(path: &Path) -> Result<Store> {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !folder.is_dir() {
+            return Err(Error::MissingFolder { folder });
+        }
+        if path.is_dir() {
+            return Err(Error::CannotOpen {
+                path: path.to_path_buf(),
+                detail: "it is a folder".into(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.prepare()?;
+        Ok(store)
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let fail = |e| classify(&path, e);
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        // Reading the header first gives "not a database" before any write
+        // is attempted on a file that is not ours.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(fail)?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        let known = schema::current_version();
+        if version > known {
+            return Err(Error::NewerSchema {
+                path: path.clone(),
+                found: version,
+                known,
+            });
+        }
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+            .map_err(fail)?;
+        if check != "ok" {
+            return Err(Error::Corrupt {
+                path: path.clone(),
+                detail: check,
+            });
+        }
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(fail)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::CannotOpen {
+                path: path.clone(),
+                detail: format!("could not switch to WAL mode (got {mode})"),
+            });
+        }
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(fail)?;
+        if version < known {
+            schema::migrations()
+                .to_latest(&mut self.conn)
+                .map_err(|source| match source {
+                    rusqlite_migration::Error::RusqliteError { err, .. } => classify(&path, err),
+                    source => Error::Migration {
+                        path: path.clone(),
+                        source,
+                    },
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Runs `work` in an IMMEDIATE transaction: it commits only if `work`
+    /// succeeds, so a refused change leaves the database as it was.
+    fn write<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        let value = work(&tx)?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(value)
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> Error {
+        classify(&self.path, source)
+    }
+}
+
+/// Turns an SQLite error into one that says what happened to which file.
+fn classify(path: &Path, source: rusqlite::Error) -> Error {
+    let path = path.to_path_buf();
+    let code = match &source {
+        rusqlite::Error::SqliteFailure(err, _) => Some(err.code),
+        _ => None,
+    };
+    let detail = source.to_string();
+    match code {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase { path, detail },
+        Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt { path, detail },
+        Some(ErrorCode::CannotOpen) => Error::CannotOpen { path, detail },
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::PermissionDenied) => {
+            Error::ReadOnly { path, detail }
+        }
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Busy { path },
+        _ => Error::Sqlite { path, source },
+    }
+}

@@ -1,0 +1,133 @@
+//! The database schema, as an ordered list of migrations. The schema version
+//! lives in SQLite's `user_version`; a migration, once released, is never
+//! edited, only followed by another.
+
+use rusqlite_migration::{M, Migrations};
+
+const V1_COMMITMENTS: &str = r#"
+CREATE TABLE commitments (
+    id               INTEGER PRIMARY KEY,
+    title            TEXT NOT NULL CHECK (length(title) > 0),
+    status           TEXT NOT NULL DEFAULT 'open'
+                     CHECK (status IN ('open', 'fulfilled', 'partial', 'missed', 'withdrawn')),
+    announced        TEXT NOT NULL,
+    source           TEXT,
+    quote            TEXT,
+    evidence         TEXT,
+    -- The current deadline is deadlines(id, deadline_version); its `latest`
+    -- is copied here so that open commitments can be found by date through
+    -- one index.
+    deadline_version INTEGER NOT NULL,
+    latest           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    closed_at        TEXT
+);
+CREATE INDEX commitments_by_status_latest ON commitments (status, latest);
+CREATE INDEX commitments_by_latest ON commitments (latest);
+
+-- Every deadline a commitment has had: version 1 as announced, then one
+-- row per revision. Rows are never changed.
+CREATE TABLE deadlines (
+    commitment_id INTEGER NOT NULL REFERENCES commitments (id),
+    version       INTEGER NOT NULL CHECK (version >= 1),
+    expression    TEXT NOT NULL,
+    earliest      TEXT NOT NULL,
+    latest        TEXT NOT NULL,
+    vague         INTEGER NOT NULL CHECK (vague IN (0, 1)),
+    anchor        TEXT NOT NULL,
+    reason        TEXT,
+    at            TEXT NOT NULL,
+    PRIMARY KEY (commitment_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE tags (
+    commitment_id INTEGER NOT NULL REFERENCES commitments (id),
+    tag           TEXT NOT NULL,
+    PRIMARY KEY (commitment_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_tag ON tags (tag, commitment_id);
+
+CREATE TABLE actors (
+    commitment_id INTEGER NOT NULL REFERENCES commitments (id),
+    position      INTEGER NOT NULL,
+    actor         TEXT NOT NULL,
+    PRIMARY KEY (commitment_id, position)
+) WITHOUT ROWID;
+
+-- The history. Append-only: the triggers below refuse edits and deletes.
+CREATE TABLE events (
+    id            INTEGER PRIMARY KEY,
+    commitment_id INTEGER NOT NULL REFERENCES commitments (id),
+    at            TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    detail        TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_by_commitment ON events (commitment_id, id);
+
+CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only');
+END;
+CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only');
+END;
+CREATE TRIGGER deadlines_are_append_only_update BEFORE UPDATE ON deadlines
+BEGIN
+    SELECT RAISE(ABORT, 'deadline versions are append-only');
+END;
+CREATE TRIGGER commitments_are_never_deleted BEFORE DELETE ON commitments
+BEGIN
+    SELECT RAISE(ABORT, 'commitments are never deleted; close them instead');
+END;
+"#;
+
+/// All migrations, oldest first. `user_version` equals the number applied.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1_COMMITMENTS)])
+}
+
+/// The schema version this build writes.
+pub fn current_version() -> usize {
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn current_version_matches_the_migration_count() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, current_version());
+    }
+
+    #[test]
+    fn history_cannot_be_edited_or_deleted() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO commitments (id, title, announced, deadline_version, latest, created_at, updated_at)
+             VALUES (1, 't', '2025-10-15', 1, '2025-12-15', 'x', 'x');
+             INSERT INTO events (commitment_id, at, author, kind) VALUES (1, 'x', 'a', 'created');",
+        )
+        .unwrap();
+        let edit = conn.execute("UPDATE events SET author = 'b'", []);
+        assert!(edit.unwrap_err().to_string().contains("append-only"));
+        let delete = conn.execute("DELETE FROM events", []);
+        assert!(delete.unwrap_err().to_string().contains("append-only"));
+        let drop = conn.execute("DELETE FROM commitments", []);
+        assert!(drop.unwrap_err().to_string().contains("never deleted"));
+    }
+}

@@ -1,0 +1,578 @@
+//! The export file formats (JSON and CSV) and reading them back for
+//! `import`. Export writes every field, every deadline version and the whole
+//! history, so that export → import into a new database gives the same
+//! commitments. Import also takes hand-written files: a row needs only a
+//! `title` and a `due` expression; the rest is filled in.
+//!
+//! Reading is all-or-nothing: the first bad record stops the import with its
+//! line number, before the store is touched.
+
+use std::io::Write;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::deadline::{self, Deadline};
+use crate::model::{
+    self, Commitment, CommitmentRecord, DeadlineVersion, Event, EventKind, Revision, Status,
+};
+use crate::store::ImportItem;
+
+/// The formats `export` writes and `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// The CSV columns, in order. Lists and history are JSON inside the cell.
+pub const CSV_COLUMNS: [&str; 20] = [
+    "id",
+    "title",
+    "status",
+    "announced",
+    "actors",
+    "tags",
+    "expression",
+    "earliest",
+    "latest",
+    "vague",
+    "anchor",
+    "deadline_version",
+    "source",
+    "quote",
+    "evidence",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "revisions",
+    "history",
+];
+
+/// Writes records as a JSON array, one object per commitment.
+pub fn write_json(records: &[CommitmentRecord], out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, records)?;
+    writeln!(out)
+}
+
+/// Writes records as CSV with a header row.
+pub fn write_csv(records: &[CommitmentRecord], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(CSV_COLUMNS)?;
+    for record in records {
+        let c = &record.commitment;
+        let d = &c.deadline.deadline;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        writer.write_record([
+            c.id.to_string(),
+            c.title.clone(),
+            c.status.to_string(),
+            c.announced.to_string(),
+            cell_json(&c.actors),
+            cell_json(&c.tags),
+            d.expression.clone(),
+            d.earliest.to_string(),
+            d.latest.to_string(),
+            d.vague.to_string(),
+            d.anchor.to_string(),
+            c.deadline.version.to_string(),
+            opt(&c.source),
+            opt(&c.quote),
+            opt(&c.evidence),
+            c.created_at.to_string(),
+            c.updated_at.to_string(),
+            c.closed_at.map(|t| t.to_string()).unwrap_or_default(),
+            cell_json(&record.revisions),
+            cell_json(&record.history),
+        ])?;
+    }
+    writer.flush()
+}
+
+/// A list or history cell: JSON, so that commas, quotes and newlines survive.
+fn cell_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// What `import` needs besides the file: the time, who imports, and how to
+/// read deadline expressions in hand-written rows.
+#[derive(Debug, Clone)]
+pub struct ImportContext {
+    pub now: Timestamp,
+    pub today: Date,
+    pub author: String,
+    pub deadline_options: deadline::Options,
+}
+
+/// A record as an import file may state it: everything but the title is
+/// optional, so hand-written rows work; unknown fields are errors.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    #[serde(default)]
+    id: Option<i64>,
+    title: String,
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default)]
+    announced: Option<Date>,
+    #[serde(default)]
+    actors: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    deadline: Option<RowDeadline>,
+    /// A deadline expression, the hand-written shortcut for `deadline`.
+    #[serde(default)]
+    due: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    quote: Option<String>,
+    #[serde(default)]
+    evidence: Option<String>,
+    #[serde(default)]
+    created_at: Option<Timestamp>,
+    #[serde(default)]
+    updated_at: Option<Timestamp>,
+    #[serde(default)]
+    closed_at: Option<Timestamp>,
+    #[serde(default)]
+    revisions: Option<Vec<Revision>>,
+    #[serde(default)]
+    history: Option<Vec<Event>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowDeadline {
+    expression: String,
+    #[serde(default)]
+    earliest: Option<Date>,
+    #[serde(default)]
+    latest: Option<Date>,
+    #[serde(default)]
+    vague: Option<bool>,
+    #[serde(default)]
+    anchor: Option<Date>,
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+/// Guesses the format from the file name, else from the first character.
+pub fn detect(name: &str, text: &str) -> Format {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".csv") {
+        Format::Csv
+    } else if lower.ends_with(".json") {
+        Format::Json
+    } else if text.trim_start().starts_with(['[', '{']) {
+        Format::Json
+    } else {
+        Format::Csv
+    }
+}
+
+/// Reads a whole import file into records ready to store, or the first
+/// problem with its line.
+pub fn read(
+    text: &str,
+    format: Format,
+    context: &ImportContext,
+) -> Result<Vec<ImportItem>, String> {
+    let rows = match format {
+        Format::Json => json_rows(text)?,
+        Format::Csv => csv_rows(text)?,
+    };
+    rows.into_iter()
+        .map(|(line, value)| {
+            let origin = format!("line {line}");
+            let row: Row = serde_json::from_value(value).map_err(|e| format!("{origin}: {e}"))?;
+            let has_id = row.id.is_some();
+            let record = row
+                .into_record(context)
+                .map_err(|e| format!("{origin}: {e}"))?;
+            Ok(ImportItem {
+                origin,
+                record,
+                has_id,
+            })
+        })
+        .collect()
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn json_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
+    let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
+        let hint = if e.is_eof() {
+            "; the file looks truncated"
+        } else {
+            ""
+        };
+        format!(
+            "line {} column {}: {e}{hint} (expected a JSON array of commitments, as `followup export` writes)",
+            e.line(),
+            e.column()
+        )
+    })?;
+    raws.into_iter()
+        .map(|raw| {
+            // RawValue borrows from `text`, so its address gives its offset.
+            let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+            let line = line_at(text, offset);
+            let value: Value =
+                serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
+            if !value.is_object() {
+                return Err(format!(
+                    "line {line}: expected a commitment object, found {value}"
+                ));
+            }
+            Ok((line, value))
+        })
+        .collect()
+}
+
+fn csv_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("line 1: cannot read the CSV header: {e}"))?
+        .clone();
+    let known: Vec<&str> = CSV_COLUMNS.iter().copied().chain(["due"]).collect();
+    for header in headers.iter() {
+        if !known.contains(&header) {
+            return Err(format!(
+                "line 1: unknown column {header:?}; columns are {} (or `due` for a deadline expression)",
+                CSV_COLUMNS.join(", ")
+            ));
+        }
+    }
+    if !headers.iter().any(|h| h == "title") {
+        return Err("line 1: the CSV header has no `title` column".into());
+    }
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        let record = result.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            format!("line {line}: {e}; the file may be truncated or have a stray quote")
+        })?;
+        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        let mut object = Map::new();
+        let mut deadline = Map::new();
+        for (header, cell) in headers.iter().zip(record.iter()) {
+            if cell.is_empty() {
+                continue;
+            }
+            let value =
+                csv_cell(header, cell).map_err(|e| format!("line {line}: column {header}: {e}"))?;
+            match header {
+                "expression" | "earliest" | "latest" | "vague" | "anchor" => {
+                    deadline.insert(header.to_string(), value);
+                }
+                "deadline_version" => {
+                    deadline.insert("version".into(), value);
+                }
+                _ => {
+                    object.insert(header.to_string(), value);
+                }
+            }
+        }
+        if !deadline.is_empty() {
+            object.insert("deadline".into(), Value::Object(deadline));
+        }
+        rows.push((line, Value::Object(object)));
+    }
+    Ok(rows)
+}
+
+/// Turns one CSV cell into the JSON value its column stands for.
+fn csv_cell(header: &str, cell: &str) -> Result<Value, String> {
+    match header {
+        "id" | "deadline_version" => cell
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("{cell:?} is not a whole number")),
+        "vague" => match cell.trim() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            other => Err(format!("{other:?} is not true or false")),
+        },
+        "actors" | "tags" => {
+            if cell.trim_start().starts_with('[') {
+                serde_json::from_str(cell)
+                    .map_err(|e| format!("{e} (a JSON list or items separated by ';')"))
+            } else {
+                Ok(Value::Array(
+                    cell.split(';')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::String(s.to_string()))
+                        .collect(),
+                ))
+            }
+        }
+        "revisions" | "history" => serde_json::from_str(cell)
+            .map_err(|e| format!("{e} (expected the JSON list `export` writes)")),
+        _ => Ok(Value::String(cell.to_string())),
+    }
+}
+
+impl Row {
+    fn into_record(self, context: &ImportContext) -> Result<CommitmentRecord, String> {
+        let title = model::check_line("title", &self.title, model::MAX_TITLE_CHARS)?;
+        let mut actors = Vec::new();
+        for actor in &self.actors {
+            actors.push(model::check_line("actor", actor, model::MAX_NAME_CHARS)?);
+        }
+        let mut tags = Vec::new();
+        for tag in &self.tags {
+            let tag = model::normalize_tag(tag)?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        tags.sort();
+        let source = self
+            .source
+            .as_deref()
+            .map(|s| model::check_url("source", s))
+            .transpose()?;
+        let evidence = self
+            .evidence
+            .as_deref()
+            .map(|s| model::check_url("evidence", s))
+            .transpose()?;
+        let quote = self
+            .quote
+            .as_deref()
+            .map(|q| model::check_text("quote", q))
+            .transpose()?;
+        if let Some(id) = self.id {
+            if id <= 0 {
+                return Err(format!("id {id} is not a commitment id (ids start at 1)"));
+            }
+        }
+
+        let anchor_hint = self.deadline.as_ref().and_then(|d| d.anchor);
+        let announced = self.announced.or(anchor_hint).unwrap_or(context.today);
+        let (deadline, version) = match (self.deadline, self.due) {
+            (Some(_), Some(_)) => {
+                return Err("give either `due` or `deadline`, not both".into());
+            }
+            (None, None) => {
+                return Err(
+                    "no deadline: add a `due` expression such as \"within two months\"".into(),
+                );
+            }
+            (None, Some(due)) => (parse_due(&due, announced, context)?, 1),
+            (Some(d), None) => {
+                let version = d.version.unwrap_or(1);
+                let anchor = d.anchor.unwrap_or(announced);
+                let deadline = match (d.earliest, d.latest) {
+                    (Some(earliest), Some(latest)) => {
+                        if earliest > latest {
+                            return Err(format!(
+                                "deadline earliest {earliest} is after latest {latest}"
+                            ));
+                        }
+                        model::check_line(
+                            "deadline expression",
+                            &d.expression,
+                            model::MAX_NAME_CHARS,
+                        )?;
+                        Deadline {
+                            expression: d.expression.trim().to_string(),
+                            earliest,
+                            latest,
+                            vague: d.vague.unwrap_or(false),
+                            anchor,
+                        }
+                    }
+                    (None, None) => parse_due(&d.expression, anchor, context)?,
+                    _ => return Err("deadline needs both earliest and latest, or neither".into()),
+                };
+                (deadline, version)
+            }
+        };
+
+        let status = self.status.unwrap_or(Status::Open);
+        let created_at = self.created_at.unwrap_or(context.now);
+        let updated_at = self.updated_at.unwrap_or(created_at);
+        let closed_at = match (status.is_open(), self.closed_at) {
+            (true, Some(_)) => return Err("an open commitment has no closed_at".into()),
+            (true, None) => None,
+            (false, at) => Some(at.unwrap_or(updated_at)),
+        };
+
+        let revisions = match self.revisions {
+            Some(revisions) => {
+                for (i, revision) in revisions.iter().enumerate() {
+                    if revision.version as usize != i + 1 {
+                        return Err(format!(
+                            "revisions must be numbered 1, 2, 3…; found version {} in place {}",
+                            revision.version,
+                            i + 1
+                        ));
+                    }
+                    if revision.deadline.earliest > revision.deadline.latest {
+                        return Err(format!(
+                            "revision {} has earliest after latest",
+                            revision.version
+                        ));
+                    }
+                }
+                match revisions.last() {
+                    Some(last) if last.version == version && last.deadline == deadline => {}
+                    _ => {
+                        return Err(format!(
+                            "the deadline (version {version}) is not the last of the revisions; export and import whole records"
+                        ));
+                    }
+                }
+                revisions
+            }
+            None if version == 1 => vec![Revision {
+                deadline: deadline.clone(),
+                version: 1,
+                reason: None,
+                at: created_at,
+            }],
+            None => {
+                return Err(format!(
+                    "deadline version {version} needs the revisions that led to it"
+                ));
+            }
+        };
+
+        let history = match self.history {
+            Some(history) => {
+                for event in &history {
+                    model::check_line("event author", &event.author, model::MAX_NAME_CHARS)?;
+                }
+                history
+            }
+            None => {
+                let mut detail = Map::new();
+                detail.insert(
+                    "deadline".into(),
+                    serde_json::to_value(DeadlineVersion {
+                        deadline: deadline.clone(),
+                        version,
+                    })
+                    .unwrap_or(Value::Null),
+                );
+                vec![Event {
+                    at: context.now,
+                    author: context.author.clone(),
+                    kind: EventKind::Imported,
+                    detail,
+                }]
+            }
+        };
+
+        Ok(CommitmentRecord {
+            commitment: Commitment {
+                id: self.id.unwrap_or(0),
+                title,
+                status,
+                announced,
+                actors,
+                tags,
+                deadline: DeadlineVersion { deadline, version },
+                source,
+                quote,
+                evidence,
+                created_at,
+                updated_at,
+                closed_at,
+            },
+            revisions,
+            history,
+        })
+    }
+}
+
+fn parse_due(expression: &str, anchor: Date, context: &ImportContext) -> Result<Deadline, String> {
+    model::check_line("deadline", expression, model::MAX_NAME_CHARS)?;
+    Deadline::parse_with(expression.trim(), anchor, &context.deadline_options)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> ImportContext {
+        ImportContext {
+            now: "2026-01-01T00:00:00Z".parse().unwrap(),
+            today: jiff::civil::date(2026, 1, 1),
+            author: "tester".into(),
+            deadline_options: deadline::Options::default(),
+        }
+    }
+
+    #[test]
+    fn hand_written_csv_rows_need_only_title_and_due() {
+        let text = "title,due,announced,tags\n\"Hold committee meeting, Moscow\",2025-12-15,2025-10-15,Syria; Russia\n";
+        let items = read(text, Format::Csv, &context()).unwrap();
+        let c = &items[0].record.commitment;
+        assert_eq!(c.title, "Hold committee meeting, Moscow");
+        assert_eq!(c.deadline.deadline.latest, jiff::civil::date(2025, 12, 15));
+        assert_eq!(c.tags, vec!["russia", "syria"]);
+        assert!(!items[0].has_id);
+        assert_eq!(items[0].record.history[0].kind, EventKind::Imported);
+    }
+
+    #[test]
+    fn truncated_json_names_the_line_and_says_truncated() {
+        let err = read("[\n {\"title\": \"a\",\n", Format::Json, &context()).unwrap_err();
+        assert!(err.starts_with("line 3"), "{err}");
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_record_is_reported_with_its_own_line() {
+        let text = "[\n{\"title\": \"ok\", \"due\": \"2025-12-01\"},\n{\"title\": \"bad\", \"due\": \"someday maybe\"}\n]";
+        let err = read(text, Format::Json, &context()).unwrap_err();
+        assert!(err.starts_with("line 3:"), "{err}");
+        assert!(err.contains("someday maybe"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_and_columns_are_refused() {
+        let err = read(
+            "[{\"title\": \"a\", \"due\": \"2025-12-01\", \"colour\": 1}]",
+            Format::Json,
+            &context(),
+        )
+        .unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+        let err = read(
+            "title,due,colour\na,2025-12-01,red\n",
+            Format::Csv,
+            &context(),
+        )
+        .unwrap_err();
+        assert!(err.contains("\"colour\""), "{err}");
+    }
+
+    #[test]
+    fn mistyped_csv_cell_names_line_and_column() {
+        let err = read("title,due,id\na,2025-12-01,x7\n", Format::Csv, &context()).unwrap_err();
+        assert_eq!(err, "line 2: column id: \"x7\" is not a whole number");
+    }
+}
