@@ -15,7 +15,7 @@ use crate::store::Filter;
 pub struct ListArgs {
     /// Only this status: open, fulfilled, partial, missed, withdrawn, closed (any outcome) or all.
     #[arg(long, value_name = "S", value_parser = parse_status_filter)]
-    pub status: Option<Vec<Status>>,
+    pub status: Option<StatusFilter>,
     /// Only commitments with this tag (repeat: all must match).
     #[arg(long = "tag", value_name = "T")]
     pub tags: Vec<String>,
@@ -82,7 +82,7 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
         tags.push(crate::model::normalize_tag(tag).map_err(anyhow::Error::msg)?);
     }
     let filter = Filter {
-        statuses: args.status.unwrap_or_default(),
+        statuses: args.status.map(|f| f.0).unwrap_or_default(),
         tags,
         overdue_on: args.overdue.then_some(context.today),
         due_before: args.due_before,

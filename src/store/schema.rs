@@ -107,10 +107,10 @@ mod tests {
     fn current_version_matches_the_migration_count() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrations().to_latest(&mut conn).unwrap();
-        let version: usize = conn
+        let version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, current_version());
+        assert_eq!(version as usize, current_version());
     }
 
     #[test]

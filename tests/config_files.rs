@@ -1,0 +1,80 @@
+//! Config files: found by --config, then $FOLLOWUP_CONFIG, then defaults;
+//! checked strictly, with file, line and key in every complaint.
+
+use crate::support::Desk;
+
+#[test]
+fn config_check_accepts_the_shipped_example() {
+    let desk = Desk::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/followup.toml");
+    let out = desk.run(&["--config", example, "config", "check"]).ok();
+    assert!(out.contains("followup.toml: ok"), "{out}");
+    assert!(out.contains("desk       energy → energy-desk@example.org"), "{out}");
+}
+
+#[test]
+fn config_check_names_file_line_key_and_fix() {
+    let desk = Desk::with_config(
+        "[store]\npath = \"followup.db\"\n\n[reminders]\nbefore = [\"14days\", \"3d\"]\nsend_time = \"9am\"\n",
+    );
+    let run = desk.run(&["config", "check"]);
+    let err = run.fails();
+    let config = desk.path().join("followup.toml").display().to_string();
+    assert!(
+        err.contains(&format!("{config}:5: reminders.before: \"14days\" is not a number of days (try \"14d\" or \"2w\")")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{config}:6: reminders.send_time: \"9am\"")), "{err}");
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_stop_every_command() {
+    let desk = Desk::with_config("[store]\npath = \"followup.db\"\ncolour = \"blue\"\n");
+    let err = desk.run(&["list"]).fails();
+    assert!(err.contains("followup.toml:3"), "{err}");
+    assert!(err.contains("colour"), "{err}");
+    assert!(!desk.database().exists(), "nothing is created under a broken config");
+
+    let desk = Desk::with_config("[mail.smtp]\nhost = \"smtp.example.org\"\nport = \"587\"\n");
+    let err = desk.run(&["config", "check"]).fails();
+    assert!(err.contains("followup.toml:3"), "{err}");
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let desk = Desk::new();
+    let err = desk.run(&["--config", "/nonexistent/followup.toml", "list"]).fails();
+    assert!(err.contains("cannot read config file /nonexistent/followup.toml"), "{err}");
+}
+
+#[test]
+fn the_flag_wins_over_the_environment_which_wins_over_defaults() {
+    let desk = Desk::with_config("[store]\npath = \"from-env.db\"\n");
+    let s = desk.run(&["status", "--json"]).json();
+    assert!(s["database"].as_str().unwrap().ends_with("from-env.db"), "{s}");
+
+    let flag = desk.write("flag.toml", b"[store]\npath = \"from-flag.db\"\n");
+    let s = desk.run(&["--config", flag.to_str().unwrap(), "status", "--json"]).json();
+    assert!(s["database"].as_str().unwrap().ends_with("from-flag.db"), "{s}");
+    assert_eq!(s["config"], flag.display().to_string());
+
+    let defaults = Desk::new();
+    let s = defaults.run(&["status", "--json"]).json();
+    assert_eq!(s["database"], defaults.database().display().to_string());
+    let out = defaults.run(&["config", "check"]).ok();
+    assert!(out.contains("embedded defaults"), "{out}");
+}
+
+#[test]
+fn paths_are_relative_to_the_config_folder() {
+    let desk = Desk::with_config("[store]\npath = \"db/followup.db\"\n");
+    std::fs::create_dir(desk.path().join("db")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = desk
+        .command(&["add", "X", "--due", "2026-01-01"])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(desk.path().join("db/followup.db").exists());
+}

@@ -1,0 +1,176 @@
+//! A small harness that runs the real binary in a fresh temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A fresh home for one test: its own data folder, no config unless given.
+pub struct Desk {
+    pub dir: tempfile::TempDir,
+    config: Option<PathBuf>,
+}
+
+/// What a finished command left behind.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.output.status.success()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert!(
+            self.success(),
+            "command failed: {}\nstderr: {}",
+            self.output.status,
+            self.stderr()
+        );
+        self.stdout()
+    }
+    /// Asserts failure with a non-zero exit and returns stderr.
+    #[track_caller]
+    pub fn fails(&self) -> String {
+        assert!(
+            !self.success(),
+            "command should have failed but succeeded:\n{}",
+            self.stdout()
+        );
+        assert_ne!(self.output.status.code(), Some(0));
+        let stderr = self.stderr();
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        stderr
+    }
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.ok()).expect("stdout is JSON")
+    }
+}
+
+impl Desk {
+    pub fn new() -> Desk {
+        Desk {
+            dir: tempfile::tempdir().expect("temp dir"),
+            config: None,
+        }
+    }
+
+    /// A desk whose config file (written from `text`) sits in its folder.
+    pub fn with_config(text: &str) -> Desk {
+        let mut desk = Desk::new();
+        let path = desk.dir.path().join("followup.toml");
+        std::fs::write(&path, text).unwrap();
+        desk.config = Some(path);
+        desk
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the embedded defaults put the database for this desk.
+    pub fn database(&self) -> PathBuf {
+        match &self.config {
+            Some(_) => self.dir.path().join("followup.db"),
+            None => self.dir.path().join("data/followup/followup.db"),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_followup"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("FOLLOWUP_AUTHOR", "tester")
+            .stdin(Stdio::null());
+        if let Some(config) = &self.config {
+            command.env("FOLLOWUP_CONFIG", config);
+        }
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run {
+            output: self.command(args).output().expect("run followup"),
+        }
+    }
+
+    /// Runs with `input` on standard input.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        Run {
+            output: child.wait_with_output().unwrap(),
+        }
+    }
+
+    /// Adds a commitment and returns its id.
+    pub fn add(&self, args: &[&str]) -> i64 {
+        let mut all = vec!["add"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        self.run(&all).json()["id"].as_i64().expect("id")
+    }
+
+    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Every byte of the database and its journals, to prove a refused
+    /// command changed nothing.
+    pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
+        let db = self.database();
+        ["", "-wal", "-journal"]
+            .iter()
+            .filter_map(|suffix| {
+                let path = PathBuf::from(format!("{}{suffix}", db.display()));
+                std::fs::read(&path).ok().map(|bytes| (suffix.to_string(), bytes))
+            })
+            .collect()
+    }
+
+    /// Runs a command that must fail, and checks the database is untouched.
+    /// Returns stderr.
+    #[track_caller]
+    pub fn refuses(&self, args: &[&str]) -> String {
+        let before = self.snapshot();
+        let stderr = self.run(args).fails();
+        assert!(
+            before == self.snapshot(),
+            "the database changed after a refused command: {args:?}"
+        );
+        stderr
+    }
+}
+
+/// Today's date as the binary sees it (UTC under the embedded defaults).
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+}
+
+/// A date `days` from today, as YYYY-MM-DD.
+pub fn days_from_today(days: i64) -> String {
+    today().checked_add(jiff::Span::new().days(days)).unwrap().to_string()
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `followup` binary, run in fresh temporary
+//! folders against real SQLite files.
+
+mod support;
+
+mod bad_input;
+mod commitments;
+mod config_files;
+mod transfer;

@@ -1,0 +1,139 @@
+//! Export and import: lossless round trips, all-or-nothing imports.
+
+use serde_json::Value;
+
+use crate::support::Desk;
+
+/// A desk holding commitments with every awkward kind of text, revised,
+/// closed, reopened and annotated.
+fn busy_desk() -> Desk {
+    let desk = Desk::new();
+    let a = desk.add(&[
+        "عقد اجتماع للجنة حكومية دولية مشتركة",
+        "--due",
+        "within 2 months",
+        "--announced",
+        "2025-10-15",
+        "--actor",
+        "Syria",
+        "--actor",
+        "Russia, Federation of",
+        "--tag",
+        "syria",
+        "--quote",
+        "قال \"نوفاك\"، إن الاجتماع سيعقد,\nفي غضون شهرين.\r\nسطر ثالث",
+        "--source",
+        "https://example.org/a?x=1,2&y=\"3\"",
+        "--note",
+        "first, note; with \"quotes\"",
+    ]);
+    let b = desk.add(&["Reopen the border crossing", "--due", "2026-03-31", "--tag", "aid", "--tag", "jordan"]);
+    let c = desk.add(&["Ratify the gas deal", "--due", "by 30 November 2025", "--announced", "2025-10-01"]);
+    desk.run(&["revise", &a.to_string(), "--due", "2026-02-28", "--reason", "slipped, per TASS"]).ok();
+    desk.run(&["close", &b.to_string(), "--outcome", "missed"]).ok();
+    desk.run(&["reopen", &b.to_string()]).ok();
+    desk.run(&["close", &c.to_string(), "--outcome", "fulfilled", "--evidence", "https://example.org/c"]).ok();
+    desk.run(&["note", &a.to_string(), "line one\nline two"]).ok();
+    desk
+}
+
+fn show_all(desk: &Desk) -> Vec<Value> {
+    let list = desk.run(&["list", "--json"]).json();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| desk.run(&["show", &c["id"].to_string(), "--json"]).json())
+        .collect()
+}
+
+fn round_trip(format: &str) {
+    let source = busy_desk();
+    let exported = source.run(&["export", "--format", format]).ok();
+    let target = Desk::new();
+    let file = target.write(&format!("export.{format}"), exported.as_bytes());
+    let out = target.run(&["import", file.to_str().unwrap()]).ok();
+    assert!(out.contains("Imported 3 commitments"), "{out}");
+    assert_eq!(show_all(&source), show_all(&target));
+    assert_eq!(target.run(&["export", "--format", format]).ok(), exported);
+}
+
+#[test]
+fn json_export_then_import_into_a_new_database_is_identical() {
+    round_trip("json");
+}
+
+#[test]
+fn csv_export_then_import_into_a_new_database_is_identical() {
+    round_trip("csv");
+}
+
+#[test]
+fn import_reads_standard_input() {
+    let source = busy_desk();
+    let exported = source.run(&["export"]).ok();
+    let target = Desk::new();
+    let ids = target.run_with_stdin(&["import", "-", "--json"], exported.as_bytes()).json();
+    assert_eq!(ids["imported"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn import_is_all_or_nothing_and_names_the_bad_line() {
+    let desk = busy_desk();
+    let text = "title,due,announced\nGood one,2026-01-01,2025-10-15\nBad date,2026-01-01,2025-02-30\n";
+    let file = desk.write("rows.csv", text.as_bytes());
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("2025-02-30"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+}
+
+#[test]
+fn truncated_files_are_refused() {
+    let desk = busy_desk();
+    let exported = desk.run(&["export"]).ok();
+    let cut = &exported[..exported.len() * 2 / 3];
+    let file = desk.write("cut.json", cut.as_bytes());
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("truncated"), "{err}");
+
+    let csv = desk.run(&["export", "--format", "csv"]).ok();
+    // Cut inside the quoted history cell of the last row.
+    let cut = &csv[..csv.len() - 40];
+    let file = desk.write("cut.csv", cut.as_bytes());
+    desk.refuses(&["import", file.to_str().unwrap()]);
+}
+
+#[test]
+fn mistyped_files_are_refused_naming_the_problem() {
+    let desk = busy_desk();
+    let cases: [(&str, &str, &str); 5] = [
+        ("wrong.json", "{\"title\": \"not in an array\"}", "expected a JSON array"),
+        ("types.json", "[{\"title\": 42, \"due\": \"2026-01-01\"}]", "line 1"),
+        ("nodue.json", "[{\"title\": \"No deadline\"}]", "no deadline"),
+        ("empty.json", "   \n", "is empty"),
+        ("binary.json", "\u{0}\u{1}\u{2}garbage", "line 1"),
+    ];
+    for (name, text, expected) in cases {
+        let file = desk.write(name, text.as_bytes());
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+    let file = desk.write("latin1.csv", b"title,due\nCaf\xe9,2026-01-01\n");
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("not UTF-8"), "{err}");
+}
+
+#[test]
+fn importing_ids_that_exist_is_refused_unless_renumbered() {
+    let desk = busy_desk();
+    let exported = desk.run(&["export"]).ok();
+    let file = desk.write("again.json", exported.as_bytes());
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("id 1 is already used"), "{err}");
+    assert!(err.contains("--renumber"), "{err}");
+    let out = desk.run(&["import", file.to_str().unwrap(), "--renumber", "--json"]).json();
+    assert_eq!(out["imported"], serde_json::json!([4, 5, 6]));
+    let copy = desk.run(&["show", "4", "--json"]).json();
+    assert_eq!(copy["title"], "عقد اجتماع للجنة حكومية دولية مشتركة");
+    assert_eq!(copy["history"].as_array().unwrap().len(), 4);
+}
