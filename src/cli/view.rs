@@ -51,15 +51,21 @@ pub struct ParseArgs {
     pub json: bool,
 }
 
-fn parse_status_filter(text: &str) -> Result<Vec<Status>, String> {
-    match text.trim() {
-        "all" => Ok(Status::ALL.to_vec()),
-        "closed" => Ok(Status::ALL.into_iter().filter(|s| !s.is_open()).collect()),
-        other => other
-            .parse::<Status>()
-            .map(|s| vec![s])
-            .map_err(|e| format!("{e}, or closed for any outcome, or all")),
-    }
+/// The statuses `list --status` selects: one, `closed` (any outcome) or `all`.
+#[derive(Debug, Clone)]
+pub struct StatusFilter(Vec<Status>);
+
+fn parse_status_filter(text: &str) -> Result<StatusFilter, String> {
+    let statuses = match text.trim() {
+        "all" => Status::ALL.to_vec(),
+        "closed" => Status::ALL.into_iter().filter(|s| !s.is_open()).collect(),
+        other => vec![
+            other
+                .parse::<Status>()
+                .map_err(|e| format!("{e}, or closed for any outcome, or all"))?,
+        ],
+    };
+    Ok(StatusFilter(statuses))
 }
 
 /// How far a deadline is from today, in the words a desk uses.
