@@ -225,11 +225,15 @@ fn json_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
             e.column()
         )
     })?;
+    // Records come in file order, so lines are counted once, incrementally.
+    let mut line = 1;
+    let mut counted = 0;
     raws.into_iter()
         .map(|raw| {
             // RawValue borrows from `text`, so its address gives its offset.
             let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-            let line = line_at(text, offset);
+            line += line_at(&text[counted..offset], usize::MAX) - 1;
+            counted = offset;
             let value: Value =
                 serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
             if !value.is_object() {

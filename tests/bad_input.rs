@@ -6,19 +6,38 @@ use crate::support::Desk;
 /// A desk with one commitment, so there is a database to protect.
 fn desk_with_one() -> (Desk, String) {
     let desk = Desk::new();
-    let id = desk.add(&["Hold the committee meeting", "--due", "2025-12-15", "--announced", "2025-10-15"]);
+    let id = desk.add(&[
+        "Hold the committee meeting",
+        "--due",
+        "2025-12-15",
+        "--announced",
+        "2025-10-15",
+    ]);
     (desk, id.to_string())
 }
 
 #[test]
 fn malformed_dates_are_refused_naming_the_value() {
     let (desk, id) = desk_with_one();
-    let err = desk.refuses(&["add", "X", "--due", "2025-12-01", "--announced", "2025-13-01"]);
-    assert!(err.contains("\"2025-13-01\" is not a date; use YYYY-MM-DD"), "{err}");
+    let err = desk.refuses(&[
+        "add",
+        "X",
+        "--due",
+        "2025-12-01",
+        "--announced",
+        "2025-13-01",
+    ]);
+    assert!(
+        err.contains("\"2025-13-01\" is not a date; use YYYY-MM-DD"),
+        "{err}"
+    );
     let err = desk.refuses(&["add", "X", "--due", "2025-02-30"]);
     assert!(err.contains("\"2025-02-30\""), "{err}");
     let err = desk.refuses(&["add", "X", "--due", "someday maybe"]);
-    assert!(err.contains("cannot read \"someday maybe\" as a deadline; try"), "{err}");
+    assert!(
+        err.contains("cannot read \"someday maybe\" as a deadline; try"),
+        "{err}"
+    );
     let err = desk.refuses(&["list", "--due-before", "15/10"]);
     assert!(err.contains("\"15/10\" is not a date"), "{err}");
     let err = desk.refuses(&["revise", &id, "--due", "yesterday-ish"]);
@@ -41,7 +60,10 @@ fn unknown_ids_are_refused_naming_the_id() {
     let err = desk.refuses(&["show", "abc"]);
     assert!(err.contains("\"abc\" is not a commitment id"), "{err}");
     let err = desk.refuses(&["show", "-5"]);
-    assert!(err.contains("is not a commitment id") || err.contains("unexpected argument"), "{err}");
+    assert!(
+        err.contains("is not a commitment id") || err.contains("unexpected argument"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -49,7 +71,10 @@ fn unknown_outcome_is_refused_listing_the_valid_ones() {
     let (desk, id) = desk_with_one();
     let err = desk.refuses(&["close", &id, "--outcome", "done"]);
     assert!(err.contains("\"done\" is not an outcome"), "{err}");
-    assert!(err.contains("fulfilled, partial, missed or withdrawn"), "{err}");
+    assert!(
+        err.contains("fulfilled, partial, missed or withdrawn"),
+        "{err}"
+    );
     let err = desk.refuses(&["list", "--status", "pending"]);
     assert!(err.contains("\"pending\" is not a status"), "{err}");
 }
@@ -62,8 +87,16 @@ fn empty_huge_and_multiline_titles_are_refused() {
     // Linux limits one argument to 128 KiB; 100 KB is as big as argv gets.
     let big = "x".repeat(100_000);
     let err = desk.refuses(&["add", &big, "--due", "2026-01-01"]);
-    assert!(err.contains("100000 characters long; keep it under 500"), "{err}");
-    let err = desk.refuses(&["add", "Meeting\r\nBcc: victim@example.org", "--due", "2026-01-01"]);
+    assert!(
+        err.contains("100000 characters long; keep it under 500"),
+        "{err}"
+    );
+    let err = desk.refuses(&[
+        "add",
+        "Meeting\r\nBcc: victim@example.org",
+        "--due",
+        "2026-01-01",
+    ]);
     assert!(err.contains("control character '\\r'"), "{err}");
     let err = desk.refuses(&["add", "Tab\there", "--due", "2026-01-01"]);
     assert!(err.contains("control character"), "{err}");
@@ -72,10 +105,16 @@ fn empty_huge_and_multiline_titles_are_refused() {
 #[test]
 fn a_one_megabyte_title_or_a_nul_byte_in_an_import_is_refused() {
     let (desk, _) = desk_with_one();
-    let huge = format!("[{{\"title\": \"{}\", \"due\": \"2026-01-01\"}}]", "y".repeat(1 << 20));
+    let huge = format!(
+        "[{{\"title\": \"{}\", \"due\": \"2026-01-01\"}}]",
+        "y".repeat(1 << 20)
+    );
     let file = desk.write("huge.json", huge.as_bytes());
     let err = desk.refuses(&["import", file.to_str().unwrap()]);
-    assert!(err.contains("line 1: title is 1048576 characters long"), "{err}");
+    assert!(
+        err.contains("line 1: title is 1048576 characters long"),
+        "{err}"
+    );
     let nul = "[\n{\"title\": \"Meet\\u0000ing\", \"due\": \"2026-01-01\"}\n]";
     let file = desk.write("nul.json", nul.as_bytes());
     let err = desk.refuses(&["import", file.to_str().unwrap()]);
@@ -86,11 +125,28 @@ fn a_one_megabyte_title_or_a_nul_byte_in_an_import_is_refused() {
 #[test]
 fn hostile_urls_tags_and_actors_are_refused() {
     let (desk, _) = desk_with_one();
-    let err = desk.refuses(&["add", "X", "--due", "2026-01-01", "--source", "javascript:alert(1)"]);
-    assert!(err.contains("\"javascript:alert(1)\" is not a web link"), "{err}");
+    let err = desk.refuses(&[
+        "add",
+        "X",
+        "--due",
+        "2026-01-01",
+        "--source",
+        "javascript:alert(1)",
+    ]);
+    assert!(
+        err.contains("\"javascript:alert(1)\" is not a web link"),
+        "{err}"
+    );
     let err = desk.refuses(&["add", "X", "--due", "2026-01-01", "--tag", "two words"]);
     assert!(err.contains("\"two words\" is not a tag"), "{err}");
-    let err = desk.refuses(&["add", "X", "--due", "2026-01-01", "--actor", "Syria\nX-Evil: 1"]);
+    let err = desk.refuses(&[
+        "add",
+        "X",
+        "--due",
+        "2026-01-01",
+        "--actor",
+        "Syria\nX-Evil: 1",
+    ]);
     assert!(err.contains("actor"), "{err}");
 }
 
@@ -101,7 +157,14 @@ fn titles_with_html_and_sql_are_stored_as_data() {
     let id = desk.add(&[title, "--due", "2026-01-01"]);
     let c = desk.run(&["show", &id.to_string(), "--json"]).json();
     assert_eq!(c["title"], title);
-    assert_eq!(desk.run(&["list", "--json"]).json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        desk.run(&["list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -121,7 +184,10 @@ fn a_database_in_a_missing_folder_is_refused_with_the_fix() {
     let desk = Desk::with_config("[store]\npath = \"no/such/folder/followup.db\"\n");
     let err = desk.run(&["add", "X", "--due", "2026-01-01"]).fails();
     assert!(err.contains("no/such/folder"), "{err}");
-    assert!(err.contains("does not exist; create it or set store.path"), "{err}");
+    assert!(
+        err.contains("does not exist; create it or set store.path"),
+        "{err}"
+    );
     assert!(!desk.path().join("no").exists());
 }
 
@@ -142,14 +208,21 @@ fn a_database_from_a_newer_followup_is_refused() {
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(conn);
     let err = desk.refuses(&["list"]);
-    assert!(err.contains("schema version 99, newer than this followup understands"), "{err}");
+    assert!(
+        err.contains("schema version 99, newer than this followup understands"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_corrupt_database_is_refused_and_not_written() {
     let (desk, _) = desk_with_one();
     for i in 0..50 {
-        desk.add(&[&format!("Padding commitment {i} with a long enough title to fill pages"), "--due", "2026-01-01"]);
+        desk.add(&[
+            &format!("Padding commitment {i} with a long enough title to fill pages"),
+            "--due",
+            "2026-01-01",
+        ]);
     }
     let path = desk.database();
     let mut bytes = std::fs::read(&path).unwrap();
@@ -160,6 +233,9 @@ fn a_corrupt_database_is_refused_and_not_written() {
     }
     std::fs::write(&path, &bytes).unwrap();
     let err = desk.refuses(&["add", "New", "--due", "2026-01-01"]);
-    assert!(err.contains("corrupt") || err.contains("not a followup database"), "{err}");
+    assert!(
+        err.contains("corrupt") || err.contains("not a followup database"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }

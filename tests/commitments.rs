@@ -74,15 +74,28 @@ fn announced_defaults_to_today_and_anchors_relative_deadlines() {
 fn list_shows_an_aligned_table_with_arabic_titles_last() {
     let desk = Desk::new();
     add_meeting(&desk);
-    desk.add(&["Open the gas interconnector", "--due", &days_from_today(30), "--tag", "energy"]);
+    desk.add(&[
+        "Open the gas interconnector",
+        "--due",
+        &days_from_today(30),
+        "--tag",
+        "energy",
+    ]);
     let table = desk.run(&["list"]).ok();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
     assert!(lines[0].starts_with("ID"));
     let title_at = lines[0].find("TITLE").unwrap();
     assert!(lines[1].ends_with(MEETING), "{table}");
-    assert_eq!(&lines[2][title_at..], "Open the gas interconnector", "{table}");
-    assert!(lines[1].contains("late"), "the 2025 meeting is overdue: {table}");
+    assert_eq!(
+        &lines[2][title_at..],
+        "Open the gas interconnector",
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("late"),
+        "the 2025 meeting is overdue: {table}"
+    );
     assert!(lines[2].contains("in 30d"), "{table}");
 }
 
@@ -90,10 +103,19 @@ fn list_shows_an_aligned_table_with_arabic_titles_last() {
 fn list_filters_by_status_tag_overdue_and_due_date() {
     let desk = Desk::new();
     let late = desk.add(&["Late", "--due", &days_from_today(-3), "--tag", "energy"]);
-    let soon = desk.add(&["Soon", "--due", &days_from_today(5), "--tag", "energy", "--tag", "gas"]);
+    let soon = desk.add(&[
+        "Soon",
+        "--due",
+        &days_from_today(5),
+        "--tag",
+        "energy",
+        "--tag",
+        "gas",
+    ]);
     let later = desk.add(&["Later", "--due", &days_from_today(60), "--tag", "aid"]);
     let done = desk.add(&["Done", "--due", &days_from_today(-10)]);
-    desk.run(&["close", &done.to_string(), "--outcome", "fulfilled"]).ok();
+    desk.run(&["close", &done.to_string(), "--outcome", "fulfilled"])
+        .ok();
 
     let ids = |args: &[&str]| -> Vec<i64> {
         let mut all = vec!["list", "--json"];
@@ -106,24 +128,47 @@ fn list_filters_by_status_tag_overdue_and_due_date() {
             .map(|c| c["id"].as_i64().unwrap())
             .collect()
     };
-    assert_eq!(ids(&[]), vec![done, late, soon, later], "soonest deadline first");
+    assert_eq!(
+        ids(&[]),
+        vec![done, late, soon, later],
+        "soonest deadline first"
+    );
     assert_eq!(ids(&["--status", "open"]), vec![late, soon, later]);
     assert_eq!(ids(&["--status", "closed"]), vec![done]);
     assert_eq!(ids(&["--status", "fulfilled"]), vec![done]);
     assert_eq!(ids(&["--tag", "energy"]), vec![late, soon]);
     assert_eq!(ids(&["--tag", "ENERGY", "--tag", "gas"]), vec![soon]);
-    assert_eq!(ids(&["--overdue"]), vec![late], "closed ones are never overdue");
-    assert_eq!(ids(&["--due-before", &days_from_today(6)]), vec![done, late, soon]);
+    assert_eq!(
+        ids(&["--overdue"]),
+        vec![late],
+        "closed ones are never overdue"
+    );
+    assert_eq!(
+        ids(&["--due-before", &days_from_today(6)]),
+        vec![done, late, soon]
+    );
     assert_eq!(ids(&["--overdue", "--tag", "aid"]), Vec::<i64>::new());
-    assert_eq!(desk.run(&["list", "--tag", "none"]).ok().trim(), "No commitments match.");
+    assert_eq!(
+        desk.run(&["list", "--tag", "none"]).ok().trim(),
+        "No commitments match."
+    );
 }
 
 #[test]
 fn revise_keeps_the_old_deadline_in_history() {
     let desk = Desk::new();
     let id = add_meeting(&desk).to_string();
-    desk.run(&["revise", &id, "--due", "by 31 January 2026", "--reason", "postponed by Moscow", "--from", "2025-12-10"])
-        .ok();
+    desk.run(&[
+        "revise",
+        &id,
+        "--due",
+        "by 31 January 2026",
+        "--reason",
+        "postponed by Moscow",
+        "--from",
+        "2025-12-10",
+    ])
+    .ok();
     let c = desk.run(&["show", &id, "--json"]).json();
     assert_eq!(c["deadline"]["latest"], "2026-01-31");
     assert_eq!(c["deadline"]["version"], 2);
@@ -145,7 +190,15 @@ fn close_and_reopen_record_outcomes_in_history() {
     let desk = Desk::new();
     let id = add_meeting(&desk).to_string();
     let closed = desk
-        .run(&["close", &id, "--outcome", "partial", "--evidence", "https://example.org/minutes", "--json"])
+        .run(&[
+            "close",
+            &id,
+            "--outcome",
+            "partial",
+            "--evidence",
+            "https://example.org/minutes",
+            "--json",
+        ])
         .json();
     assert_eq!(closed["status"], "partial");
     assert_eq!(closed["evidence"], "https://example.org/minutes");
@@ -175,13 +228,17 @@ fn close_and_reopen_record_outcomes_in_history() {
 fn notes_are_appended_to_history() {
     let desk = Desk::new();
     let id = add_meeting(&desk).to_string();
-    desk.run(&["note", &id, "Ministry says the date is not fixed yet"]).ok();
+    desk.run(&["note", &id, "Ministry says the date is not fixed yet"])
+        .ok();
     let c = desk.run(&["show", &id, "--json"]).json();
     let last = c["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["kind"], "note");
     assert_eq!(last["text"], "Ministry says the date is not fixed yet");
     let text = desk.run(&["show", &id]).ok();
-    assert!(text.contains("Ministry says the date is not fixed yet"), "{text}");
+    assert!(
+        text.contains("Ministry says the date is not fixed yet"),
+        "{text}"
+    );
     assert!(text.contains(MEETING), "{text}");
 }
 
@@ -195,9 +252,16 @@ fn parse_prints_the_deadline_object() {
     assert_eq!(d["earliest"], "2025-01-31");
     assert_eq!(d["latest"], "2025-03-31");
     assert_eq!(d["vague"], false);
-    let d = desk.run(&["parse", "within 1 month", "--from", "2025-01-31", "--json"]).json();
-    assert_eq!(d["latest"], "2025-02-28", "calendar-correct month arithmetic");
-    let text = desk.run(&["parse", "2025-12-15", "--from", "2025-10-15"]).ok();
+    let d = desk
+        .run(&["parse", "within 1 month", "--from", "2025-01-31", "--json"])
+        .json();
+    assert_eq!(
+        d["latest"], "2025-02-28",
+        "calendar-correct month arithmetic"
+    );
+    let text = desk
+        .run(&["parse", "2025-12-15", "--from", "2025-10-15"])
+        .ok();
     assert!(text.contains("2025-12-15"), "{text}");
 }
 
@@ -206,7 +270,8 @@ fn status_reports_paths_and_counts() {
     let desk = Desk::new();
     add_meeting(&desk);
     let id = desk.add(&["Other", "--due", &days_from_today(3)]);
-    desk.run(&["close", &id.to_string(), "--outcome", "withdrawn"]).ok();
+    desk.run(&["close", &id.to_string(), "--outcome", "withdrawn"])
+        .ok();
     let s = desk.run(&["status", "--json"]).json();
     assert_eq!(s["config"], Value::Null);
     assert_eq!(s["database"], desk.database().display().to_string());

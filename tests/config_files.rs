@@ -9,7 +9,10 @@ fn config_check_accepts_the_shipped_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/followup.toml");
     let out = desk.run(&["--config", example, "config", "check"]).ok();
     assert!(out.contains("followup.toml: ok"), "{out}");
-    assert!(out.contains("desk       energy → energy-desk@example.org"), "{out}");
+    assert!(
+        out.contains("desk       energy → energy-desk@example.org"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -24,7 +27,10 @@ fn config_check_names_file_line_key_and_fix() {
         err.contains(&format!("{config}:5: reminders.before: \"14days\" is not a number of days (try \"14d\" or \"2w\")")),
         "{err}"
     );
-    assert!(err.contains(&format!("{config}:6: reminders.send_time: \"9am\"")), "{err}");
+    assert!(
+        err.contains(&format!("{config}:6: reminders.send_time: \"9am\"")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -33,7 +39,10 @@ fn unknown_keys_and_wrong_types_stop_every_command() {
     let err = desk.run(&["list"]).fails();
     assert!(err.contains("followup.toml:3"), "{err}");
     assert!(err.contains("colour"), "{err}");
-    assert!(!desk.database().exists(), "nothing is created under a broken config");
+    assert!(
+        !desk.database().exists(),
+        "nothing is created under a broken config"
+    );
 
     let desk = Desk::with_config("[mail.smtp]\nhost = \"smtp.example.org\"\nport = \"587\"\n");
     let err = desk.run(&["config", "check"]).fails();
@@ -43,19 +52,32 @@ fn unknown_keys_and_wrong_types_stop_every_command() {
 #[test]
 fn a_missing_config_file_is_named() {
     let desk = Desk::new();
-    let err = desk.run(&["--config", "/nonexistent/followup.toml", "list"]).fails();
-    assert!(err.contains("cannot read config file /nonexistent/followup.toml"), "{err}");
+    let err = desk
+        .run(&["--config", "/nonexistent/followup.toml", "list"])
+        .fails();
+    assert!(
+        err.contains("cannot read config file /nonexistent/followup.toml"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_flag_wins_over_the_environment_which_wins_over_defaults() {
     let desk = Desk::with_config("[store]\npath = \"from-env.db\"\n");
     let s = desk.run(&["status", "--json"]).json();
-    assert!(s["database"].as_str().unwrap().ends_with("from-env.db"), "{s}");
+    assert!(
+        s["database"].as_str().unwrap().ends_with("from-env.db"),
+        "{s}"
+    );
 
     let flag = desk.write("flag.toml", b"[store]\npath = \"from-flag.db\"\n");
-    let s = desk.run(&["--config", flag.to_str().unwrap(), "status", "--json"]).json();
-    assert!(s["database"].as_str().unwrap().ends_with("from-flag.db"), "{s}");
+    let s = desk
+        .run(&["--config", flag.to_str().unwrap(), "status", "--json"])
+        .json();
+    assert!(
+        s["database"].as_str().unwrap().ends_with("from-flag.db"),
+        "{s}"
+    );
     assert_eq!(s["config"], flag.display().to_string());
 
     let defaults = Desk::new();
@@ -75,6 +97,10 @@ fn paths_are_relative_to_the_config_folder() {
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(desk.path().join("db/followup.db").exists());
 }

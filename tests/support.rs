@@ -146,7 +146,9 @@ impl Desk {
             .iter()
             .filter_map(|suffix| {
                 let path = PathBuf::from(format!("{}{suffix}", db.display()));
-                std::fs::read(&path).ok().map(|bytes| (suffix.to_string(), bytes))
+                std::fs::read(&path)
+                    .ok()
+                    .map(|bytes| (suffix.to_string(), bytes))
             })
             .collect()
     }
@@ -167,10 +169,15 @@ impl Desk {
 
 /// Today's date as the binary sees it (UTC under the embedded defaults).
 pub fn today() -> jiff::civil::Date {
-    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+    jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
 }
 
 /// A date `days` from today, as YYYY-MM-DD.
 pub fn days_from_today(days: i64) -> String {
-    today().checked_add(jiff::Span::new().days(days)).unwrap().to_string()
+    today()
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .to_string()
 }

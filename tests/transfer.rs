@@ -27,13 +27,45 @@ fn busy_desk() -> Desk {
         "--note",
         "first, note; with \"quotes\"",
     ]);
-    let b = desk.add(&["Reopen the border crossing", "--due", "2026-03-31", "--tag", "aid", "--tag", "jordan"]);
-    let c = desk.add(&["Ratify the gas deal", "--due", "by 30 November 2025", "--announced", "2025-10-01"]);
-    desk.run(&["revise", &a.to_string(), "--due", "2026-02-28", "--reason", "slipped, per TASS"]).ok();
-    desk.run(&["close", &b.to_string(), "--outcome", "missed"]).ok();
+    let b = desk.add(&[
+        "Reopen the border crossing",
+        "--due",
+        "2026-03-31",
+        "--tag",
+        "aid",
+        "--tag",
+        "jordan",
+    ]);
+    let c = desk.add(&[
+        "Ratify the gas deal",
+        "--due",
+        "by 30 November 2025",
+        "--announced",
+        "2025-10-01",
+    ]);
+    desk.run(&[
+        "revise",
+        &a.to_string(),
+        "--due",
+        "2026-02-28",
+        "--reason",
+        "slipped, per TASS",
+    ])
+    .ok();
+    desk.run(&["close", &b.to_string(), "--outcome", "missed"])
+        .ok();
     desk.run(&["reopen", &b.to_string()]).ok();
-    desk.run(&["close", &c.to_string(), "--outcome", "fulfilled", "--evidence", "https://example.org/c"]).ok();
-    desk.run(&["note", &a.to_string(), "line one\nline two"]).ok();
+    desk.run(&[
+        "close",
+        &c.to_string(),
+        "--outcome",
+        "fulfilled",
+        "--evidence",
+        "https://example.org/c",
+    ])
+    .ok();
+    desk.run(&["note", &a.to_string(), "line one\nline two"])
+        .ok();
     desk
 }
 
@@ -72,14 +104,17 @@ fn import_reads_standard_input() {
     let source = busy_desk();
     let exported = source.run(&["export"]).ok();
     let target = Desk::new();
-    let ids = target.run_with_stdin(&["import", "-", "--json"], exported.as_bytes()).json();
+    let ids = target
+        .run_with_stdin(&["import", "-", "--json"], exported.as_bytes())
+        .json();
     assert_eq!(ids["imported"].as_array().unwrap().len(), 3);
 }
 
 #[test]
 fn import_is_all_or_nothing_and_names_the_bad_line() {
     let desk = busy_desk();
-    let text = "title,due,announced\nGood one,2026-01-01,2025-10-15\nBad date,2026-01-01,2025-02-30\n";
+    let text =
+        "title,due,announced\nGood one,2026-01-01,2025-10-15\nBad date,2026-01-01,2025-02-30\n";
     let file = desk.write("rows.csv", text.as_bytes());
     let err = desk.refuses(&["import", file.to_str().unwrap()]);
     assert!(err.contains("line 3"), "{err}");
@@ -107,9 +142,21 @@ fn truncated_files_are_refused() {
 fn mistyped_files_are_refused_naming_the_problem() {
     let desk = busy_desk();
     let cases: [(&str, &str, &str); 5] = [
-        ("wrong.json", "{\"title\": \"not in an array\"}", "expected a JSON array"),
-        ("types.json", "[{\"title\": 42, \"due\": \"2026-01-01\"}]", "line 1"),
-        ("nodue.json", "[{\"title\": \"No deadline\"}]", "no deadline"),
+        (
+            "wrong.json",
+            "{\"title\": \"not in an array\"}",
+            "expected a JSON array",
+        ),
+        (
+            "types.json",
+            "[{\"title\": 42, \"due\": \"2026-01-01\"}]",
+            "line 1",
+        ),
+        (
+            "nodue.json",
+            "[{\"title\": \"No deadline\"}]",
+            "no deadline",
+        ),
         ("empty.json", "   \n", "is empty"),
         ("binary.json", "\u{0}\u{1}\u{2}garbage", "line 1"),
     ];
@@ -131,7 +178,9 @@ fn importing_ids_that_exist_is_refused_unless_renumbered() {
     let err = desk.refuses(&["import", file.to_str().unwrap()]);
     assert!(err.contains("id 1 is already used"), "{err}");
     assert!(err.contains("--renumber"), "{err}");
-    let out = desk.run(&["import", file.to_str().unwrap(), "--renumber", "--json"]).json();
+    let out = desk
+        .run(&["import", file.to_str().unwrap(), "--renumber", "--json"])
+        .json();
     assert_eq!(out["imported"], serde_json::json!([4, 5, 6]));
     let copy = desk.run(&["show", "4", "--json"]).json();
     assert_eq!(copy["title"], "عقد اجتماع للجنة حكومية دولية مشتركة");

@@ -20,7 +20,7 @@ use jiff::civil::Date;
 use crate::config::{self, Config};
 use crate::deadline;
 use crate::model::CommitmentId;
-use crate::store::Store;
+use crate::store::{Check, Store};
 
 /// Track commitments announced in the news and remind the right desk as
 /// their deadlines approach and pass.
@@ -94,6 +94,15 @@ impl Context {
     /// Opens the database. With the embedded defaults its folder is created;
     /// a configured folder must already exist.
     fn store(&self) -> anyhow::Result<Store> {
+        self.open_store(Check::Full)
+    }
+
+    /// Opens the database for a command that only reads it.
+    fn reader(&self) -> anyhow::Result<Store> {
+        self.open_store(Check::ReadOnly)
+    }
+
+    fn open_store(&self, check: Check) -> anyhow::Result<Store> {
         let path = &self.config.store.path;
         if self.config.file.is_none() {
             if let Some(folder) = path.parent() {
@@ -105,7 +114,7 @@ impl Context {
                 })?;
             }
         }
-        Ok(Store::open(path)?)
+        Ok(Store::open(path, check)?)
     }
 
     fn deadline_options(&self) -> deadline::Options {

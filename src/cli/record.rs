@@ -10,6 +10,7 @@ use jiff::civil::Date;
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
 use crate::model::{self, CommitmentId, NewCommitment, Outcome};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -104,14 +105,14 @@ fn parse_deadline(context: &Context, expression: &str, anchor: Date) -> anyhow::
     )?)
 }
 
+/// Prints what a command left behind, as JSON or one line.
 fn report(
-    context: &Context,
+    store: &Store,
     id: CommitmentId,
     json: bool,
     verb: &str,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let store = context.store()?;
     if json {
         return print_json(out, &store.record(id)?);
     }
@@ -145,8 +146,9 @@ pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Res
     }
     .validated()
     .map_err(anyhow::Error::msg)?;
-    let id = context.store()?.add(&new, context.now, &context.author)?;
-    report(context, id, args.json, "Added", out)?;
+    let mut store = context.store()?;
+    let id = store.add(&new, context.now, &context.author)?;
+    report(&store, id, args.json, "Added", out)?;
     Ok(())
 }
 
@@ -167,7 +169,7 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
         context.now,
         &context.author,
     )?;
-    report(context, args.id, args.json, "Revised", out)?;
+    report(&store, args.id, args.json, "Revised", out)?;
     Ok(())
 }
 
@@ -186,14 +188,14 @@ pub fn close(context: &Context, args: CloseArgs, out: &mut dyn Write) -> anyhow:
         context.now,
         &context.author,
     )?;
-    report(context, args.id, args.json, "Closed", out)?;
+    report(&store, args.id, args.json, "Closed", out)?;
     Ok(())
 }
 
 pub fn reopen(context: &Context, args: ReopenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut store = context.store()?;
     store.reopen(args.id, context.now, &context.author)?;
-    report(context, args.id, args.json, "Reopened", out)?;
+    report(&store, args.id, args.json, "Reopened", out)?;
     Ok(())
 }
 
@@ -204,6 +206,6 @@ pub fn note(context: &Context, args: NoteArgs, out: &mut dyn Write) -> anyhow::R
     }
     let mut store = context.store()?;
     store.note(args.id, &text, context.now, &context.author)?;
-    report(context, args.id, args.json, "Noted on", out)?;
+    report(&store, args.id, args.json, "Noted on", out)?;
     Ok(())
 }

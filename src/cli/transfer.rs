@@ -79,7 +79,7 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
 }
 
 pub fn export(context: &Context, args: ExportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let records = context.store()?.export()?;
+    let records = context.reader()?.export()?;
     match args.format {
         Format::Json => transfer::write_json(&records, out)?,
         Format::Csv => transfer::write_csv(&records, out)?,

@@ -93,7 +93,7 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
         overdue_on: args.overdue.then_some(context.today),
         due_before: args.due_before,
     };
-    let store = context.store()?;
+    let store = context.reader()?;
     let commitments = store.list(&filter)?;
     if args.json {
         return print_json(out, &commitments);
@@ -187,7 +187,7 @@ fn describe_event(event: &Event) -> String {
 }
 
 pub fn show(context: &Context, args: ShowArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = context.store()?;
+    let store = context.reader()?;
     let record = store.record(args.id)?;
     if args.json {
         return print_json(out, &record);

@@ -86,6 +86,19 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// How thoroughly to check the file when opening it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// `PRAGMA quick_check` over the whole file before anything else: for
+    /// every command that writes, and for the daemon. It reads every page,
+    /// so it costs time in proportion to the database's size.
+    Full,
+    /// Header and schema version only, for commands that only read. SQLite
+    /// still checks the structure of each page it reads, and a damaged page
+    /// is reported as corruption, never returned as data.
+    ReadOnly,
+}
+
 /// An open followup database.
 pub struct Store {
     conn: Connection,
@@ -101,7 +114,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path`, checks it and
     /// brings its schema up to date. The file's folder must exist.
-    pub fn open(path: &Path) -> Result<Store> {
+    pub fn open(path: &Path, check: Check) -> Result<Store> {
         let folder = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -123,7 +136,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.prepare()?;
+        store.prepare(check)?;
         Ok(store)
     }
 
@@ -132,7 +145,7 @@ impl Store {
         &self.path
     }
 
-    fn prepare(&mut self) -> Result<()> {
+    fn prepare(&mut self, check: Check) -> Result<()> {
         let path = self.path.clone();
         let fail = |e| classify(&path, e);
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
@@ -151,15 +164,17 @@ impl Store {
                 known,
             });
         }
-        let check: String = self
-            .conn
-            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
-            .map_err(fail)?;
-        if check != "ok" {
-            return Err(Error::Corrupt {
-                path: path.clone(),
-                detail: check,
-            });
+        if check == Check::Full || version < known {
+            let verdict: String = self
+                .conn
+                .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+                .map_err(fail)?;
+            if verdict != "ok" {
+                return Err(Error::Corrupt {
+                    path: path.clone(),
+                    detail: verdict,
+                });
+            }
         }
         let mode: String = self
             .conn
