@@ -167,9 +167,7 @@ pub fn detect(name: &str, text: &str) -> Format {
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".csv") {
         Format::Csv
-    } else if lower.ends_with(".json") {
-        Format::Json
-    } else if text.trim_start().starts_with(['[', '{']) {
+    } else if lower.ends_with(".json") || text.trim_start().starts_with(['[', '{']) {
         Format::Json
     } else {
         Format::Csv
@@ -365,10 +363,10 @@ impl Row {
             .as_deref()
             .map(|q| model::check_text("quote", q))
             .transpose()?;
-        if let Some(id) = self.id {
-            if id <= 0 {
-                return Err(format!("id {id} is not a commitment id (ids start at 1)"));
-            }
+        if let Some(id) = self.id
+            && id <= 0
+        {
+            return Err(format!("id {id} is not a commitment id (ids start at 1)"));
         }
 
         let anchor_hint = self.deadline.as_ref().and_then(|d| d.anchor);

@@ -104,15 +104,15 @@ impl Context {
 
     fn open_store(&self, check: Check) -> anyhow::Result<Store> {
         let path = &self.config.store.path;
-        if self.config.file.is_none() {
-            if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder).with_context(|| {
-                    format!(
-                        "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
-                        folder.display()
-                    )
-                })?;
-            }
+        if self.config.file.is_none()
+            && let Some(folder) = path.parent()
+        {
+            std::fs::create_dir_all(folder).with_context(|| {
+                format!(
+                    "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
+                    folder.display()
+                )
+            })?;
         }
         Ok(Store::open(path, check)?)
     }
