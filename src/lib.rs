@@ -10,5 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod deadline;
 pub mod model;
+pub mod plan;
 pub mod store;
 pub mod transfer;
