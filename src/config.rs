@@ -48,6 +48,17 @@ pub struct MailConfig {
     pub transport: Transport,
     pub maildir: PathBuf,
     pub smtp: Option<SmtpConfig>,
+    pub retry: RetryPolicy,
+}
+
+/// How failed deliveries are retried: the first retry after `first`, then
+/// doubling up to `max` apart (with jitter); after `attempts` tries the
+/// email is given up on and reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub first: Duration,
+    pub max: Duration,
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +296,9 @@ struct RawMail {
     transport: Spanned<String>,
     maildir: Spanned<String>,
     smtp: Option<RawSmtp>,
+    retry_first: Spanned<String>,
+    retry_max: Spanned<String>,
+    max_attempts: Spanned<i64>,
 }
 
 impl Default for RawMail {
@@ -294,6 +308,9 @@ impl Default for RawMail {
             transport: Spanned::new(0..0, "maildir".into()),
             maildir: Spanned::new(0..0, "outbox".into()),
             smtp: None,
+            retry_first: Spanned::new(0..0, "60s".into()),
+            retry_max: Spanned::new(0..0, "1h".into()),
+            max_attempts: Spanned::new(0..0, 12),
         }
     }
 }
@@ -427,13 +444,15 @@ fn parse_days(text: &str) -> Option<u32> {
         .filter(|&d| d <= 3660)
 }
 
-/// Reads "60s" or "2m" as a duration.
+/// Reads "60s", "2m" or "1h" as a duration between 1 s and 1 day.
 fn parse_timeout(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, factor) = if let Some(n) = text.strip_suffix('s') {
         (n, 1)
     } else if let Some(n) = text.strip_suffix('m') {
         (n, 60)
+    } else if let Some(n) = text.strip_suffix('h') {
+        (n, 3600)
     } else {
         return None;
     };
@@ -441,7 +460,7 @@ fn parse_timeout(text: &str) -> Option<Duration> {
         return None;
     }
     let seconds = number.parse::<u64>().ok()?.checked_mul(factor)?;
-    (1..=3600)
+    (1..=86_400)
         .contains(&seconds)
         .then(|| Duration::from_secs(seconds))
 }
@@ -484,6 +503,40 @@ impl RawConfig {
             }
         };
         let maildir = check.path(&self.mail.maildir, "mail.maildir", base);
+        let mut interval = |value: &Spanned<String>, key: &str, fallback: u64| {
+            parse_timeout(value.get_ref()).unwrap_or_else(|| {
+                check.report(
+                    value,
+                    key,
+                    format!(
+                        "{:?} is not a duration between 1s and 24h (try \"60s\", \"5m\" or \"1h\")",
+                        value.get_ref()
+                    ),
+                );
+                Duration::from_secs(fallback)
+            })
+        };
+        let first = interval(&self.mail.retry_first, "mail.retry_first", 60);
+        let max = interval(&self.mail.retry_max, "mail.retry_max", 3600);
+        let attempts = match u32::try_from(*self.mail.max_attempts.get_ref()) {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                check.report(
+                    &self.mail.max_attempts,
+                    "mail.max_attempts",
+                    format!(
+                        "{} is not between 1 and 100 (try 12)",
+                        self.mail.max_attempts.get_ref()
+                    ),
+                );
+                12
+            }
+        };
+        let retry = RetryPolicy {
+            first,
+            max: max.max(first),
+            attempts,
+        };
         let smtp = self.mail.smtp.map(|raw| raw.validate(&mut check, base));
         if transport == Transport::Smtp && smtp.is_none() {
             check.report(
@@ -579,6 +632,7 @@ impl RawConfig {
                 transport,
                 maildir,
                 smtp,
+                retry,
             },
             reminders: ReminderConfig {
                 before,
@@ -872,5 +926,6 @@ mod tests {
         assert_eq!(parse_days("99999999999d"), None);
         assert_eq!(parse_timeout("60s"), Some(Duration::from_secs(60)));
         assert_eq!(parse_timeout("0s"), None);
+        assert_eq!(parse_timeout("1h"), Some(Duration::from_secs(3600)));
     }
 }

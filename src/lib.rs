@@ -4,11 +4,15 @@
 //! The core is pure: [`deadline`] turns stated deadlines into dates and
 //! [`model`] holds the desk's vocabulary. Around it sit the edges:
 //! [`config`] (the TOML file), [`store`] (SQLite), [`transfer`] (export and
-//! import files) and [`cli`] (the command line).
+//! import files), [`mail`] (rendering and transports), [`daemon`] (the
+//! scheduler loop) and [`cli`] (the command line). [`plan`] decides which
+//! reminder is owed when, without touching any of them.
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod deadline;
+pub mod mail;
 pub mod model;
 pub mod plan;
 pub mod store;

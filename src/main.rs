@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = followup::cli::Cli::parse();
+    init_logging(matches!(cli.command, followup::cli::Command::Daemon(_)));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = followup::cli::run(cli, &mut out).and_then(|code| {
@@ -32,4 +33,28 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Logs go to journald when systemd connected stderr to the journal, else
+/// to stderr. The daemon logs at info, commands only warnings; `RUST_LOG`
+/// overrides either.
+fn init_logging(daemon: bool) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    let default = if daemon { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let registry = tracing_subscriber::registry().with(filter);
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        registry.with(journald).init();
+        return;
+    }
+    registry
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .init();
 }

@@ -1,9 +1,11 @@
 //! Integration tests: the real `followup` binary, run in fresh temporary
 //! folders against real SQLite files.
 
+mod smtp;
 mod support;
 
 mod bad_input;
 mod commitments;
 mod config_files;
+mod daemon;
 mod transfer;

@@ -57,7 +57,9 @@ pub enum Command {
     Import(transfer::ImportArgs),
     /// Export every commitment with its history.
     Export(transfer::ExportArgs),
-    /// Show paths, counts and the state of the database.
+    /// Run the reminder daemon: plan, queue and send reminders and digests.
+    Daemon(setup::DaemonArgs),
+    /// Show paths, counts, the outbox and whether a daemon is running.
     Status(setup::StatusArgs),
     /// Check the configuration.
     Config {
@@ -103,18 +105,7 @@ impl Context {
     }
 
     fn open_store(&self, check: Check) -> anyhow::Result<Store> {
-        let path = &self.config.store.path;
-        if self.config.file.is_none()
-            && let Some(folder) = path.parent()
-        {
-            std::fs::create_dir_all(folder).with_context(|| {
-                format!(
-                    "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
-                    folder.display()
-                )
-            })?;
-        }
-        Ok(Store::open(path, check)?)
+        Ok(Store::open(&self.config.store.path, check)?)
     }
 
     fn deadline_options(&self) -> deadline::Options {
@@ -144,6 +135,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         return setup::config_command(command, cli.config.as_deref(), out);
     }
     let config = config::load(cli.config.as_deref())?;
+    if config.file.is_none()
+        && let Some(folder) = config.store.path.parent()
+    {
+        // The embedded defaults point into a data folder of our own.
+        std::fs::create_dir_all(folder).with_context(|| {
+            format!(
+                "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
+                folder.display()
+            )
+        })?;
+    }
+    if let Command::Daemon(args) = &cli.command {
+        crate::daemon::run(cli.config.as_deref(), config, args.once)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let context = Context::new(config)?;
     match cli.command {
         Command::Add(args) => record::add(&context, args, out),
@@ -157,7 +163,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(&context, args, out),
         Command::Export(args) => transfer::export(&context, args, out),
         Command::Status(args) => setup::status(&context, args, out),
-        Command::Config { .. } => unreachable!("handled before loading the config"),
+        Command::Config { .. } | Command::Daemon(_) => {
+            unreachable!("handled before the context is built")
+        }
     }?;
     Ok(ExitCode::SUCCESS)
 }

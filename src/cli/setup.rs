@@ -10,13 +10,21 @@ use serde::Serialize;
 
 use super::{Context, print_json, shown};
 use crate::config::{self, Config, Transport};
-use crate::store::{self, Counts};
+use crate::daemon::InstanceLock;
+use crate::store::{self, Counts, OutboxCounts};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Run one tick (plan, digests, delivery) and exit.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,11 +45,15 @@ struct Status {
     today: String,
     desks: Vec<String>,
     commitments: Counts,
+    outbox: OutboxCounts,
+    /// The pid of the daemon holding the database's lock, if one runs.
+    daemon_pid: Option<u32>,
 }
 
 pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let store = context.store()?;
     let counts = store.counts(context.today)?;
+    let outbox = store.outbox_counts(context.now)?;
     let config = &context.config;
     let status = Status {
         config: config.file.as_deref().map(shown),
@@ -59,6 +71,8 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
         today: context.today.to_string(),
         desks: config.desks.iter().map(|d| d.name.clone()).collect(),
         commitments: counts,
+        outbox,
+        daemon_pid: InstanceLock::holder(store.path()),
     };
     if args.json {
         return print_json(out, &status);
@@ -92,6 +106,35 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
         c.total, c.open, c.overdue, c.fulfilled, c.partial, c.missed, c.withdrawn
     )?;
     writeln!(out, "history      {} events", c.events)?;
+    let o = &status.outbox;
+    writeln!(
+        out,
+        "outbox       {} pending, {} retrying, {} sending, {} dead, {} sent in the last 24 h",
+        o.pending, o.retrying, o.sending, o.dead, o.sent_last_24h
+    )?;
+    let when = |t: Option<jiff::Timestamp>| {
+        t.map_or("never".to_string(), |t| {
+            t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+        })
+    };
+    writeln!(out, "last sent    {}", when(o.last_sent_at))?;
+    writeln!(
+        out,
+        "next due     {}",
+        o.next_reminder_at
+            .map_or("nothing scheduled".to_string(), |t| when(Some(t)))
+    )?;
+    match status.daemon_pid {
+        Some(pid) => writeln!(out, "daemon       running (pid {pid})")?,
+        None => writeln!(out, "daemon       not running")?,
+    }
+    if o.dead > 0 {
+        writeln!(
+            out,
+            "warning      {} emails could not be delivered; the daemon log and the next digest list them",
+            o.dead
+        )?;
+    }
     Ok(())
 }
 

@@ -56,7 +56,7 @@ JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version";
 
 /// Reads a stored value that must parse, reporting the database as corrupt
 /// if it does not: nothing but followup writes these columns.
-fn parsed<T: FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+pub(super) fn parsed<T: FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
     let text: String = row.get(index)?;
     text.parse().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -220,6 +220,16 @@ fn current(tx: &Transaction<'_>, id: CommitmentId) -> Result<(Status, u32, Deadl
         let status = Status::from_str(&status).map_err(Error::Rejected)?;
         Ok((status, version, deadline))
     })
+}
+
+/// Cancels the commitment's reminders that have not gone out yet. Rows
+/// being sent right now keep their lease; the daemon drops them afterwards
+/// if the commitment is no longer open.
+fn cancel_pending(tx: &Transaction<'_>, id: CommitmentId) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE outbox SET state = 'cancelled' WHERE commitment_id = ?1 AND state = 'pending'",
+        [id],
+    )
 }
 
 fn detail(pairs: Value) -> Map<String, Value> {
@@ -441,10 +451,15 @@ impl Store {
                         at,
                     },
                 )?;
+                // A new deadline version re-arms the schedule: plan at the
+                // next tick, and drop reminders queued for the old deadline.
                 tx.execute(
-                    "UPDATE commitments SET deadline_version = ?2, latest = ?3, updated_at = ?4 WHERE id = ?1",
+                    "UPDATE commitments SET deadline_version = ?2, latest = ?3, updated_at = ?4,
+                            next_reminder_at = 0
+                     WHERE id = ?1",
                     params![id, next, deadline.latest.to_string(), at.to_string()],
                 )?;
+                cancel_pending(tx, id)?;
                 insert_event(
                     tx,
                     id,
@@ -481,10 +496,15 @@ impl Store {
                 )));
             }
             let run = || -> rusqlite::Result<()> {
+                // Closing stops the schedule; reminders still queued are
+                // cancelled, not sent.
                 tx.execute(
-                    "UPDATE commitments SET status = ?2, evidence = ?3, closed_at = ?4, updated_at = ?4 WHERE id = ?1",
+                    "UPDATE commitments SET status = ?2, evidence = ?3, closed_at = ?4, updated_at = ?4,
+                            next_reminder_at = NULL
+                     WHERE id = ?1",
                     params![id, outcome.as_str(), evidence, at.to_string()],
                 )?;
+                cancel_pending(tx, id)?;
                 insert_event(
                     tx,
                     id,
@@ -508,7 +528,9 @@ impl Store {
             }
             let run = || -> rusqlite::Result<()> {
                 tx.execute(
-                    "UPDATE commitments SET status = 'open', evidence = NULL, closed_at = NULL, updated_at = ?2 WHERE id = ?1",
+                    "UPDATE commitments SET status = 'open', evidence = NULL, closed_at = NULL, updated_at = ?2,
+                            next_reminder_at = 0
+                     WHERE id = ?1",
                     params![id, at.to_string()],
                 )?;
                 insert_event(

@@ -8,6 +8,7 @@
 //! transaction so that a writer never fails half-way on a lock upgrade.
 
 mod commitments;
+mod outbox;
 mod schema;
 mod transfer;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use commitments::{Counts, Filter};
+pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use schema::current_version as schema_version;
 pub use transfer::{ImportItem, ImportMode};
 
@@ -189,16 +191,24 @@ impl Store {
         self.conn
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(fail)?;
-        if version < known {
-            schema::migrations()
-                .to_latest(&mut self.conn)
-                .map_err(|source| match source {
+        if version < known
+            && let Err(source) = schema::migrations().to_latest(&mut self.conn)
+        {
+            // Two processes opening a new database at once both try to
+            // migrate it; the loser fails, and finds the work done.
+            let now: i64 = self
+                .conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(fail)?;
+            if usize::try_from(now).ok() != Some(known) {
+                return Err(match source {
                     rusqlite_migration::Error::RusqliteError { err, .. } => classify(&path, err),
                     source => Error::Migration {
                         path: path.clone(),
                         source,
                     },
-                })?;
+                });
+            }
         }
         Ok(())
     }

@@ -84,14 +84,59 @@ BEGIN
 END;
 "#;
 
+const V2_OUTBOX: &str = r#"
+-- The scheduler's state per commitment. next_reminder_at (Unix seconds) is
+-- when the planner must look at the commitment again: 0 means at the next
+-- tick (new, revised or reopened), NULL means never (closed).
+ALTER TABLE commitments ADD COLUMN next_reminder_at INTEGER DEFAULT 0;
+ALTER TABLE commitments ADD COLUMN last_reminder_key TEXT;
+ALTER TABLE commitments ADD COLUMN last_reminder_on TEXT;
+UPDATE commitments SET next_reminder_at = CASE WHEN status = 'open' THEN 0 END;
+CREATE INDEX commitments_by_next_reminder ON commitments (next_reminder_at)
+    WHERE next_reminder_at IS NOT NULL;
+
+-- One row per email to one recipient. Reminder rows are unique per
+-- commitment, reminder key and recipient; digest rows (no commitment) per
+-- digest key and recipient. The Message-ID is fixed here, at enqueue.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    commitment_id   INTEGER REFERENCES commitments (id),
+    reminder_key    TEXT NOT NULL,
+    desk            TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER,
+    last_error      TEXT,
+    scheduled_at    INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+);
+CREATE UNIQUE INDEX outbox_reminder_once ON outbox (commitment_id, reminder_key, recipient)
+    WHERE commitment_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_digest_once ON outbox (reminder_key, recipient)
+    WHERE commitment_id IS NULL;
+CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_by_commitment ON outbox (commitment_id, state);
+
+-- Small facts the daemon keeps between runs (when digests were last due).
+CREATE TABLE daemon_state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// All migrations, oldest first. `user_version` equals the number applied.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1_COMMITMENTS)])
+    Migrations::new(vec![M::up(V1_COMMITMENTS), M::up(V2_OUTBOX)])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    1
+    2
 }
 
 #[cfg(test)]
@@ -111,6 +156,28 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version as usize, current_version());
+    }
+
+    #[test]
+    fn upgrading_from_version_1_schedules_open_commitments_only() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO commitments (id, title, announced, deadline_version, latest, created_at, updated_at)
+             VALUES (1, 'open', '2025-10-15', 1, '2025-12-15', 'x', 'x');
+             INSERT INTO commitments (id, title, status, announced, deadline_version, latest, created_at, updated_at)
+             VALUES (2, 'done', 'fulfilled', '2025-10-15', 1, '2025-12-15', 'x', 'x');",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let next: Vec<Option<i64>> = conn
+            .prepare("SELECT next_reminder_at FROM commitments ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(next, vec![Some(0), None]);
     }
 
     #[test]

@@ -88,8 +88,10 @@ impl Store {
                 let run = || -> rusqlite::Result<CommitmentId> {
                     tx.prepare_cached(
                         "INSERT INTO commitments (id, title, status, announced, source, quote, evidence,
-                                                  deadline_version, latest, created_at, updated_at, closed_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                                  deadline_version, latest, created_at, updated_at, closed_at,
+                                                  next_reminder_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                                 CASE WHEN ?3 = 'open' THEN 0 END)",
                     )?
                     .execute(params![
                         keep.then_some(c.id),

@@ -1,0 +1,665 @@
+//! The reminder daemon: one process per database that wakes at least every
+//! minute, plans what is owed, queues digests, and delivers the outbox.
+//!
+//! It owns the loop, signals (SIGHUP reloads the config, SIGTERM/SIGINT
+//! stop it cleanly), the systemd protocol (READY, STATUS, WATCHDOG,
+//! STOPPING) and the one-instance lock. Planning is `plan`'s, storage is
+//! `store`'s, and rendering and sending are `mail`'s.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+use jiff::{Span, Timestamp};
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, Desk};
+use crate::mail::{self, SendError, Transport};
+use crate::plan::{self, LastReminder, Occasion, Policy, Tracked};
+use crate::store::{Check, Claimed, Enqueue, Planned, Store};
+
+/// The longest the loop sleeps: tokio's timers stop while a host is
+/// suspended, so the wall clock is looked at again at least this often.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How long a claimed outbox row is ours before another run may retry it.
+const LEASE: Duration = Duration::from_secs(300);
+/// How long shutdown waits for a send already on the wire.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// Commitments planned per transaction.
+const PLAN_BATCH: usize = 2000;
+
+/// What one tick did, for logs and systemd's STATUS line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TickReport {
+    pub planned: usize,
+    pub queued: usize,
+    pub digests: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub cancelled: usize,
+}
+
+/// Holds the one-daemon-per-database lock for as long as it lives.
+pub struct InstanceLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// The lock file that sits beside a database.
+pub fn lock_path(database: &Path) -> PathBuf {
+    let mut name = database.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    database.with_file_name(name)
+}
+
+impl InstanceLock {
+    /// Takes the lock or says which process holds it.
+    pub fn acquire(database: &Path) -> anyhow::Result<InstanceLock> {
+        let path = lock_path(database);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !locked {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                format!("process {holder}")
+            };
+            anyhow::bail!(
+                "another followup daemon ({who}) is already running on {}; stop it first (systemctl stop followup) — one daemon per database",
+                database.display()
+            );
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", std::process::id())?;
+        file.flush()?;
+        Ok(InstanceLock { _file: file, path })
+    }
+
+    /// The pid of the daemon holding the lock on `database`, if any.
+    pub fn holder(database: &Path) -> Option<u32> {
+        let path = lock_path(database);
+        let mut file = File::open(&path).ok()?;
+        // SAFETY: as above; a shared probe that we release at once.
+        let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+        if free {
+            // SAFETY: releasing the probe lock we just took.
+            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+            return None;
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text).ok()?;
+        text.trim().parse().ok()
+    }
+}
+
+/// Everything one tick needs.
+pub struct Daemon {
+    pub config: Config,
+    pub store: Store,
+    pub transport: Transport,
+    policy: Policy,
+}
+
+impl Daemon {
+    pub fn new(config: Config) -> anyhow::Result<Daemon> {
+        let store = Store::open(&config.store.path, Check::Full)?;
+        let transport = Transport::from_config(&config.mail)?;
+        let policy = Policy::from_config(&config.reminders);
+        Ok(Daemon {
+            config,
+            store,
+            transport,
+            policy,
+        })
+    }
+
+    /// Swaps in a new config. The database path cannot change while the
+    /// daemon runs, since the lock is held on the old one.
+    pub fn reload(&mut self, config: Config) -> anyhow::Result<()> {
+        if config.store.path != self.config.store.path {
+            anyhow::bail!(
+                "store.path changed from {} to {}; restart the daemon to move databases",
+                self.config.store.path.display(),
+                config.store.path.display()
+            );
+        }
+        self.transport = Transport::from_config(&config.mail)?;
+        self.policy = Policy::from_config(&config.reminders);
+        self.config = config;
+        Ok(())
+    }
+
+    /// One pass: plan, queue digests, deliver. `stop` is checked between
+    /// sends so a shutdown does not wait for a long queue.
+    pub async fn tick(
+        &mut self,
+        now: Timestamp,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<TickReport> {
+        let mut report = TickReport::default();
+        self.plan(now, &mut report)?;
+        self.queue_digests(now, &mut report)?;
+        self.deliver(now, stop, &mut report).await?;
+        Ok(report)
+    }
+
+    fn plan(&mut self, now: Timestamp, report: &mut TickReport) -> anyhow::Result<()> {
+        loop {
+            let due = self.store.scheduled_before(now, PLAN_BATCH)?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            let mut plans = Vec::with_capacity(due.len());
+            for item in &due {
+                let tracked = Tracked {
+                    deadline: &item.deadline,
+                    version: item.version,
+                    last: item.last,
+                };
+                let decision = plan::due(&tracked, &self.policy, now);
+                let mut last = item.last;
+                let send = decision.send.map(|reminder| {
+                    last = Some(LastReminder {
+                        key: reminder.key,
+                        on: self.policy.local_date(now),
+                    });
+                    let key = reminder.key.to_string();
+                    let emails = recipients(&self.config, &item.tags)
+                        .into_iter()
+                        .map(|(desk, to)| Enqueue {
+                            message_id: mail::message_id(
+                                item.id,
+                                &key,
+                                to,
+                                &self.config.mail.from,
+                                fastrand::u64(..),
+                            ),
+                            desk: desk.name.clone(),
+                            recipient: to.to_string(),
+                        })
+                        .collect();
+                    (reminder.key, reminder.scheduled, emails)
+                });
+                plans.push(Planned {
+                    id: item.id,
+                    send,
+                    last,
+                    next_at: decision.next_at,
+                });
+            }
+            report.planned += plans.len();
+            report.queued += self.store.apply_plans(&plans, now)?;
+            if due.len() < PLAN_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    fn queue_digests(&mut self, now: Timestamp, report: &mut TickReport) -> anyhow::Result<()> {
+        for desk in &self.config.desks {
+            let Some(schedule) = &desk.digest else {
+                continue;
+            };
+            let state = format!("digest-checked:{}", desk.name);
+            let checked = match self.store.daemon_state(&state)? {
+                Some(text) => text.parse::<Timestamp>().unwrap_or(now),
+                None => {
+                    // A new desk starts from now: no digests for the past.
+                    self.store.set_daemon_state(&state, &now.to_string())?;
+                    continue;
+                }
+            };
+            let due = next_digest(schedule, &self.policy, checked).is_some_and(|at| at <= now);
+            if due {
+                let date = self.policy.local_date(now);
+                let key = format!("digest:{}:{date}", desk.name);
+                for to in &desk.recipients {
+                    let email = Enqueue {
+                        desk: desk.name.clone(),
+                        recipient: to.to_string(),
+                        message_id: mail::digest_message_id(
+                            &desk.name,
+                            date,
+                            to,
+                            &self.config.mail.from,
+                            fastrand::u64(..),
+                        ),
+                    };
+                    if self.store.enqueue_digest(&key, &email, now)? {
+                        report.digests += 1;
+                    }
+                }
+            }
+            if checked != now {
+                self.store.set_daemon_state(&state, &now.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver(
+        &mut self,
+        now: Timestamp,
+        stop: &tokio::sync::watch::Receiver<bool>,
+        report: &mut TickReport,
+    ) -> anyhow::Result<()> {
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let claimed = self.store.claim(now, LEASE, 50)?;
+            if claimed.is_empty() {
+                return Ok(());
+            }
+            let mut rows = claimed.into_iter();
+            while let Some(row) = rows.next() {
+                if *stop.borrow() {
+                    // Hand back what we have not started, so the next run sends it.
+                    self.store.release(&row)?;
+                    for rest in rows.by_ref() {
+                        self.store.release(&rest)?;
+                    }
+                    return Ok(());
+                }
+                self.deliver_one(&row, stop, report).await?;
+            }
+        }
+    }
+
+    async fn deliver_one(
+        &mut self,
+        row: &Claimed,
+        stop: &tokio::sync::watch::Receiver<bool>,
+        report: &mut TickReport,
+    ) -> anyhow::Result<()> {
+        if !self.store.still_wanted(row.row)? {
+            self.store.mark_cancelled(row)?;
+            report.cancelled += 1;
+            return Ok(());
+        }
+        let today = self.policy.local_date(Timestamp::now());
+        let message = match self.render(row, today) {
+            Ok(message) => message,
+            Err(err) => {
+                let now = Timestamp::now();
+                error!(row = row.row, key = %row.key, error = %err, "cannot render the email; marking it dead");
+                self.store
+                    .mark_dead(row, &format!("render: {err:#}"), now)?;
+                report.dead += 1;
+                return Ok(());
+            }
+        };
+        let mut stop = stop.clone();
+        let outcome = tokio::select! {
+            outcome = self.transport.send(&message) => outcome,
+            _ = async {
+                let _ = stop.wait_for(|s| *s).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => Err(SendError::Transient("stopped while sending".into())),
+        };
+        let now = Timestamp::now();
+        match outcome {
+            Ok(()) => {
+                self.store.mark_sent(row, now)?;
+                report.sent += 1;
+                info!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, message_id = %row.message_id, "sent");
+            }
+            Err(SendError::Transient(reason)) if row.attempts < self.config.mail.retry.attempts => {
+                let delay = backoff(&self.config.mail.retry, row.attempts);
+                let retry_at = now.checked_add(delay).unwrap_or(now);
+                warn!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, attempt = row.attempts, %retry_at, error = %reason, "delivery failed; will retry");
+                self.store.mark_retry(row, retry_at, &reason)?;
+                report.retried += 1;
+            }
+            Err(SendError::Transient(reason)) | Err(SendError::Permanent(reason)) => {
+                error!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, attempts = row.attempts, error = %reason, "delivery failed for good; the row is dead (see `followup status`)");
+                self.store.mark_dead(row, &reason, now)?;
+                report.dead += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn render(&self, row: &Claimed, today: Date) -> anyhow::Result<lettre::Message> {
+        let to: lettre::Address = row
+            .recipient
+            .parse()
+            .with_context(|| format!("recipient {:?} is not an address", row.recipient))?;
+        let from = &self.config.mail.from;
+        match row.commitment_id {
+            Some(id) => {
+                let record = self.store.record(id)?;
+                let key: plan::ReminderKey = row.key.parse().map_err(anyhow::Error::msg)?;
+                let latest = record.commitment.deadline.deadline.latest;
+                let kind = match key.occasion {
+                    Occasion::Review(n) => mail::ReminderKind::Review { n },
+                    _ if today < latest => mail::ReminderKind::Before {
+                        days: (latest - today).get_days().max(0) as u32,
+                    },
+                    _ if today == latest => mail::ReminderKind::Due,
+                    _ => mail::ReminderKind::Overdue {
+                        days: (today - latest).get_days().max(0) as u32,
+                    },
+                };
+                let reminder = mail::Reminder {
+                    record: &record,
+                    kind,
+                    key: &row.key,
+                    message_id: &row.message_id,
+                    to: &to,
+                    today,
+                    written_at: Timestamp::now(),
+                };
+                Ok(mail::render_reminder(&reminder, from)?)
+            }
+            None => {
+                let desk = self
+                    .config
+                    .desks
+                    .iter()
+                    .find(|d| d.name == row.desk)
+                    .with_context(|| format!("desk {:?} is no longer configured", row.desk))?;
+                let digest = self.digest_contents(desk, today)?;
+                let dead = self.store.dead_since(
+                    Timestamp::now()
+                        .checked_sub(Span::new().hours(7 * 24))
+                        .unwrap_or(Timestamp::UNIX_EPOCH),
+                )?;
+                let titles: std::collections::HashMap<i64, String> =
+                    digest.iter().map(|c| (c.id, c.title.clone())).collect();
+                let dead: Vec<mail::DeadDelivery> = dead
+                    .into_iter()
+                    .filter_map(|d| Some((d.commitment_id?, d)))
+                    .map(|(id, d)| mail::DeadDelivery {
+                        commitment_id: id,
+                        title: titles.get(&id).cloned().unwrap_or_default(),
+                        recipient: d.recipient,
+                        key: d.key,
+                        error: d.error,
+                    })
+                    .collect();
+                let horizon = today.checked_add(Span::new().days(14)).unwrap_or(today);
+                let overdue = digest
+                    .iter()
+                    .filter(|c| !c.deadline.deadline.vague && c.deadline.deadline.latest < today)
+                    .collect();
+                let due_soon = digest
+                    .iter()
+                    .filter(|c| {
+                        !c.deadline.deadline.vague
+                            && c.deadline.deadline.latest >= today
+                            && c.deadline.deadline.latest <= horizon
+                    })
+                    .collect();
+                let under_review = digest
+                    .iter()
+                    .filter(|c| c.deadline.deadline.vague)
+                    .collect();
+                let digest = mail::Digest {
+                    desk: &desk.name,
+                    to: &to,
+                    date: today,
+                    overdue,
+                    due_soon,
+                    under_review,
+                    dead_deliveries: dead,
+                    message_id: &row.message_id,
+                    written_at: Timestamp::now(),
+                };
+                Ok(mail::render_digest(&digest, from)?)
+            }
+        }
+    }
+
+    /// The open commitments a desk's digest covers: those routed to it.
+    fn digest_contents(
+        &self,
+        desk: &Desk,
+        _today: Date,
+    ) -> anyhow::Result<Vec<crate::model::Commitment>> {
+        let open = self.store.list(&crate::store::Filter {
+            statuses: vec![crate::model::Status::Open],
+            ..Default::default()
+        })?;
+        Ok(open
+            .into_iter()
+            .filter(|c| {
+                self.config
+                    .desks_for(&c.tags)
+                    .iter()
+                    .any(|d| d.name == desk.name)
+            })
+            .collect())
+    }
+}
+
+/// Who gets a commitment's reminders: each recipient of each routed desk,
+/// once per desk.
+fn recipients<'a>(config: &'a Config, tags: &[String]) -> Vec<(&'a Desk, &'a lettre::Address)> {
+    config
+        .desks_for(tags)
+        .into_iter()
+        .flat_map(|desk| desk.recipients.iter().map(move |to| (desk, to)))
+        .collect()
+}
+
+/// How long to wait before attempt `attempts + 1`: doubling from
+/// `retry.first`, capped at `retry.max`, with ±20% jitter so a recovering
+/// server is not hit by every row at once.
+fn backoff(retry: &config::RetryPolicy, attempts: u32) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(20);
+    let base = retry
+        .first
+        .saturating_mul(1 << exponent)
+        .min(retry.max)
+        .as_millis() as u64;
+    let jitter = base / 5;
+    Duration::from_millis(base - jitter + fastrand::u64(0..=2 * jitter))
+}
+
+/// The first digest time after `after`. Cron schedules are read in local
+/// wall-clock time; each wall-clock match is turned into one instant (a
+/// time skipped by DST moves forward, a repeated one takes the first), and
+/// digests are keyed by local date, so none is sent twice.
+fn next_digest(schedule: &cron::Schedule, policy: &Policy, after: Timestamp) -> Option<Timestamp> {
+    use chrono::TimeZone as _;
+    let local = after.to_zoned_datetime(policy.timezone.clone()).datetime();
+    let wall = chrono::NaiveDate::from_ymd_opt(
+        local.year().into(),
+        local.month() as u32,
+        local.day() as u32,
+    )?
+    .and_hms_opt(
+        local.hour() as u32,
+        local.minute() as u32,
+        local.second() as u32,
+    )?;
+    let wall = chrono::Utc.from_utc_datetime(&wall);
+    let next = schedule.after(&wall).next()?;
+    let naive = next.naive_utc();
+    use chrono::{Datelike, Timelike};
+    let civil = jiff::civil::date(naive.year() as i16, naive.month() as i8, naive.day() as i8).at(
+        naive.hour() as i8,
+        naive.minute() as i8,
+        naive.second() as i8,
+        0,
+    );
+    civil
+        .to_zoned_datetime(policy.timezone.clone())
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// Tells systemd something, when running under it; a no-op otherwise.
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(err) = sd_notify::notify(false, states) {
+        warn!(error = %err, "cannot notify systemd");
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT, or one tick with `once`.
+pub fn run(flag: Option<&Path>, config: Config, once: bool) -> anyhow::Result<()> {
+    let lock = InstanceLock::acquire(&config.store.path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let flag = flag.map(Path::to_path_buf);
+    let result = runtime.block_on(run_loop(flag, config, once));
+    drop(lock);
+    result
+}
+
+async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut daemon = Daemon::new(config)?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Signals that arrive mid-tick must stop delivery between sends, so
+    // they are watched by a task of their own.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => info!("SIGTERM: stopping"),
+            _ = interrupt.recv() => info!("SIGINT: stopping"),
+        }
+        let _ = stop_tx.send(true);
+    });
+
+    let mut watchdog_usec = 0;
+    let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
+        .then(|| Duration::from_micros(watchdog_usec));
+    info!(
+        database = %daemon.config.store.path.display(),
+        transport = ?daemon.config.mail.transport,
+        "followup daemon started"
+    );
+    notify(&[sd_notify::NotifyState::Ready]);
+    loop {
+        let started = std::time::Instant::now();
+        let now = Timestamp::now();
+        match daemon.tick(now, &stop_rx).await {
+            Ok(report) => {
+                if report.queued + report.sent + report.dead + report.retried + report.digests > 0 {
+                    info!(
+                        planned = report.planned,
+                        queued = report.queued,
+                        digests = report.digests,
+                        sent = report.sent,
+                        retried = report.retried,
+                        dead = report.dead,
+                        cancelled = report.cancelled,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "tick"
+                    );
+                }
+                let status = daemon
+                    .store
+                    .outbox_counts(now)
+                    .map(|c| {
+                        format!(
+                            "pending {} retrying {} dead {} sent(24h) {}",
+                            c.pending, c.retrying, c.dead, c.sent_last_24h
+                        )
+                    })
+                    .unwrap_or_default();
+                notify(&[
+                    sd_notify::NotifyState::Status(&status),
+                    sd_notify::NotifyState::Watchdog,
+                ]);
+            }
+            Err(err) => error!(error = %format!("{err:#}"), "tick failed; will try again"),
+        }
+        if once || *stop_rx.borrow() {
+            break;
+        }
+        let mut sleep = MAX_SLEEP;
+        if let Some(limit) = watchdog {
+            sleep = sleep.min(limit / 2);
+        }
+        let mut stop = stop_rx.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = stop.wait_for(|s| *s) => break,
+            _ = hangup.recv() => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                match config::load(flag.as_deref()) {
+                    Ok(config) => match daemon.reload(config) {
+                        Ok(()) => info!("SIGHUP: configuration reloaded"),
+                        Err(err) => error!(error = %format!("{err:#}"), "SIGHUP: new configuration refused; keeping the old one"),
+                    },
+                    Err(err) => error!(error = %format!("{err:#}"), "SIGHUP: new configuration is invalid; keeping the old one"),
+                }
+                notify(&[sd_notify::NotifyState::Ready]);
+            }
+        }
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    info!("followup daemon stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let retry = config::RetryPolicy {
+            first: Duration::from_secs(60),
+            max: Duration::from_secs(3600),
+            attempts: 12,
+        };
+        let secs = |attempts| backoff(&retry, attempts).as_secs_f64();
+        for _ in 0..100 {
+            assert!((48.0..=72.0).contains(&secs(1)));
+            assert!((192.0..=288.0).contains(&secs(3)));
+            assert!((2880.0..=4320.0).contains(&secs(30)));
+        }
+    }
+
+    #[test]
+    fn digests_follow_local_wall_clock_time() {
+        let schedule = cron::Schedule::from_str("0 0 8 * * Mon-Fri").unwrap();
+        let mut policy = Policy::from_config(&Config::embedded().reminders);
+        policy.timezone = jiff::tz::TimeZone::get("Asia/Damascus").unwrap();
+        // Saturday 2026-11-28 12:00 UTC → next is Monday 08:00 Damascus (UTC+3).
+        let after: Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        let next = next_digest(&schedule, &policy, after).unwrap();
+        assert_eq!(next.to_string(), "2026-11-30T05:00:00Z");
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_database_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("followup.db");
+        let first = InstanceLock::acquire(&db).unwrap();
+        assert_eq!(InstanceLock::holder(&db), Some(std::process::id()));
+        let err = InstanceLock::acquire(&db).err().unwrap().to_string();
+        assert!(
+            err.contains(&format!("process {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        assert_eq!(InstanceLock::holder(&db), None);
+        InstanceLock::acquire(&db).unwrap();
+    }
+}

@@ -1,0 +1,281 @@
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+
+use super::server::{Behaviour, Login, SmtpServer};
+use super::*;
+use crate::config::{Security, SmtpConfig};
+use crate::mail::{Error, SendError, SmtpTransport};
+
+fn config(port: u16, security: Security) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        security,
+        username: None,
+        password_file: None,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn password_file(dir: &Path, name: &str, content: &str, mode: u32) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, content).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+async fn send_one(transport: &SmtpTransport) -> Result<(), SendError> {
+    let (message, _) = rendered("Joint committee meets");
+    transport.send(&message).await
+}
+
+#[tokio::test]
+async fn a_message_is_delivered_with_its_headers() {
+    let server = SmtpServer::start(Behaviour::Accept);
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    let (message, _) = rendered(ARABIC_TITLE);
+    transport.send(&message).await.unwrap();
+
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert!(
+        received[0].from.contains("followup@example.org"),
+        "{:?}",
+        received[0].from
+    );
+    assert_eq!(received[0].to.len(), 1);
+    assert!(
+        received[0].to[0].contains("desk@example.org"),
+        "{:?}",
+        received[0].to
+    );
+    let parsed = MessageParser::default().parse(&received[0].data).unwrap();
+    assert_eq!(
+        parsed.header_raw("Message-ID").map(str::trim),
+        Some(MESSAGE_ID)
+    );
+    assert_eq!(
+        parsed.header_raw("In-Reply-To").map(str::trim),
+        Some("<followup.commitment.12@example.org>")
+    );
+    assert_eq!(
+        parsed.header_raw("X-Followup-Commitment").map(str::trim),
+        Some("12")
+    );
+    assert_eq!(
+        parsed.header_raw("X-Followup-Reminder").map(str::trim),
+        Some("v2:before:14d")
+    );
+    assert_eq!(
+        parsed.subject(),
+        Some(format!("Due in 14 days: {ARABIC_TITLE}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_pool_reuses_one_connection_for_consecutive_sends() {
+    let server = SmtpServer::start(Behaviour::Accept);
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    for _ in 0..3 {
+        send_one(&transport).await.unwrap();
+    }
+    assert_eq!(server.received().len(), 3);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_4xx_reply_is_transient() {
+    let server = SmtpServer::start(Behaviour::RejectData(451, "Local error, try again later"));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(
+                text.contains("451") && text.contains("try again later"),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("127.0.0.1:{}", server.port())),
+                "{text}"
+            );
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_4xx_reply_to_the_recipient_is_transient() {
+    let server = SmtpServer::start(Behaviour::RejectRecipient(450, "Mailbox busy"));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    let err = send_one(&transport).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_5xx_reply_is_permanent() {
+    let server = SmtpServer::start(Behaviour::RejectRecipient(550, "No such user here"));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Permanent(text)) => {
+            assert!(
+                text.contains("550") && text.contains("No such user here"),
+                "{text}"
+            );
+        }
+        other => panic!("expected permanent, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_closed_port_is_transient() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let transport = SmtpTransport::new(&config(port, Security::None), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+            assert!(text.to_lowercase().contains("refused"), "{text}");
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn auth_plain_without_tls_sends_the_password_from_a_0600_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = password_file(dir.path(), "pw", "s3cret pass\n", 0o600);
+    let server = SmtpServer::start_with_auth("followup", "s3cret pass");
+    let mut smtp = config(server.port(), Security::None);
+    smtp.username = Some("followup".into());
+    smtp.password_file = Some(path);
+    let transport = SmtpTransport::new(&smtp, None).unwrap();
+    send_one(&transport).await.unwrap();
+
+    assert_eq!(
+        server.logins(),
+        [Login {
+            username: "followup".into(),
+            password: "s3cret pass".into()
+        }]
+    );
+    assert_eq!(server.received().len(), 1);
+    // Debug output, which may end up in a log, never shows the password.
+    assert!(!format!("{transport:?}").contains("s3cret"));
+}
+
+#[tokio::test]
+async fn without_password_file_the_systemd_credential_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    password_file(dir.path(), "smtp-password", "from-systemd", 0o400);
+    let server = SmtpServer::start_with_auth("followup", "from-systemd");
+    let mut smtp = config(server.port(), Security::None);
+    smtp.username = Some("followup".into());
+    let transport = SmtpTransport::new(&smtp, Some(dir.path())).unwrap();
+    send_one(&transport).await.unwrap();
+    assert_eq!(server.received().len(), 1);
+
+    // No file and no credentials directory: say what to set.
+    let err = SmtpTransport::new(&smtp, None).unwrap_err();
+    assert!(matches!(err, Error::PasswordMissing { .. }), "{err}");
+    assert!(err.to_string().contains("password_file"), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_login_is_transient_and_says_to_check_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = password_file(dir.path(), "pw", "wrong", 0o600);
+    let server = SmtpServer::start_with_auth("followup", "right");
+    let mut smtp = config(server.port(), Security::None);
+    smtp.username = Some("followup".into());
+    smtp.password_file = Some(path);
+    let transport = SmtpTransport::new(&smtp, None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(
+                text.contains("535") && text.contains("password file"),
+                "{text}"
+            );
+            assert!(!text.contains("wrong"), "{text}");
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_password_file_readable_by_others_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in [0o644, 0o640, 0o604] {
+        let path = password_file(dir.path(), "pw", "s3cret", mode);
+        let mut smtp = config(2525, Security::None);
+        smtp.username = Some("followup".into());
+        smtp.password_file = Some(path.clone());
+        let err = SmtpTransport::new(&smtp, None).unwrap_err();
+        assert!(matches!(err, Error::PasswordExposed { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("chmod 600 {}", path.display())),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn auth_over_plain_text_to_a_remote_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = password_file(dir.path(), "pw", "s3cret", 0o600);
+    let mut smtp = config(25, Security::None);
+    smtp.host = "smtp.example.org".into();
+    smtp.username = Some("followup".into());
+    smtp.password_file = Some(path);
+    let err = SmtpTransport::new(&smtp, None).unwrap_err();
+    assert!(matches!(err, Error::PlaintextAuth { .. }), "{err}");
+    assert!(err.to_string().contains("starttls"), "{err}");
+}
+
+#[tokio::test]
+async fn tls_against_a_plain_smtp_port_hints_at_starttls() {
+    let server = SmtpServer::start(Behaviour::Accept);
+    let transport = SmtpTransport::new(&config(server.port(), Security::Tls), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(text.contains("security = \"starttls\""), "{text}");
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_with_a_hint_about_implicit_tls() {
+    // What a port-465 server looks like to a client that does not speak
+    // TLS first: it accepts and waits for a TLS hello that never comes.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let (_stream, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let mut smtp = config(port, Security::StartTls);
+    smtp.timeout = Duration::from_millis(500);
+    let transport = SmtpTransport::new(&smtp, None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(text.contains("security = \"tls\""), "{text}");
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+    hold.abort();
+}
+
+#[test]
+fn the_smtp_transport_needs_a_runtime() {
+    let err = SmtpTransport::new(&config(25, Security::None), None).unwrap_err();
+    assert!(matches!(err, Error::NoRuntime), "{err}");
+}

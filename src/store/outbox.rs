@@ -1,0 +1,464 @@
+//! The scheduler's tables: which open commitments need planning, and the
+//! outbox of emails to send. The outbox is what makes delivery
+//! at-least-once: a row is written in the same transaction that advances
+//! the commitment's schedule, claimed with a lease before sending, and marked
+//! sent in its own commit after the server accepted it. A crash between
+//! the two leaves a claimed row whose lease runs out, so it is sent again,
+//! never lost.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use rusqlite::{OptionalExtension, params};
+use serde_json::json;
+
+use super::commitments::{insert_event, parsed};
+use super::{Result, Store};
+use crate::deadline::Deadline;
+use crate::model::{CommitmentId, EventKind};
+use crate::plan::{LastReminder, ReminderKey};
+
+/// An open commitment whose schedule is due for a look.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub id: CommitmentId,
+    pub deadline: Deadline,
+    pub version: u32,
+    pub tags: Vec<String>,
+    pub last: Option<LastReminder>,
+}
+
+/// One email to queue.
+#[derive(Debug, Clone)]
+pub struct Enqueue {
+    pub desk: String,
+    pub recipient: String,
+    pub message_id: String,
+}
+
+/// What the planner decided for one commitment, to be stored at once.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub id: CommitmentId,
+    /// The reminder owed now, with its emails.
+    pub send: Option<(ReminderKey, Timestamp, Vec<Enqueue>)>,
+    /// The schedule's new state.
+    pub last: Option<LastReminder>,
+    pub next_at: Option<Timestamp>,
+}
+
+/// An outbox row claimed for sending.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub row: i64,
+    pub commitment_id: Option<CommitmentId>,
+    pub key: String,
+    pub desk: String,
+    pub recipient: String,
+    pub message_id: String,
+    pub attempts: u32,
+    pub scheduled_at: Timestamp,
+}
+
+/// The outbox at a glance, for `status` and the digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxCounts {
+    /// Waiting for their first attempt.
+    pub pending: u64,
+    /// Failed at least once and waiting to be tried again.
+    pub retrying: u64,
+    /// Claimed by a daemon right now.
+    pub sending: u64,
+    /// Given up on: refused by the server or out of retries.
+    pub dead: u64,
+    pub sent_last_24h: u64,
+    pub cancelled: u64,
+    pub last_sent_at: Option<Timestamp>,
+    /// The earliest time a commitment's schedule is due for a look.
+    pub next_reminder_at: Option<Timestamp>,
+}
+
+/// A delivery that was given up on, for the digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadRow {
+    pub commitment_id: Option<CommitmentId>,
+    pub key: String,
+    pub recipient: String,
+    pub error: String,
+}
+
+fn seconds(at: Timestamp) -> i64 {
+    at.as_second()
+}
+
+fn instant(seconds: i64) -> Timestamp {
+    Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+impl Store {
+    /// Open commitments whose schedule is due at `now`, oldest first.
+    pub fn scheduled_before(&self, now: Timestamp, limit: usize) -> Result<Vec<Scheduled>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.id, c.deadline_version, d.expression, d.earliest, d.latest, d.vague, d.anchor,
+                        c.last_reminder_key, c.last_reminder_on,
+                        (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.commitment_id = c.id)
+                 FROM commitments c
+                 JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version
+                 WHERE c.next_reminder_at IS NOT NULL AND c.next_reminder_at <= ?1 AND c.status = 'open'
+                 ORDER BY c.next_reminder_at, c.id
+                 LIMIT ?2",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(params![seconds(now), limit as i64], |row| {
+                let key: Option<String> = row.get(7)?;
+                let on: Option<String> = row.get(8)?;
+                let last = match (key, on) {
+                    (Some(key), Some(on)) => {
+                        match (ReminderKey::from_str(&key), Date::from_str(&on)) {
+                            (Ok(key), Ok(on)) => Some(LastReminder { key, on }),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let tags: Option<String> = row.get(9)?;
+                Ok(Scheduled {
+                    id: row.get(0)?,
+                    version: row.get(1)?,
+                    deadline: Deadline {
+                        expression: row.get(2)?,
+                        earliest: parsed(row, 3)?,
+                        latest: parsed(row, 4)?,
+                        vague: row.get(5)?,
+                        anchor: parsed(row, 6)?,
+                    },
+                    last,
+                    tags: tags
+                        .map(|t| t.split('\u{1f}').map(String::from).collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.sqlite(e))?;
+        Ok(rows)
+    }
+
+    /// Stores a batch of plans in one transaction: the outbox rows and each
+    /// commitment's new schedule together, so a crash loses neither.
+    /// Returns how many emails were queued.
+    pub fn apply_plans(&mut self, plans: &[Planned], now: Timestamp) -> Result<usize> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let run = || -> rusqlite::Result<usize> {
+                let mut queued = 0;
+                for plan in plans {
+                    if let Some((key, scheduled, emails)) = &plan.send {
+                        let mut insert = tx.prepare_cached(
+                            "INSERT OR IGNORE INTO outbox
+                                 (commitment_id, reminder_key, desk, recipient, message_id,
+                                  next_attempt_at, scheduled_at, created_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
+                        )?;
+                        for email in emails {
+                            queued += insert.execute(params![
+                                plan.id,
+                                key.to_string(),
+                                email.desk,
+                                email.recipient,
+                                email.message_id,
+                                seconds(now),
+                                seconds(*scheduled),
+                            ])?;
+                        }
+                    }
+                    tx.prepare_cached(
+                        "UPDATE commitments SET next_reminder_at = ?2, last_reminder_key = ?3,
+                                last_reminder_on = ?4
+                         WHERE id = ?1 AND status = 'open'",
+                    )?
+                    .execute(params![
+                        plan.id,
+                        plan.next_at.map(seconds),
+                        plan.last.map(|l| l.key.to_string()),
+                        plan.last.map(|l| l.on.to_string()),
+                    ])?;
+                }
+                Ok(queued)
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Queues a digest email; the key (desk and local date) makes a second
+    /// call for the same day a no-op. Returns whether a row was added.
+    pub fn enqueue_digest(&mut self, key: &str, email: &Enqueue, now: Timestamp) -> Result<bool> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox
+                     (commitment_id, reminder_key, desk, recipient, message_id,
+                      next_attempt_at, scheduled_at, created_at)
+                 VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+                params![
+                    key,
+                    email.desk,
+                    email.recipient,
+                    email.message_id,
+                    seconds(now)
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Claims up to `limit` rows ready to send: pending ones whose time has
+    /// come, and claimed ones whose lease ran out (their sender died).
+    pub fn claim(
+        &mut self,
+        now: Timestamp,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>> {
+        let path = self.path.clone();
+        let until = seconds(now) + lease.as_secs() as i64;
+        self.write(|tx| {
+            let run = || -> rusqlite::Result<Vec<Claimed>> {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET state = 'sending', lease_until = ?2, attempts = attempts + 1
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE (state = 'pending' AND next_attempt_at <= ?1)
+                            OR (state = 'sending' AND lease_until < ?1)
+                         ORDER BY next_attempt_at, id
+                         LIMIT ?3)
+                     RETURNING id, commitment_id, reminder_key, desk, recipient, message_id,
+                               attempts, scheduled_at",
+                )?;
+                let mut rows = stmt
+                    .query_map(params![seconds(now), until, limit as i64], |row| {
+                        Ok(Claimed {
+                            row: row.get(0)?,
+                            commitment_id: row.get(1)?,
+                            key: row.get(2)?,
+                            desk: row.get(3)?,
+                            recipient: row.get(4)?,
+                            message_id: row.get(5)?,
+                            attempts: row.get(6)?,
+                            scheduled_at: instant(row.get(7)?),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows.sort_by_key(|c| c.row);
+                Ok(rows)
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Whether a claimed row should still go out: its commitment is open
+    /// (or it is a digest) and it was not cancelled meanwhile.
+    pub fn still_wanted(&self, row: i64) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT o.state = 'sending' AND (o.commitment_id IS NULL OR c.status = 'open')
+                 FROM outbox o LEFT JOIN commitments c ON c.id = o.commitment_id
+                 WHERE o.id = ?1",
+                [row],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Records that the server accepted the email, with a history event.
+    pub fn mark_sent(&mut self, claimed: &Claimed, now: Timestamp) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let run = || -> rusqlite::Result<()> {
+                tx.execute(
+                    "UPDATE outbox SET state = 'sent', sent_at = ?2, lease_until = NULL, last_error = NULL
+                     WHERE id = ?1",
+                    params![claimed.row, seconds(now)],
+                )?;
+                if let Some(id) = claimed.commitment_id {
+                    let detail = json!({
+                        "reminder": claimed.key,
+                        "desk": claimed.desk,
+                        "recipient": claimed.recipient,
+                        "message_id": claimed.message_id,
+                    });
+                    insert_event(tx, id, now, "followup", EventKind::ReminderSent, detail.as_object().unwrap())?;
+                }
+                Ok(())
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Puts a row back to be tried again at `retry_at`.
+    pub fn mark_retry(
+        &mut self,
+        claimed: &Claimed,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, lease_until = NULL, last_error = ?3
+                 WHERE id = ?1",
+                params![claimed.row, seconds(retry_at), error],
+            )
+            .map(|_| ())
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Gives up on a row, recording why in the commitment's history.
+    pub fn mark_dead(&mut self, claimed: &Claimed, error: &str, now: Timestamp) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            let run = || -> rusqlite::Result<()> {
+                tx.execute(
+                    "UPDATE outbox SET state = 'dead', lease_until = NULL, last_error = ?2 WHERE id = ?1",
+                    params![claimed.row, error],
+                )?;
+                if let Some(id) = claimed.commitment_id {
+                    let detail = json!({
+                        "reminder": claimed.key,
+                        "desk": claimed.desk,
+                        "recipient": claimed.recipient,
+                        "message_id": claimed.message_id,
+                        "error": error,
+                        "attempts": claimed.attempts,
+                    });
+                    insert_event(tx, id, now, "followup", EventKind::DeliveryFailed, detail.as_object().unwrap())?;
+                }
+                Ok(())
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Drops a claimed row whose commitment was closed meanwhile.
+    pub fn mark_cancelled(&mut self, claimed: &Claimed) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'cancelled', lease_until = NULL WHERE id = ?1 AND state = 'sending'",
+                [claimed.row],
+            )
+            .map(|_| ())
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Hands a claimed row back untried (shutdown before sending it).
+    pub fn release(&mut self, claimed: &Claimed) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'pending', lease_until = NULL, attempts = max(attempts - 1, 0)
+                 WHERE id = ?1 AND state = 'sending'",
+                [claimed.row],
+            )
+            .map(|_| ())
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
+    /// Counts for `status`.
+    pub fn outbox_counts(&self, now: Timestamp) -> Result<OutboxCounts> {
+        let run = || -> rusqlite::Result<OutboxCounts> {
+            let n = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+            let mut counts = self.conn.query_row(
+                "SELECT sum(state = 'pending' AND attempts = 0),
+                        sum(state = 'pending' AND attempts > 0),
+                        sum(state = 'sending'),
+                        sum(state = 'dead'),
+                        sum(state = 'cancelled'),
+                        sum(state = 'sent' AND sent_at > ?1 - 86400),
+                        max(CASE WHEN state = 'sent' THEN sent_at END)
+                 FROM outbox",
+                [seconds(now)],
+                |r| {
+                    Ok(OutboxCounts {
+                        pending: n(r.get(0)?),
+                        retrying: n(r.get(1)?),
+                        sending: n(r.get(2)?),
+                        dead: n(r.get(3)?),
+                        cancelled: n(r.get(4)?),
+                        sent_last_24h: n(r.get(5)?),
+                        last_sent_at: r.get::<_, Option<i64>>(6)?.map(instant),
+                        next_reminder_at: None,
+                    })
+                },
+            )?;
+            counts.next_reminder_at = self
+                .conn
+                .query_row(
+                    "SELECT min(next_reminder_at) FROM commitments
+                     WHERE next_reminder_at IS NOT NULL AND status = 'open'",
+                    [],
+                    |r| r.get::<_, Option<i64>>(0),
+                )?
+                .map(instant);
+            Ok(counts)
+        };
+        run().map_err(|e| self.sqlite(e))
+    }
+
+    /// Rows given up on since `since`, for the digest.
+    pub fn dead_since(&self, since: Timestamp) -> Result<Vec<DeadRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT commitment_id, reminder_key, recipient, coalesce(last_error, '')
+                 FROM outbox WHERE state = 'dead' AND created_at >= ?1 ORDER BY id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([seconds(since)], |row| {
+                Ok(DeadRow {
+                    commitment_id: row.get(0)?,
+                    key: row.get(1)?,
+                    recipient: row.get(2)?,
+                    error: row.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.sqlite(e))?;
+        Ok(rows)
+    }
+
+    /// A small fact the daemon keeps between runs.
+    pub fn daemon_state(&self, name: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM daemon_state WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    pub fn set_daemon_state(&mut self, name: &str, value: &str) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO daemon_state (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map(|_| ())
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! The reminder daemon end to end: the real binary, a real SQLite file,
+//! a real Maildir and a real SMTP server on loopback.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::smtp::{Received, SmtpServer};
+use crate::support::{Desk, days_from_today};
+
+/// send_time 00:00 UTC, so today's occurrences are always in the past.
+fn smtp_config(port: u16) -> String {
+    format!(
+        r#"
+[mail]
+from = "Follow-up desk <followup@example.org>"
+transport = "smtp"
+retry_first = "1s"
+retry_max = "2s"
+max_attempts = 3
+
+[mail.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+timeout = "10s"
+
+[reminders]
+send_time = "00:00"
+timezone = "UTC"
+
+[[desks]]
+name = "default"
+recipients = ["desk@example.org"]
+
+[[desks]]
+name = "energy"
+recipients = ["energy@example.org", "analyst@example.org"]
+tags = ["energy"]
+"#
+    )
+}
+
+const MAILDIR_CONFIG: &str = r#"
+[mail]
+from = "Follow-up desk <followup@example.org>"
+transport = "maildir"
+maildir = "outbox"
+
+[reminders]
+send_time = "00:00"
+timezone = "UTC"
+
+[[desks]]
+name = "default"
+recipients = ["desk@example.org"]
+"#;
+
+fn maildir_messages(desk: &Desk) -> Vec<Received> {
+    let new = desk.path().join("outbox/new");
+    let mut entries: Vec<_> = std::fs::read_dir(&new)
+        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    entries
+        .iter()
+        .map(|p| Received::from_text(&std::fs::read_to_string(p).unwrap()))
+        .collect()
+}
+
+fn tick(desk: &Desk) {
+    desk.run(&["daemon", "--once"]).ok();
+}
+
+#[test]
+fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let id = desk.add(&[
+        "Hold the joint committee meeting",
+        "--due",
+        &days_from_today(3),
+    ]);
+    tick(&desk);
+    let messages = maildir_messages(&desk);
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert!(
+        m.header("Subject")
+            .unwrap()
+            .contains("Hold the joint committee meeting"),
+        "{}",
+        m.data
+    );
+    assert!(
+        m.header("Subject").unwrap().contains("Due in 3 days"),
+        "{}",
+        m.data
+    );
+    assert_eq!(m.header("X-Followup-Commitment").unwrap(), id.to_string());
+    assert_eq!(m.header("X-Followup-Reminder").unwrap(), "v1:before:3d");
+    let message_id = m.header("Message-ID").unwrap();
+    let root = m.header("In-Reply-To").unwrap();
+    assert_ne!(message_id, root);
+    assert_eq!(m.header("References").unwrap(), root);
+    assert!(
+        desk.path()
+            .join("outbox/tmp")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert!(
+        !desk
+            .path()
+            .join("outbox/tmp")
+            .read_dir()
+            .unwrap()
+            .any(|_| true)
+    );
+
+    // On the day itself the next reminder of the same commitment threads under the same root.
+    desk.run(&["revise", &id.to_string(), "--due", &days_from_today(0)])
+        .ok();
+    tick(&desk);
+    let messages = maildir_messages(&desk);
+    assert_eq!(messages.len(), 2);
+    let second = messages
+        .iter()
+        .find(|m| m.header("Message-ID").unwrap() != message_id)
+        .unwrap();
+    assert_eq!(second.header("X-Followup-Reminder").unwrap(), "v2:due");
+    assert_eq!(second.header("In-Reply-To").unwrap(), root);
+}
+
+#[test]
+fn a_restart_does_not_resend() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["One", "--due", &days_from_today(3)]);
+    desk.add(&["Two", "--due", &days_from_today(-2)]);
+    tick(&desk);
+    tick(&desk);
+    tick(&desk);
+    assert_eq!(maildir_messages(&desk).len(), 2);
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["sent_last_24h"], 2);
+    assert_eq!(status["outbox"]["pending"], 0);
+}
+
+#[test]
+fn catch_up_after_downtime_sends_one_reminder_per_commitment() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    // Announced long ago, overdue for a month: 14d, 3d, due and four
+    // overdue occurrences were all missed.
+    let id = desk.add(&[
+        "Long overdue",
+        "--due",
+        &days_from_today(-30),
+        "--announced",
+        &days_from_today(-120),
+    ]);
+    tick(&desk);
+    let messages = maildir_messages(&desk);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].header("X-Followup-Reminder").unwrap(),
+        "v1:overdue:1"
+    );
+    assert!(
+        messages[0]
+            .header("Subject")
+            .unwrap()
+            .contains("Overdue by 30 days")
+    );
+    let history = desk.run(&["show", &id.to_string(), "--json"]).json()["history"].clone();
+    let sent: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "reminder_sent")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["reminder"], "v1:overdue:1");
+}
+
+#[test]
+fn reminders_reach_every_desk_sharing_a_tag_over_smtp() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    let energy = desk.add(&[
+        "Open the gas interconnector",
+        "--due",
+        &days_from_today(3),
+        "--tag",
+        "energy",
+    ]);
+    let other = desk.add(&[
+        "Release the detainees",
+        "--due",
+        &days_from_today(3),
+        "--tag",
+        "syria",
+    ]);
+    tick(&desk);
+    let received = server.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "two energy recipients and the default desk"
+    );
+    let to_of = |id: i64| -> Vec<String> {
+        let mut to: Vec<String> = received
+            .iter()
+            .filter(|m| m.header("X-Followup-Commitment").unwrap() == id.to_string())
+            .flat_map(|m| m.recipients.clone())
+            .collect();
+        to.sort();
+        to
+    };
+    assert_eq!(
+        to_of(energy),
+        vec!["analyst@example.org", "energy@example.org"]
+    );
+    assert_eq!(to_of(other), vec!["desk@example.org"]);
+    let ids: std::collections::HashSet<String> = received
+        .iter()
+        .map(|m| m.header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "one Message-ID per outbox row");
+}
+
+#[test]
+fn a_temporary_failure_is_retried_with_the_same_message_id_and_delivered_once() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    desk.add(&["Ratify the deal", "--due", &days_from_today(3)]);
+    server.reply_to_next_data("451 4.3.0 mailbox busy, try later");
+    tick(&desk);
+    assert!(server.received().is_empty());
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["retrying"], 1);
+    std::thread::sleep(Duration::from_millis(2600));
+    tick(&desk);
+    tick(&desk);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["retrying"], 0);
+    assert_eq!(status["outbox"]["sent_last_24h"], 1);
+}
+
+#[test]
+fn a_permanent_failure_goes_dead_for_that_recipient_only_and_shows_in_status() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    server.reply_to_recipient("analyst@example.org", "550 5.1.1 no such user");
+    let id = desk.add(&[
+        "Open the gas interconnector",
+        "--due",
+        &days_from_today(3),
+        "--tag",
+        "energy",
+    ]);
+    tick(&desk);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].recipients, vec!["energy@example.org"]);
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["dead"], 1);
+    let text = desk.run(&["status"]).ok();
+    assert!(text.contains("1 emails could not be delivered"), "{text}");
+    let history = desk.run(&["show", &id.to_string(), "--json"]).json()["history"].clone();
+    let failed: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "delivery_failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["recipient"], "analyst@example.org");
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("550"),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn closing_cancels_queued_reminders() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    let id = desk.add(&["Withdraw the troops", "--due", &days_from_today(3)]);
+    server.reply_to_next_data("421 4.7.0 closing connection");
+    tick(&desk);
+    desk.run(&["close", &id.to_string(), "--outcome", "withdrawn"])
+        .ok();
+    std::thread::sleep(Duration::from_millis(2600));
+    tick(&desk);
+    assert!(
+        server.received().is_empty(),
+        "a closed commitment gets no reminder"
+    );
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["cancelled"], 1);
+    assert_eq!(status["outbox"]["pending"], 0);
+    assert_eq!(status["outbox"]["retrying"], 0);
+}
+
+#[test]
+fn a_server_that_is_down_loses_nothing() {
+    // Reserve a port, then close it: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let desk = Desk::with_config(&smtp_config(port));
+    desk.add(&["Resume the talks", "--due", &days_from_today(3)]);
+    tick(&desk);
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["retrying"], 1);
+    assert_eq!(status["outbox"]["dead"], 0);
+}
+
+#[test]
+fn html_in_a_title_is_escaped_in_the_email() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&[
+        "<script>alert('x')</script> & co",
+        "--due",
+        &days_from_today(3),
+    ]);
+    tick(&desk);
+    let path = std::fs::read_dir(desk.path().join("outbox/new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(path).unwrap();
+    let message = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+    let html = message.body_html(0).unwrap();
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co"),
+        "{html}"
+    );
+    let text = message.body_text(0).unwrap();
+    assert!(
+        text.contains("<script>alert('x')</script> & co"),
+        "plain text stays as typed: {text}"
+    );
+}
+
+/// A daemon left running in the background, stopped when dropped.
+struct Running {
+    child: Child,
+}
+
+impl Running {
+    fn start(desk: &Desk) -> Running {
+        let mut child = desk
+            .command(&["daemon"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until it holds the lock.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(exit) = child.try_wait().unwrap() {
+                let mut log = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut log)
+                    .unwrap();
+                panic!("the daemon exited at once ({exit}): {log}");
+            }
+            let status = desk.run(&["status", "--json"]).json();
+            if status["daemon_pid"] == child.id() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Running { child }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let mut daemon = Running::start(&desk);
+    assert_eq!(
+        desk.run(&["status", "--json"]).json()["daemon_pid"],
+        daemon.child.id()
+    );
+    let started = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        desk.run(&["status", "--json"]).json()["daemon_pid"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let daemon = Running::start(&desk);
+    let err = desk.run(&["daemon", "--once"]).fails();
+    assert!(err.contains("already running"), "{err}");
+    assert!(
+        err.contains(&format!("process {}", daemon.child.id())),
+        "{err}"
+    );
+}
+
+#[test]
+fn sighup_with_a_broken_config_keeps_the_old_one() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let mut daemon = Running::start(&desk);
+    std::fs::write(
+        desk.path().join("followup.toml"),
+        "[reminders]\nsend_time = \"never\"\n",
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "the daemon must keep running"
+    );
+    // It still works on the old config: a new commitment gets its reminder.
+    std::fs::write(desk.path().join("followup.toml"), MAILDIR_CONFIG).unwrap();
+    daemon.signal(libc::SIGTERM);
+    let output = std::mem::replace(
+        &mut daemon.child,
+        std::process::Command::new("true").spawn().unwrap(),
+    )
+    .wait_with_output()
+    .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("keeping the old one"), "{log}");
+    assert!(log.contains("send_time"), "{log}");
+}

@@ -1,0 +1,192 @@
+//! A real SMTP server on 127.0.0.1 for the tests: it speaks the protocol
+//! over TCP, records every message it accepts, and can be told to answer
+//! DATA or RCPT with failures, to exercise retries and dead letters.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub recipients: Vec<String>,
+    pub data: String,
+}
+
+impl Received {
+    /// A message read from a file (a Maildir entry); line ends normalised.
+    pub fn from_text(text: &str) -> Received {
+        Received {
+            recipients: Vec::new(),
+            data: text.replace("\r\n", "\n"),
+        }
+    }
+
+    fn head(&self) -> &str {
+        self.data.split("\n\n").next().unwrap_or("")
+    }
+
+    /// The value of a header (first occurrence, unfolded).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut value: Option<String> = None;
+        for line in self.head().split('\n') {
+            if let Some(v) = value.as_mut()
+                && (line.starts_with(' ') || line.starts_with('\t'))
+            {
+                v.push_str(line);
+                continue;
+            }
+            if value.is_some() {
+                break;
+            }
+            if let Some((n, v)) = line.split_once(':')
+                && n.eq_ignore_ascii_case(name)
+            {
+                value = Some(v.trim().to_string());
+            }
+        }
+        value
+    }
+
+    /// Every header name, in order.
+    pub fn header_names(&self) -> Vec<String> {
+        self.head()
+            .split('\n')
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('\t'))
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    /// Replies to the end of DATA, used in order; 250 once empty.
+    data_replies: VecDeque<String>,
+    /// Replies to RCPT TO for particular recipients.
+    rcpt_replies: HashMap<String, String>,
+}
+
+pub struct SmtpServer {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<Script>>,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(Script::default()));
+        let (r, s) = (received.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, s) = (r.clone(), s.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &r, &s);
+                });
+            }
+        });
+        SmtpServer {
+            port,
+            received,
+            script,
+        }
+    }
+
+    /// Answer the next end-of-DATA with this reply (e.g. "451 4.3.0 try later").
+    pub fn reply_to_next_data(&self, reply: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .data_replies
+            .push_back(reply.to_string());
+    }
+
+    /// Answer RCPT TO for this recipient with this reply (e.g. "550 5.1.1 no such user").
+    pub fn reply_to_recipient(&self, recipient: &str, reply: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .rcpt_replies
+            .insert(recipient.to_string(), reply.to_string());
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    received: &Mutex<Vec<Received>>,
+    script: &Mutex<Script>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut out = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let mut recipients = Vec::new();
+    write!(out, "220 localhost test SMTP\r\n")?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_string();
+        let upper = command.to_ascii_uppercase();
+        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            write!(out, "250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
+        } else if upper.starts_with("MAIL FROM") {
+            recipients.clear();
+            write!(out, "250 2.1.0 ok\r\n")?;
+        } else if upper.starts_with("RCPT TO") {
+            let address = command
+                .split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(a, _)| a.to_string())
+                .unwrap_or_default();
+            let reply = script.lock().unwrap().rcpt_replies.get(&address).cloned();
+            match reply {
+                Some(reply) => write!(out, "{reply}\r\n")?,
+                None => {
+                    recipients.push(address);
+                    write!(out, "250 2.1.5 ok\r\n")?;
+                }
+            }
+        } else if upper == "DATA" {
+            write!(out, "354 go ahead\r\n")?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" {
+                    break;
+                }
+                let unstuffed = line.strip_prefix('.').unwrap_or(&line);
+                data.push_str(&unstuffed.replace("\r\n", "\n"));
+            }
+            let reply = script.lock().unwrap().data_replies.pop_front();
+            match reply {
+                Some(reply) => write!(out, "{reply}\r\n")?,
+                None => {
+                    received.lock().unwrap().push(Received {
+                        recipients: recipients.clone(),
+                        data,
+                    });
+                    write!(out, "250 2.0.0 queued\r\n")?;
+                }
+            }
+        } else if upper == "RSET" || upper == "NOOP" {
+            write!(out, "250 ok\r\n")?;
+        } else if upper == "QUIT" {
+            write!(out, "221 bye\r\n")?;
+            return Ok(());
+        } else {
+            write!(out, "502 5.5.2 not implemented\r\n")?;
+        }
+    }
+}
