@@ -515,23 +515,23 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 
 /// Runs the daemon until SIGTERM/SIGINT, or one tick with `once`.
 pub fn run(flag: Option<&Path>, config: Config, once: bool) -> anyhow::Result<()> {
-    let lock = InstanceLock::acquire(&config.store.path)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let flag = flag.map(Path::to_path_buf);
-    let result = runtime.block_on(run_loop(flag, config, once));
-    drop(lock);
-    result
+    runtime.block_on(run_loop(flag, config, once))
 }
 
 async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut daemon = Daemon::new(config)?;
+    // Handlers first: a signal that arrives while the store opens must be
+    // handled, not kill the process with the default action.
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let _lock = InstanceLock::acquire(&config.store.path)?;
+    let mut daemon = Daemon::new(config)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Signals that arrive mid-tick must stop delivery between sends, so
     // they are watched by a task of their own.

@@ -118,7 +118,7 @@ struct Row {
     #[serde(default)]
     status: Option<Status>,
     #[serde(default)]
-    announced: Option<Date>,
+    announced: Option<String>,
     #[serde(default)]
     actors: Vec<String>,
     #[serde(default)]
@@ -151,13 +151,13 @@ struct Row {
 struct RowDeadline {
     expression: String,
     #[serde(default)]
-    earliest: Option<Date>,
+    earliest: Option<String>,
     #[serde(default)]
-    latest: Option<Date>,
+    latest: Option<String>,
     #[serde(default)]
     vague: Option<bool>,
     #[serde(default)]
-    anchor: Option<Date>,
+    anchor: Option<String>,
     #[serde(default)]
     version: Option<u32>,
 }
@@ -369,8 +369,13 @@ impl Row {
             return Err(format!("id {id} is not a commitment id (ids start at 1)"));
         }
 
-        let anchor_hint = self.deadline.as_ref().and_then(|d| d.anchor);
-        let announced = self.announced.or(anchor_hint).unwrap_or(context.today);
+        let anchor_hint = match &self.deadline {
+            Some(d) => date_field("deadline.anchor", d.anchor.as_deref())?,
+            None => None,
+        };
+        let announced = date_field("announced", self.announced.as_deref())?
+            .or(anchor_hint)
+            .unwrap_or(context.today);
         let (deadline, version) = match (self.deadline, self.due) {
             (Some(_), Some(_)) => {
                 return Err("give either `due` or `deadline`, not both".into());
@@ -383,8 +388,10 @@ impl Row {
             (None, Some(due)) => (parse_due(&due, announced, context)?, 1),
             (Some(d), None) => {
                 let version = d.version.unwrap_or(1);
-                let anchor = d.anchor.unwrap_or(announced);
-                let deadline = match (d.earliest, d.latest) {
+                let anchor = anchor_hint.unwrap_or(announced);
+                let earliest = date_field("deadline.earliest", d.earliest.as_deref())?;
+                let latest = date_field("deadline.latest", d.latest.as_deref())?;
+                let deadline = match (earliest, latest) {
                     (Some(earliest), Some(latest)) => {
                         if earliest > latest {
                             return Err(format!(
@@ -506,6 +513,20 @@ impl Row {
             history,
         })
     }
+}
+
+/// Reads an optional date field, naming the field and the bad value.
+fn date_field(name: &str, value: Option<&str>) -> Result<Option<Date>, String> {
+    value
+        .map(|text| {
+            text.trim().parse::<Date>().map_err(|_| {
+                format!(
+                    "{name} {} is not a date; use YYYY-MM-DD, e.g. 2025-10-15",
+                    model::preview(text)
+                )
+            })
+        })
+        .transpose()
 }
 
 fn parse_due(expression: &str, anchor: Date, context: &ImportContext) -> Result<Deadline, String> {

@@ -48,15 +48,6 @@ impl Received {
         }
         value
     }
-
-    /// Every header name, in order.
-    pub fn header_names(&self) -> Vec<String> {
-        self.head()
-            .split('\n')
-            .filter(|l| !l.starts_with(' ') && !l.starts_with('\t'))
-            .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_string()))
-            .collect()
-    }
 }
 
 #[derive(Default)]

@@ -8,4 +8,6 @@ mod bad_input;
 mod commitments;
 mod config_files;
 mod daemon;
+mod deadline_props;
+mod deadline_table;
 mod transfer;

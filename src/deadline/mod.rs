@@ -4,15 +4,67 @@
 //!
 //! This module is pure: no clock, no I/O. Callers pass the anchor in.
 //! It does not decide when reminders fire; that is `plan`'s job.
+//!
+//! How it reads: the text is folded once (`normalize`: case, spaces, Arabic
+//! diacritics and letter variants, bidi marks, Eastern digits) and cut into
+//! whole-word tokens; then the English (`en`) and Arabic (`ar`) grammars try
+//! every family at a token and the longest reading wins. `parse` demands that
+//! the reading cover the whole expression; `find` slides over a sentence or
+//! article and reports each reading with its byte span in the original text.
+//!
+//! The families, with the same meanings in both languages:
+//!
+//! | family | examples | earliest | latest |
+//! |---|---|---|---|
+//! | relative | "within two months", "in 72 hours", "خلال ١٥ يوما" | anchor | anchor + amount (hours round up to days; Jan 31 + 1 month = Feb 28) |
+//! | period end | "by the end of the year", "end of Q2 2026", "قبل نهاية تشرين الثاني" | anchor | last day of the period (the next one not yet passed when no year is given) |
+//! | whole period | "next month", "in November", "الشهر المقبل" | first day of the period (or the anchor if inside it) | last day of the period |
+//! | mid-month | "by mid-November", "بحلول منتصف نوفمبر" | anchor | the 15th |
+//! | date | "by 30 November 2025", "before 2025-12-01", "حتى 30/11/2025" | anchor | the date ("before" and "قبل": the day before) |
+//! | vague | "soon", "in the coming weeks", "في المستقبل القريب" | anchor | anchor + [`Options::vague_horizon_days`], `vague: true` |
+//!
+//! Decisions a desk may want to know about:
+//!
+//! - Numeric dates are read day first: `30/11/2025` is 30 November.
+//! - Weeks run Monday to Sunday (ISO 8601): "by the end of the week" is the
+//!   Sunday, "next week" the next Monday to Sunday.
+//! - A named month, quarter or day without a year ("by the end of the first
+//!   quarter", "by mid-November", "by 30 November") is the next one whose
+//!   day in question has not yet passed on the anchor.
+//! - "before" a date or a mid-month is the day before it ("before
+//!   mid-November" is the 14th); "before the end of" a period is its last day.
+//! - "in N units" means the same as "within N units"; a range ("six to
+//!   eight weeks", "ثلاثة أو أربعة أشهر") states its far end; an event after
+//!   the amount ("within six months of the agreement") is taken to be the
+//!   announced one, so the amount counts from the anchor.
+//! - A plural unit without a number ("within weeks", "خلال أيام", "a few
+//!   days") is vague, like "soon".
+//! - When a date is already past, `earliest` is that date, so `earliest <=
+//!   latest` always holds.
+//! - Forms a desk would read two ways are errors, not guesses: "by
+//!   November" (its start or its end?), "by next week", "by 2030", "early
+//!   next year", "مطلع العام المقبل", weekdays ("by Friday"), fiscal years.
+
+mod ar;
+mod calendar;
+mod en;
+mod normalize;
+mod numbers;
+
+use std::ops::Range;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
+
+use calendar::{Calc, DaySpec, Problem, YearRef};
+use normalize::{Folded, Kind, Token};
 
 /// What the parser needs to know beyond the expression and its anchor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     /// How far ahead a vague deadline ("soon", "في المستقبل القريب") is
     /// assumed to reach, in days. Comes from `reminders.vague_horizon`.
+    /// Negative values count as zero.
     pub vague_horizon_days: i32,
 }
 
@@ -25,6 +77,16 @@ impl Default for Options {
 }
 
 /// A deadline as stated, and what it means in dates.
+///
+/// ```
+/// use followup::deadline::Deadline;
+/// use jiff::civil::date;
+///
+/// let d = Deadline::parse("within two months", date(2025, 10, 15)).unwrap();
+/// assert_eq!(d.latest, date(2025, 12, 15));
+/// let json = serde_json::to_string(&d).unwrap();
+/// assert!(json.contains(r#""latest":"2025-12-15""#));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
     /// The expression exactly as the user or the article gave it.
@@ -41,60 +103,764 @@ pub struct Deadline {
 }
 
 /// An expression the deadline language does not understand.
+///
+/// ```
+/// use followup::deadline::Deadline;
+/// use jiff::civil::date;
+///
+/// let err = Deadline::parse("when pigs fly", date(2025, 10, 15)).unwrap_err();
+/// assert_eq!(err.input, "when pigs fly");
+/// assert!(err.to_string().contains("within two months"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "cannot read {input:?} as a deadline; try a form such as \"2025-12-15\", \"by 30 November 2025\", \"within two months\", \"by the end of the year\" or \"خلال شهرين\""
+    "cannot read {input:?} as a deadline{}; try a form such as \"2025-12-15\", \"by 30 November 2025\", \"within two months\", \"by the end of the year\" or \"خلال شهرين\"",
+    hint_suffix(.hint.as_deref())
 )]
 pub struct ParseError {
+    /// The expression as given.
     pub input: String,
+    /// What went wrong, when more can be said than "not understood"
+    /// (a day that does not exist, words left over after a deadline).
+    pub hint: Option<String>,
+}
+
+fn hint_suffix(hint: Option<&str>) -> String {
+    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+/// A deadline expression found inside a sentence or article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    /// Byte span of the expression in the text given to [`find`].
+    pub span: Range<usize>,
+    /// The expression as it stands in that text: `&text[span]`.
+    pub text: String,
+    /// What it means, counted from the anchor given to [`find`].
+    pub deadline: Deadline,
 }
 
 impl Deadline {
     /// Parses `expression` counted from `anchor`, with default options.
+    ///
+    /// ```
+    /// use followup::deadline::Deadline;
+    /// use jiff::civil::date;
+    ///
+    /// let anchor = date(2025, 10, 15);
+    /// let d = Deadline::parse("قبل نهاية تشرين الثاني", anchor).unwrap();
+    /// assert_eq!((d.earliest, d.latest), (anchor, date(2025, 11, 30)));
+    /// let d = Deadline::parse("next month", anchor).unwrap();
+    /// assert_eq!((d.earliest, d.latest), (date(2025, 11, 1), date(2025, 11, 30)));
+    /// let d = Deadline::parse("in the near future", anchor).unwrap();
+    /// assert!(d.vague);
+    /// assert_eq!(d.latest, date(2026, 1, 13));
+    /// ```
     pub fn parse(expression: &str, anchor: Date) -> Result<Deadline, ParseError> {
         Deadline::parse_with(expression, anchor, &Options::default())
     }
 
     /// Parses `expression` counted from `anchor`.
+    ///
+    /// The whole expression must be understood; words left over are an
+    /// error, not ignored.
+    ///
+    /// ```
+    /// use followup::deadline::{Deadline, Options};
+    /// use jiff::civil::date;
+    ///
+    /// let options = Options { vague_horizon_days: 30 };
+    /// let d = Deadline::parse_with("soon", date(2025, 10, 15), &options).unwrap();
+    /// assert_eq!(d.latest, date(2025, 11, 14));
+    /// assert!(Deadline::parse("within two months or so", date(2025, 10, 15)).is_err());
+    /// ```
     pub fn parse_with(
         expression: &str,
         anchor: Date,
         options: &Options,
     ) -> Result<Deadline, ParseError> {
-        let _ = options;
-        let trimmed = expression.trim();
-        let fail = || ParseError {
+        let fail = |hint: Option<String>| ParseError {
             input: expression.to_string(),
+            hint,
         };
-        if let Ok(date) = trimmed.parse::<Date>() {
-            return Ok(Deadline {
-                expression: expression.to_string(),
-                earliest: anchor.min(date),
-                latest: date,
-                vague: false,
-                anchor,
-            });
-        }
-        let words: Vec<&str> = trimmed.split_whitespace().collect();
-        if let ["within", n, unit] = words.as_slice() {
-            let n: i64 = n.parse().map_err(|_| fail())?;
-            let span = match unit.trim_end_matches('s') {
-                "day" => jiff::Span::new().try_days(n),
-                "week" => jiff::Span::new().try_weeks(n),
-                "month" => jiff::Span::new().try_months(n),
-                "year" => jiff::Span::new().try_years(n),
-                _ => return Err(fail()),
+        let folded = Folded::new(expression);
+        let toks = &folded.tokens;
+        // Quotes, a final full stop and the like do not change the meaning.
+        let first = toks.iter().position(|t| t.kind != Kind::Punct);
+        let last = toks.iter().rposition(|t| t.kind != Kind::Punct);
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(fail(Some("it has no words".to_string())));
+        };
+        let toks = &toks[first..=last];
+        match read_at(&folded.text, toks, 0, anchor) {
+            Some((found, _)) if found.end == toks.len() => {
+                let (earliest, latest, vague) = found
+                    .reading
+                    .dates(anchor, options)
+                    .map_err(|p| fail(Some(p.hint().to_string())))?;
+                Ok(Deadline {
+                    expression: expression.to_string(),
+                    earliest,
+                    latest,
+                    vague,
+                    anchor,
+                })
             }
-            .map_err(|_| fail())?;
-            let latest = anchor.checked_add(span).map_err(|_| fail())?;
-            return Ok(Deadline {
-                expression: expression.to_string(),
-                earliest: anchor,
-                latest,
-                vague: false,
-                anchor,
-            });
+            Some((found, strip)) => {
+                let start = toks[0].start + strip;
+                let understood = &folded.text[start..toks[found.end - 1].end];
+                Err(fail(Some(format!(
+                    "only {understood:?} reads as a deadline, the words after it do not"
+                ))))
+            }
+            None => Err(fail(None)),
         }
-        Err(fail())
+    }
+
+    /// Whether this deadline is sharper than `other`, for a caller that
+    /// found several deadlines for one commitment and keeps one.
+    ///
+    /// The rule: a stated deadline beats a vague one; then the one whose
+    /// `latest` comes first (it is the one the desk must watch); then the
+    /// narrower window (later `earliest`). Equal deadlines are not sharper
+    /// than each other.
+    ///
+    /// ```
+    /// use followup::deadline::Deadline;
+    /// use jiff::civil::date;
+    ///
+    /// let anchor = date(2025, 10, 15);
+    /// let near = Deadline::parse("في المستقبل القريب", anchor).unwrap();
+    /// let two = Deadline::parse("في غضون شهرين", anchor).unwrap();
+    /// assert!(two.is_sharper_than(&near));
+    /// assert!(!near.is_sharper_than(&two));
+    /// ```
+    pub fn is_sharper_than(&self, other: &Deadline) -> bool {
+        let key = |d: &Deadline| (d.vague, d.latest, std::cmp::Reverse(d.earliest));
+        key(self) < key(other)
+    }
+}
+
+/// The sharpest of several mentions (see [`Deadline::is_sharper_than`]);
+/// the first one among equals.
+///
+/// ```
+/// use followup::deadline::{find, sharpest};
+/// use jiff::civil::date;
+///
+/// let text = "سيعقد اجتماع في المستقبل القريب، من المتوقع أن يعقد في غضون شهرين.";
+/// let mentions = find(text, date(2025, 10, 15));
+/// assert_eq!(sharpest(&mentions).unwrap().text, "في غضون شهرين");
+/// ```
+pub fn sharpest(mentions: &[Mention]) -> Option<&Mention> {
+    mentions
+        .iter()
+        .fold(None, |best: Option<&Mention>, m| match best {
+            Some(b) if !m.deadline.is_sharper_than(&b.deadline) => Some(b),
+            _ => Some(m),
+        })
+}
+
+/// Every deadline expression in `text` (a sentence, a paragraph or a whole
+/// article), in order, counted from `anchor`, with default options.
+///
+/// A bare date ("يوم 15 أكتوبر 2025", "on 30 November") reports when
+/// something happens, not a deadline, so `find` only reports dates that a
+/// deadline word introduces ("by", "before", "بحلول", "حتى", "قبل").
+///
+/// ```
+/// use followup::deadline::find;
+/// use jiff::civil::date;
+///
+/// let text = "The committee will meet soon, and in any case within two months.";
+/// let found = find(text, date(2025, 10, 15));
+/// assert_eq!(found.len(), 2);
+/// assert_eq!(&text[found[1].span.clone()], "within two months");
+/// assert!(found[0].deadline.vague);
+/// assert_eq!(found[1].deadline.latest, date(2025, 12, 15));
+/// ```
+pub fn find(text: &str, anchor: Date) -> Vec<Mention> {
+    find_with(text, anchor, &Options::default())
+}
+
+/// Every deadline expression in `text`, counted from `anchor`; see [`find`].
+pub fn find_with(text: &str, anchor: Date, options: &Options) -> Vec<Mention> {
+    let folded = Folded::new(text);
+    let toks = &folded.tokens;
+    let mut mentions = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if !could_start(&folded.text, &toks[i]) {
+            i += 1;
+            continue;
+        }
+        let Some((found, strip)) = read_at(&folded.text, toks, i, anchor) else {
+            i += 1;
+            continue;
+        };
+        let dates = found.reading.dates(anchor, options);
+        let (false, Ok((earliest, latest, vague))) = (found.needs_cue, dates) else {
+            i += 1;
+            continue;
+        };
+        let last = toks[found.end - 1];
+        let first = &toks[i];
+        let start = if strip > 0 {
+            first.original_second
+        } else {
+            first.original_start
+        };
+        let span = start..last.original_end;
+        let said = text[span.clone()].to_string();
+        mentions.push(Mention {
+            span,
+            text: said.clone(),
+            deadline: Deadline {
+                expression: said,
+                earliest,
+                latest,
+                vague,
+                anchor,
+            },
+        });
+        i = found.end;
+    }
+    mentions
+}
+
+/// What an expression means, before the options are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    Dates {
+        earliest: Date,
+        latest: Date,
+    },
+    Vague,
+    /// The shape is understood but no dates follow ("31 November").
+    Unreadable(Problem),
+}
+
+impl Reading {
+    fn dates(self, anchor: Date, options: &Options) -> Calc<(Date, Date, bool)> {
+        match self {
+            Reading::Dates { earliest, latest } => Ok((earliest, latest, false)),
+            Reading::Vague => {
+                let days = i64::from(options.vague_horizon_days.max(0));
+                Ok((anchor, calendar::add_days(anchor, days)?, true))
+            }
+            Reading::Unreadable(problem) => Err(problem),
+        }
+    }
+}
+
+/// One reading of the tokens from a start position up to `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Found {
+    /// Index of the first token after the expression.
+    pub(crate) end: usize,
+    pub(crate) reading: Reading,
+    /// A date with no deadline word before it: `parse` takes it, `find`
+    /// leaves it alone.
+    pub(crate) needs_cue: bool,
+}
+
+impl Found {
+    pub(crate) fn vague(end: usize) -> Found {
+        Found {
+            end,
+            reading: Reading::Vague,
+            needs_cue: false,
+        }
+    }
+
+    pub(crate) fn span(end: usize, dates: Calc<(Date, Date)>) -> Found {
+        let reading = match dates {
+            Ok((earliest, latest)) => Reading::Dates { earliest, latest },
+            Err(p) => Reading::Unreadable(p),
+        };
+        Found {
+            end,
+            reading,
+            needs_cue: false,
+        }
+    }
+
+    /// A deadline that runs from the anchor to `latest` (or is a single
+    /// past day when `latest` has already passed).
+    pub(crate) fn until(end: usize, anchor: Date, latest: Calc<Date>) -> Found {
+        Found::span(end, latest.map(|l| (anchor.min(l), l)))
+    }
+
+    /// A whole period: from its first day, or the anchor if that falls
+    /// inside it, to its last day.
+    pub(crate) fn period(end: usize, anchor: Date, bounds: Calc<(Date, Date)>) -> Found {
+        Found::span(end, bounds.map(|(s, e)| (anchor.clamp(s, e), e)))
+    }
+
+    pub(crate) fn without_cue(mut self) -> Found {
+        self.needs_cue = true;
+        self
+    }
+}
+
+/// The longer of two readings; the first among equals.
+pub(crate) fn longer(a: Option<Found>, b: Option<Found>) -> Option<Found> {
+    match (a, b) {
+        (Some(x), Some(y)) if y.end > x.end => Some(y),
+        (None, y) => y,
+        (x, _) => x,
+    }
+}
+
+/// Tokens seen from one start position, with the anchor the grammars count
+/// from. The word at `strip_at` may have its Arabic conjunction ("و", "ف")
+/// stripped: "وخلال شهرين" reads as "خلال شهرين".
+pub(crate) struct Cursor<'a> {
+    text: &'a str,
+    toks: &'a [Token],
+    strip_at: usize,
+    strip: usize,
+    pub(crate) anchor: Date,
+}
+
+/// String equality without a call into `memcmp`: words are short, and the
+/// grammars compare them by the hundred.
+#[inline(always)]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A bit filter over words: `maybe` is false for every word never added,
+/// and costs one hash. Built at compile time from the lexicon tables.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Filter([u64; 8]);
+
+impl Filter {
+    pub(crate) const EMPTY: Filter = Filter([0; 8]);
+
+    #[inline]
+    const fn slot(w: &[u8]) -> usize {
+        if w.is_empty() {
+            return 0;
+        }
+        (w.len() * 31 + w[w.len() - 1] as usize * 7 + w[w.len() / 2] as usize) % 512
+    }
+
+    pub(crate) const fn with(mut self, word: &str) -> Filter {
+        let slot = Filter::slot(word.as_bytes());
+        self.0[slot / 64] |= 1 << (slot % 64);
+        self
+    }
+
+    pub(crate) const fn with_all(mut self, words: &[&str]) -> Filter {
+        let mut i = 0;
+        while i < words.len() {
+            self = self.with(words[i]);
+            i += 1;
+        }
+        self
+    }
+
+    /// The first words of `phrases`.
+    pub(crate) const fn firsts(phrases: &[&[&str]]) -> Filter {
+        let mut f = Filter::EMPTY;
+        let mut i = 0;
+        while i < phrases.len() {
+            f = f.with(phrases[i][0]);
+            i += 1;
+        }
+        f
+    }
+
+    /// The first words of the phrases of `table`.
+    pub(crate) const fn firsts_of<T>(table: &[(&[&str], T)]) -> Filter {
+        let mut f = Filter::EMPTY;
+        let mut i = 0;
+        while i < table.len() {
+            f = f.with(table[i].0[0]);
+            i += 1;
+        }
+        f
+    }
+
+    /// The words of `table`.
+    pub(crate) const fn words_of<T>(table: &[(&str, T)]) -> Filter {
+        let mut f = Filter::EMPTY;
+        let mut i = 0;
+        while i < table.len() {
+            f = f.with(table[i].0);
+            i += 1;
+        }
+        f
+    }
+
+    #[inline]
+    pub(crate) fn maybe(&self, word: &str) -> bool {
+        let slot = Filter::slot(word.as_bytes());
+        self.0[slot / 64] & (1 << (slot % 64)) != 0
+    }
+}
+
+/// A set of words with a [`Filter`] in front, so that asking about a word
+/// that is not in it (most words of an article) costs one hash, not a scan.
+pub(crate) struct WordSet {
+    pub(crate) words: &'static [&'static str],
+    filter: Filter,
+}
+
+impl WordSet {
+    pub(crate) const fn new(words: &'static [&'static str]) -> WordSet {
+        WordSet {
+            words,
+            filter: Filter::EMPTY.with_all(words),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, word: &str) -> bool {
+        self.filter.maybe(word) && among(self.words, word)
+    }
+}
+
+/// Whether `word` is one of `list`.
+#[inline]
+pub(crate) fn among(list: &[&str], word: &str) -> bool {
+    list.iter().any(|w| same(w, word))
+}
+
+impl<'a> Cursor<'a> {
+    /// The word at `i`, or "" past the end.
+    #[inline(always)]
+    pub(crate) fn word(&self, i: usize) -> &'a str {
+        match self.toks.get(i) {
+            Some(t) if i == self.strip_at => &self.text[t.start + self.strip..t.end],
+            Some(t) => &self.text[t.start..t.end],
+            None => "",
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn is(&self, i: usize, word: &str) -> bool {
+        same(self.word(i), word)
+    }
+
+    /// Whether `found` reads every token to the end.
+    pub(crate) fn covers(&self, found: Option<Found>) -> bool {
+        found.is_some_and(|f| f.end >= self.toks.len())
+    }
+
+    /// The index after `words` if they stand at `i`.
+    pub(crate) fn seq(&self, i: usize, words: &[&str]) -> Option<usize> {
+        self.seq_after(i, self.word(i), words)
+    }
+
+    /// `seq` for a caller that already holds `first`, the word at `i`:
+    /// tables of phrases fetch it once, not once per phrase.
+    #[inline(always)]
+    fn seq_after(&self, i: usize, first: &str, words: &[&str]) -> Option<usize> {
+        let (head, rest) = words.split_first()?;
+        if !same(head, first) {
+            return None;
+        }
+        let all = rest.iter().enumerate().all(|(k, w)| self.is(i + 1 + k, w));
+        all.then_some(i + words.len())
+    }
+
+    /// The longest phrase of `table` at `i`, with its value.
+    pub(crate) fn longest<T: Copy>(&self, i: usize, table: &[(&[&str], T)]) -> Option<(usize, T)> {
+        let first = self.word(i);
+        let mut best: Option<(usize, T)> = None;
+        for &(words, value) in table {
+            if let Some(end) = self.seq_after(i, first, words)
+                && best.is_none_or(|(e, _)| end > e)
+            {
+                best = Some((end, value));
+            }
+        }
+        best
+    }
+
+    /// Each phrase of `phrases` that stands at `i`, with the index after it.
+    pub(crate) fn each<'p>(
+        &'p self,
+        i: usize,
+        phrases: &'p [&'p [&'p str]],
+    ) -> impl Iterator<Item = (&'p [&'p str], usize)> + 'p {
+        let first = self.word(i);
+        phrases
+            .iter()
+            .filter_map(move |p| self.seq_after(i, first, p).map(|end| (*p, end)))
+    }
+
+    /// The index after the longest of `phrases` at `i`.
+    pub(crate) fn any(&self, i: usize, phrases: &[&[&str]]) -> Option<usize> {
+        let first = self.word(i);
+        phrases
+            .iter()
+            .filter_map(|p| self.seq_after(i, first, p))
+            .max()
+    }
+
+    /// The value of the one-word entry of `table` at `i`.
+    pub(crate) fn lookup<T: Copy>(&self, i: usize, table: &[(&str, T)]) -> Option<T> {
+        let w = self.word(i);
+        table.iter().find(|(k, _)| same(k, w)).map(|&(_, v)| v)
+    }
+
+    /// The value of the number at `i` (saturated when absurdly long).
+    pub(crate) fn digits(&self, i: usize) -> Option<u64> {
+        match self.toks.get(i) {
+            Some(t) if t.kind == Kind::Number => {
+                Some(numbers::value_of_digits(&self.text[t.start..t.end]))
+            }
+            _ => None,
+        }
+    }
+
+    /// A number of at most two digits: a day or a month.
+    pub(crate) fn small(&self, i: usize) -> Option<u64> {
+        match self.toks.get(i) {
+            Some(t) if t.kind == Kind::Number && t.end - t.start <= 2 => self.digits(i),
+            _ => None,
+        }
+    }
+
+    /// A four-digit number: a year.
+    pub(crate) fn year(&self, i: usize) -> Option<i64> {
+        match self.toks.get(i) {
+            Some(t) if t.kind == Kind::Number && t.end - t.start == 4 => {
+                self.digits(i).and_then(|v| i64::try_from(v).ok())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A date written in digits: `2025-11-30`, `2025/11/30`, or day first
+/// `30/11/2025`, `30-11-2025`, `30.11.2025`.
+pub(crate) fn numeric_date(cur: &Cursor, i: usize) -> Option<(usize, Calc<Date>)> {
+    let sep = cur.word(i + 1);
+    if !matches!(sep, "-" | "/" | ".") || !cur.is(i + 3, sep) {
+        return None;
+    }
+    let (year, month, day) = if let Some(y) = cur.year(i) {
+        (y, cur.small(i + 2)?, cur.small(i + 4)?)
+    } else {
+        (cur.year(i + 4)?, cur.small(i + 2)?, cur.small(i)?)
+    };
+    let spec = i8::try_from(month).ok().map(|month| DaySpec {
+        day,
+        month,
+        year: YearRef::Given(year),
+    });
+    let date = spec
+        .ok_or(Problem::NoSuchDate)
+        .and_then(|s| s.resolve(cur.anchor));
+    Some((i + 5, date))
+}
+
+/// Whether a token can begin any expression: lets `find` skip most of an
+/// article's words with a single check.
+fn could_start(text: &str, tok: &Token) -> bool {
+    let word = &text[tok.start..tok.end];
+    match tok.kind {
+        Kind::Number => true,
+        Kind::Punct => false,
+        // The first byte tells the script; a word mixing scripts matches no
+        // lexicon entry of either language anyway.
+        Kind::Word if word.as_bytes()[0].is_ascii() => en::could_start(word),
+        Kind::Word => ar::could_start(word),
+    }
+}
+
+/// The longest reading at `i`, and how many bytes of a conjunction were
+/// stripped from its first word.
+fn read_at(text: &str, toks: &[Token], i: usize, anchor: Date) -> Option<(Found, usize)> {
+    let tok = toks.get(i)?;
+    let word = &text[tok.start..tok.end];
+    let read = |strip: usize| {
+        let cur = Cursor {
+            text,
+            toks,
+            strip_at: i,
+            strip,
+            anchor,
+        };
+        match tok.kind {
+            Kind::Word if word.is_ascii() => en::read(&cur, i),
+            Kind::Word => ar::read(&cur, i),
+            _ => longer(en::read(&cur, i), ar::read(&cur, i)),
+        }
+    };
+    let plain = read(0);
+    if plain.is_some_and(|p| p.end >= toks.len()) {
+        return plain.map(|p| (p, 0));
+    }
+    // A conjunction glued to the first word: "وخلال", "فقبل". Only when at
+    // least two letters remain, so that the stripped word is still a word.
+    const GLUE: usize = 'و'.len_utf8();
+    let glued = tok.kind == Kind::Word
+        && (word.starts_with('و') || word.starts_with('ف'))
+        && word.chars().nth(2).is_some();
+    let stripped = if glued { read(GLUE) } else { None };
+    match (plain, stripped) {
+        (Some(p), Some(s)) if s.end > p.end => Some((s, GLUE)),
+        (Some(p), _) => Some((p, 0)),
+        (None, Some(s)) => Some((s, GLUE)),
+        (None, None) => None,
+    }
+}
+
+/// Runs `f` on a cursor over `text` at its first token, anchored on
+/// 2025-10-15 (a Wednesday).
+#[cfg(test)]
+pub(crate) fn with_cursor<T>(text: &str, f: impl FnOnce(&Cursor) -> T) -> T {
+    let folded = Folded::new(text);
+    let cur = Cursor {
+        text: &folded.text,
+        toks: &folded.tokens,
+        strip_at: usize::MAX,
+        strip: 0,
+        anchor: jiff::civil::date(2025, 10, 15),
+    };
+    f(&cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    const ANCHOR: Date = date(2025, 10, 15);
+
+    fn latest(expr: &str) -> Date {
+        Deadline::parse(expr, ANCHOR).unwrap().latest
+    }
+
+    #[test]
+    fn whole_expression_must_be_understood() {
+        let err = Deadline::parse("within two months, hopefully", ANCHOR).unwrap_err();
+        assert!(err.hint.unwrap().contains("within two months"));
+    }
+
+    #[test]
+    fn error_quotes_input_and_shows_forms() {
+        let err = Deadline::parse("eventually-ish", ANCHOR).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("\"eventually-ish\""), "{shown}");
+        assert!(shown.contains("by 30 November 2025"), "{shown}");
+    }
+
+    #[test]
+    fn impossible_date_is_an_error_with_a_hint() {
+        let err = Deadline::parse("by 31 November 2025", ANCHOR).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some(Problem::NoSuchDate.hint()));
+    }
+
+    #[test]
+    fn empty_and_punctuation_only_are_errors() {
+        assert!(Deadline::parse("", ANCHOR).is_err());
+        assert!(Deadline::parse(" .,; ", ANCHOR).is_err());
+    }
+
+    #[test]
+    fn surrounding_punctuation_is_ignored() {
+        assert_eq!(latest("\"within two months.\""), date(2025, 12, 15));
+        assert_eq!(latest("«في غضون شهرين»."), date(2025, 12, 15));
+    }
+
+    #[test]
+    fn glued_conjunction_is_stripped_from_the_first_word() {
+        assert_eq!(latest("وخلال شهرين"), date(2025, 12, 15));
+        assert_eq!(latest("وبحلول نهاية العام"), date(2025, 12, 31));
+    }
+
+    #[test]
+    fn vague_horizon_comes_from_options() {
+        let o = Options {
+            vague_horizon_days: 10,
+        };
+        let d = Deadline::parse_with("قريباً", ANCHOR, &o).unwrap();
+        assert_eq!(
+            (d.earliest, d.latest, d.vague),
+            (ANCHOR, date(2025, 10, 25), true)
+        );
+        let o = Options {
+            vague_horizon_days: -5,
+        };
+        let d = Deadline::parse_with("soon", ANCHOR, &o).unwrap();
+        assert_eq!(d.latest, ANCHOR);
+    }
+
+    #[test]
+    fn deadline_round_trips_through_json_with_plain_dates() {
+        let d = Deadline::parse("by 30 November 2025", ANCHOR).unwrap();
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["latest"], "2025-11-30");
+        assert_eq!(json["earliest"], "2025-10-15");
+        assert_eq!(json["vague"], false);
+        let back: Deadline = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn stated_beats_vague_then_earlier_latest_then_narrower() {
+        let p = |e: &str| Deadline::parse(e, ANCHOR).unwrap();
+        assert!(p("within six months").is_sharper_than(&p("soon")));
+        assert!(p("by the end of November").is_sharper_than(&p("within two months")));
+        assert!(p("next month").is_sharper_than(&p("by the end of November")));
+        assert!(!p("next month").is_sharper_than(&p("next month")));
+    }
+
+    #[test]
+    fn sharpest_of_none_is_none() {
+        assert!(sharpest(&[]).is_none());
+    }
+
+    const SEED: &str = "كما تم الاتفاق على عقد اجتماع للجنة حكومية دولية مشتركة في المستقبل القريب لمتابعة تنفيذ الاتفاقات التي تم التوصل إليها. لم يتم تحديد موعد محدد للاجتماع حتى الآن، لكن من المتوقع أن يعقد في غضون شهرين.";
+
+    #[test]
+    fn seed_sentence_yields_both_mentions_with_original_spans() {
+        let found = find(SEED, ANCHOR);
+        let texts: Vec<&str> = found.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["في المستقبل القريب", "في غضون شهرين"]);
+        for m in &found {
+            assert_eq!(&SEED[m.span.clone()], m.text);
+            assert_eq!(m.deadline.expression, m.text);
+        }
+        assert!(found[0].deadline.vague);
+        assert_eq!(found[1].deadline.latest, date(2025, 12, 15));
+        assert_eq!(sharpest(&found).unwrap().text, "في غضون شهرين");
+    }
+
+    #[test]
+    fn spans_cover_diacritics_and_skip_glued_conjunctions() {
+        let text = "\u{200F}وخلالَ شهرينِ\u{200F} سيُعقد";
+        let found = find(text, ANCHOR);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].text, "خلالَ شهرينِ");
+    }
+
+    #[test]
+    fn find_skips_dates_without_a_deadline_word() {
+        let text = "التقى الرئيسان في موسكو يوم 15 أكتوبر 2025، ووعدا بالرد بحلول 30 نوفمبر 2025.";
+        let found = find(text, ANCHOR);
+        let texts: Vec<&str> = found.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["بحلول 30 نوفمبر 2025"]);
+    }
+
+    #[test]
+    fn find_matches_whole_words_only() {
+        // "وأحدث" holds "احد" (one) and "شهر" stands in "مشهرة"; neither
+        // is a deadline.
+        let found = find("وأحدث تقرير عن الشركة المشهرة خلال الحرب", ANCHOR);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn find_on_text_without_deadlines_is_empty() {
+        assert!(find("", ANCHOR).is_empty());
+        assert!(find("The talks focused on energy.", ANCHOR).is_empty());
     }
 }

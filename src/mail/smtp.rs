@@ -20,7 +20,10 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -34,11 +37,20 @@ pub const CREDENTIAL_NAME: &str = "smtp-password";
 
 /// Sends emails through an SMTP server, reusing connections between sends.
 pub struct SmtpTransport {
-    client: AsyncSmtpTransport<Tokio1Executor>,
+    /// Kept to build a fresh pool when an attempt times out (see `send`).
+    builder: AsyncSmtpTransportBuilder,
+    pool: Mutex<Pool>,
     host: String,
     port: u16,
     security: Security,
     username: Option<String>,
+    timeout: Duration,
+}
+
+/// The current connection pool and how many times it has been replaced.
+struct Pool {
+    generation: u64,
+    client: AsyncSmtpTransport<Tokio1Executor>,
 }
 
 impl fmt::Debug for SmtpTransport {
@@ -49,6 +61,7 @@ impl fmt::Debug for SmtpTransport {
             .field("port", &self.port)
             .field("security", &self.security)
             .field("username", &self.username)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -107,11 +120,16 @@ impl SmtpTransport {
         }
 
         Ok(SmtpTransport {
-            client: builder.build(),
+            pool: Mutex::new(Pool {
+                generation: 0,
+                client: builder.clone().build(),
+            }),
+            builder,
             host: config.host.clone(),
             port: config.port,
             security: config.security,
             username: config.username.clone(),
+            timeout: config.timeout,
         })
     }
 
@@ -121,12 +139,62 @@ impl SmtpTransport {
     }
 
     /// Delivers one email to the recipients of its envelope.
+    ///
+    /// `mail.smtp.timeout` bounds the whole attempt, not just the connect:
+    /// lettre's async client has no read timeout, so a server that stops
+    /// answering mid-conversation would otherwise hang the daemon forever.
+    /// A connection abandoned mid-command cannot be reused safely (the next
+    /// command would read the old reply), and the pool cannot be told which
+    /// one it was, so a timeout retires the whole pool and starts a new one.
     pub async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
-        self.client
-            .send_raw(message.envelope(), &message.formatted())
-            .await
-            .map(|_| ())
-            .map_err(|err| self.classify(&err))
+        let (generation, client) = {
+            let pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            (pool.generation, pool.client.clone())
+        };
+        let bytes = message.formatted();
+        let attempt = client.send_raw(message.envelope(), &bytes);
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(self.classify(&err)),
+            Err(_) => {
+                self.retire_pool(generation);
+                Err(SendError::Transient(format!(
+                    "no complete answer from {}:{} within {}s{}",
+                    self.host,
+                    self.port,
+                    self.timeout.as_secs_f32(),
+                    self.timeout_hint()
+                )))
+            }
+        }
+    }
+
+    /// Swaps in a fresh pool unless a concurrent send already did, and
+    /// closes the old one's idle connections in the background.
+    fn retire_pool(&self, generation: u64) {
+        let old = {
+            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            if pool.generation != generation {
+                return;
+            }
+            pool.generation += 1;
+            std::mem::replace(&mut pool.client, self.builder.clone().build())
+        };
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            // Closing sends QUIT, which a stalled server may never answer.
+            let _ = tokio::time::timeout(timeout, old.shutdown()).await;
+        });
+    }
+
+    fn timeout_hint(&self) -> &'static str {
+        match self.security {
+            Security::Tls => "",
+            _ if self.port == 465 => " (port 465 usually needs security = \"tls\")",
+            _ => {
+                " (if this port expects TLS from the first byte, as 465 usually does, set security = \"tls\")"
+            }
+        }
     }
 
     fn classify(&self, err: &lettre::transport::smtp::Error) -> SendError {
@@ -137,16 +205,15 @@ impl SmtpTransport {
             if err.is_permanent() && !matches!(number, 530 | 534 | 535 | 538) {
                 return SendError::Permanent(format!("{place} refused the message: {detail}"));
             }
-            let hint = match number {
-                530 if self.username.is_none() => {
-                    "; the server requires a login: set mail.smtp.username and a password file"
-                }
-                530 | 534 | 535 | 538 => {
-                    "; the server refused our login: check mail.smtp.username and the password file"
-                }
-                _ => "",
-            };
-            return SendError::Transient(format!("{place} deferred the message: {detail}{hint}"));
+            if matches!(number, 530 | 534 | 535 | 538) {
+                let fix = if number == 530 && self.username.is_none() {
+                    "the server requires a login: set mail.smtp.username and a password file"
+                } else {
+                    "check mail.smtp.username and the password file"
+                };
+                return SendError::Transient(format!("{place} refused our login: {detail}; {fix}"));
+            }
+            return SendError::Transient(format!("{place} deferred the message: {detail}"));
         }
         SendError::Transient(format!(
             "cannot deliver through {place}: {detail}{}",
@@ -168,8 +235,11 @@ impl SmtpTransport {
                 " (the server on port {} does not offer STARTTLS; port 465 usually needs security = \"tls\")",
                 self.port
             ),
+            Security::StartTls | Security::None if err.is_timeout() => {
+                self.timeout_hint().to_string()
+            }
             Security::StartTls | Security::None
-                if self.port == 465 || err.is_timeout() || text.contains("timed out") =>
+                if self.port == 465 && text.contains("incomplete response") =>
             {
                 " (no SMTP greeting: port 465 usually needs security = \"tls\")".to_string()
             }
@@ -184,7 +254,10 @@ impl SmtpTransport {
 
 /// lettre's error text with every source in the chain, once each.
 fn describe_error(err: &lettre::transport::smtp::Error) -> String {
-    let mut text = err.to_string();
+    // lettre sometimes wraps a connection error in another.
+    let mut text = err
+        .to_string()
+        .replace("Connection error: Connection error: ", "Connection error: ");
     let mut source = std::error::Error::source(err);
     // lettre prints its direct source itself; add the deeper ones.
     if let Some(first) = source {

@@ -373,43 +373,50 @@ impl Store {
         })
     }
 
-    /// Counts for `status`.
+    /// Counts for `status` and the daemon's STATUS line. Every count is
+    /// an index range, so this stays cheap however many emails were sent.
     pub fn outbox_counts(&self, now: Timestamp) -> Result<OutboxCounts> {
-        let run = || -> rusqlite::Result<OutboxCounts> {
-            let n = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
-            let mut counts = self.conn.query_row(
-                "SELECT sum(state = 'pending' AND attempts = 0),
-                        sum(state = 'pending' AND attempts > 0),
-                        sum(state = 'sending'),
-                        sum(state = 'dead'),
-                        sum(state = 'cancelled'),
-                        sum(state = 'sent' AND sent_at > ?1 - 86400),
-                        max(CASE WHEN state = 'sent' THEN sent_at END)
-                 FROM outbox",
-                [seconds(now)],
-                |r| {
-                    Ok(OutboxCounts {
-                        pending: n(r.get(0)?),
-                        retrying: n(r.get(1)?),
-                        sending: n(r.get(2)?),
-                        dead: n(r.get(3)?),
-                        cancelled: n(r.get(4)?),
-                        sent_last_24h: n(r.get(5)?),
-                        last_sent_at: r.get::<_, Option<i64>>(6)?.map(instant),
-                        next_reminder_at: None,
-                    })
-                },
-            )?;
-            counts.next_reminder_at = self
-                .conn
-                .query_row(
-                    "SELECT min(next_reminder_at) FROM commitments
-                     WHERE next_reminder_at IS NOT NULL AND status = 'open'",
-                    [],
-                    |r| r.get::<_, Option<i64>>(0),
+        let count = |sql: &str, value: i64| -> rusqlite::Result<u64> {
+            self.conn
+                .prepare_cached(sql)?
+                .query_row([value], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+        };
+        let state =
+            |name: &str| -> rusqlite::Result<(u64, u64)> {
+                self.conn
+                .prepare_cached(
+                    "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox WHERE state = ?1",
                 )?
-                .map(instant);
-            Ok(counts)
+                .query_row([name], |r| {
+                    Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, i64>(1)?.max(0) as u64))
+                })
+            };
+        let run = || -> rusqlite::Result<OutboxCounts> {
+            let (pending, retrying) = state("pending")?;
+            Ok(OutboxCounts {
+                pending: pending - retrying,
+                retrying,
+                sending: state("sending")?.0,
+                dead: state("dead")?.0,
+                cancelled: state("cancelled")?.0,
+                sent_last_24h: count(
+                    "SELECT count(*) FROM outbox WHERE state = 'sent' AND sent_at > ?1",
+                    seconds(now) - 86_400,
+                )?,
+                last_sent_at: self
+                    .conn
+                    .prepare_cached("SELECT max(sent_at) FROM outbox WHERE state = 'sent'")?
+                    .query_row([], |r| r.get::<_, Option<i64>>(0))?
+                    .map(instant),
+                next_reminder_at: self
+                    .conn
+                    .prepare_cached(
+                        "SELECT min(next_reminder_at) FROM commitments WHERE next_reminder_at IS NOT NULL",
+                    )?
+                    .query_row([], |r| r.get::<_, Option<i64>>(0))?
+                    .map(instant),
+            })
         };
         run().map_err(|e| self.sqlite(e))
     }

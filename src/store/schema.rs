@@ -120,6 +120,7 @@ CREATE UNIQUE INDEX outbox_reminder_once ON outbox (commitment_id, reminder_key,
 CREATE UNIQUE INDEX outbox_digest_once ON outbox (reminder_key, recipient)
     WHERE commitment_id IS NULL;
 CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE state = 'sent';
 CREATE INDEX outbox_by_commitment ON outbox (commitment_id, state);
 
 -- Small facts the daemon keeps between runs (when digests were last due).

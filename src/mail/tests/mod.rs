@@ -167,3 +167,15 @@ pub fn header_names(bytes: &[u8]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The daemon shares one transport between tasks and spawns sends.
+#[test]
+fn transport_and_its_send_future_can_cross_threads() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    fn spawnable<F: std::future::Future + Send>(_: &F) {}
+    fn check(transport: &super::Transport, message: &lettre::Message) {
+        shareable(transport);
+        spawnable(&transport.send(message));
+    }
+    let _ = check;
+}

@@ -472,7 +472,7 @@ fn digest_lists_each_section_and_the_undelivered_reminders() {
     );
     assert_eq!(raw_header(&parsed, "X-Followup-Digest"), "energy");
     assert_eq!(raw_header(&parsed, "Message-ID"), id);
-    let text = parsed.body_text(0).unwrap();
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
     for expected in [
         "Overdue (1)\n  #12  Ceasefire monitors deployed  (latest 2025-12-31, overdue by 2 days)",
         "Due within 14 days (1)\n  #13  <b>Gas</b> deal signed  (latest 2026-01-05, due in 3 days)",

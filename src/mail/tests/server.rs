@@ -89,14 +89,16 @@ impl SmtpServer {
                 }
                 let Ok(stream) = stream else { continue };
                 state.connections.fetch_add(1, Ordering::SeqCst);
+                let hang_up = Arc::new(AtomicBool::new(false));
                 let handler = Recorder {
                     shared: Arc::clone(&state),
+                    hang_up: Arc::clone(&hang_up),
                     behaviour: behaviour.clone(),
                     login: login.clone(),
                     current: None,
                 };
                 let builder = builder.clone();
-                thread::spawn(move || serve(stream, &builder, handler));
+                thread::spawn(move || serve(stream, &builder, handler, &hang_up));
             }
         });
         SmtpServer { addr, shared }
@@ -127,7 +129,7 @@ impl Drop for SmtpServer {
     }
 }
 
-fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder) {
+fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder, hang_up: &AtomicBool) {
     let peer = stream
         .peer_addr()
         .map(|a| a.ip())
@@ -149,7 +151,7 @@ fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder) {
         match response.action {
             Action::NoReply => {}
             Action::Reply => {
-                if response.write_to(&mut writer).is_err() {
+                if response.write_to(&mut writer).is_err() || hang_up.load(Ordering::SeqCst) {
                     return;
                 }
             }
@@ -164,6 +166,11 @@ fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder) {
 
 struct Recorder {
     shared: Arc<Shared>,
+    /// Set when the connection must close after the current reply: mailin
+    /// stays in its DATA state after refusing a message, so it would take
+    /// the client's next command (RSET or QUIT) for message text. Closing,
+    /// as many real servers do after refusing DATA, keeps the test honest.
+    hang_up: Arc<AtomicBool>,
     behaviour: Behaviour,
     login: Option<Login>,
     current: Option<Received>,
@@ -196,7 +203,10 @@ impl Handler for Recorder {
     fn data_end(&mut self) -> Response {
         let current = self.current.take();
         match self.behaviour {
-            Behaviour::RejectData(code, text) => Response::custom(code, text.into()),
+            Behaviour::RejectData(code, text) => {
+                self.hang_up.store(true, Ordering::SeqCst);
+                Response::custom(code, text.into())
+            }
             _ => {
                 if let Some(message) = current {
                     self.shared.received.lock().unwrap().push(message);
