@@ -31,6 +31,10 @@ const LEASE: Duration = Duration::from_secs(300);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// Commitments planned per transaction.
 const PLAN_BATCH: usize = 2000;
+/// Outbox rows claimed at a time, and how many of them are on the wire at
+/// once (the SMTP pool keeps up to this many connections open).
+const CLAIM_BATCH: usize = 64;
+const PARALLEL_SENDS: usize = 16;
 
 /// What one tick did, for logs and systemd's STATUS line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -159,7 +163,9 @@ impl Daemon {
         Ok(report)
     }
 
-    fn plan(&mut self, now: Timestamp, report: &mut TickReport) -> anyhow::Result<()> {
+    /// Step 1 of a tick: plan every commitment whose schedule is due and
+    /// queue what is owed.
+    pub fn plan(&mut self, now: Timestamp, report: &mut TickReport) -> anyhow::Result<()> {
         loop {
             let due = self.store.scheduled_before(now, PLAN_BATCH)?;
             if due.is_empty() {
@@ -253,87 +259,90 @@ impl Daemon {
         Ok(())
     }
 
-    async fn deliver(
+    /// Step 3 of a tick: send what the outbox holds, until it is empty or
+    /// `stop` is raised.
+    pub async fn deliver(
         &mut self,
         now: Timestamp,
         stop: &tokio::sync::watch::Receiver<bool>,
         report: &mut TickReport,
     ) -> anyhow::Result<()> {
+        use futures_util::StreamExt as _;
         loop {
             if *stop.borrow() {
                 return Ok(());
             }
-            let claimed = self.store.claim(now, LEASE, 50)?;
+            let claimed = self.store.claim(now, LEASE, CLAIM_BATCH)?;
             if claimed.is_empty() {
                 return Ok(());
             }
-            let mut rows = claimed.into_iter();
-            while let Some(row) = rows.next() {
-                if *stop.borrow() {
-                    // Hand back what we have not started, so the next run sends it.
-                    self.store.release(&row)?;
-                    for rest in rows.by_ref() {
-                        self.store.release(&rest)?;
-                    }
-                    return Ok(());
+            // Render everything first (that reads the store), then send
+            // several at once over the transport's pooled connections.
+            let today = self.policy.local_date(Timestamp::now());
+            let mut ready = Vec::with_capacity(claimed.len());
+            for row in claimed {
+                if !self.store.still_wanted(row.row)? {
+                    self.store.mark_cancelled(&row)?;
+                    report.cancelled += 1;
+                    continue;
                 }
-                self.deliver_one(&row, stop, report).await?;
+                match self.render(&row, today) {
+                    Ok(message) => ready.push((row, message)),
+                    Err(err) => {
+                        error!(row = row.row, key = %row.key, error = %format!("{err:#}"), "cannot render the email; marking it dead");
+                        self.store.mark_dead(
+                            &row,
+                            &format!("render: {err:#}"),
+                            Timestamp::now(),
+                        )?;
+                        report.dead += 1;
+                    }
+                }
             }
-        }
-    }
 
-    async fn deliver_one(
-        &mut self,
-        row: &Claimed,
-        stop: &tokio::sync::watch::Receiver<bool>,
-        report: &mut TickReport,
-    ) -> anyhow::Result<()> {
-        if !self.store.still_wanted(row.row)? {
-            self.store.mark_cancelled(row)?;
-            report.cancelled += 1;
-            return Ok(());
-        }
-        let today = self.policy.local_date(Timestamp::now());
-        let message = match self.render(row, today) {
-            Ok(message) => message,
-            Err(err) => {
-                let now = Timestamp::now();
-                error!(row = row.row, key = %row.key, error = %err, "cannot render the email; marking it dead");
-                self.store
-                    .mark_dead(row, &format!("render: {err:#}"), now)?;
-                report.dead += 1;
-                return Ok(());
-            }
-        };
-        let mut stop = stop.clone();
-        let outcome = tokio::select! {
-            outcome = self.transport.send(&message) => outcome,
-            _ = async {
-                let _ = stop.wait_for(|s| *s).await;
+            let Daemon {
+                store,
+                transport,
+                config,
+                ..
+            } = self;
+            let transport = &*transport;
+            let mut sends = futures_util::stream::iter(ready.iter())
+                .map(|(row, message)| async move {
+                    // Once stopping, nothing new goes on the wire.
+                    if *stop.borrow() {
+                        return (row, None);
+                    }
+                    (row, Some(transport.send(message).await))
+                })
+                .buffer_unordered(PARALLEL_SENDS);
+            let mut done = std::collections::HashSet::new();
+            let mut stopping = stop.clone();
+            let grace = async {
+                let _ = stopping.wait_for(|s| *s).await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => Err(SendError::Transient("stopped while sending".into())),
-        };
-        let now = Timestamp::now();
-        match outcome {
-            Ok(()) => {
-                self.store.mark_sent(row, now)?;
-                report.sent += 1;
-                info!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, message_id = %row.message_id, "sent");
+            };
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    next = sends.next() => match next {
+                        Some((row, Some(outcome))) => {
+                            done.insert(row.row);
+                            record_outcome(store, &config.mail.retry, row, outcome, report)?;
+                        }
+                        Some((_, None)) => {}
+                        None => break,
+                    },
+                    _ = &mut grace => break,
+                }
             }
-            Err(SendError::Transient(reason)) if row.attempts < self.config.mail.retry.attempts => {
-                let delay = backoff(&self.config.mail.retry, row.attempts);
-                let retry_at = now.checked_add(delay).unwrap_or(now);
-                warn!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, attempt = row.attempts, %retry_at, error = %reason, "delivery failed; will retry");
-                self.store.mark_retry(row, retry_at, &reason)?;
-                report.retried += 1;
-            }
-            Err(SendError::Transient(reason)) | Err(SendError::Permanent(reason)) => {
-                error!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, attempts = row.attempts, error = %reason, "delivery failed for good; the row is dead (see `followup status`)");
-                self.store.mark_dead(row, &reason, now)?;
-                report.dead += 1;
+            drop(sends);
+            // Whatever did not finish goes back to the queue for the next
+            // run: the same row, the same Message-ID.
+            for (row, _) in ready.iter().filter(|(row, _)| !done.contains(&row.row)) {
+                store.release(row)?;
             }
         }
-        Ok(())
     }
 
     fn render(&self, row: &Claimed, today: Date) -> anyhow::Result<lettre::Message> {
@@ -447,6 +456,36 @@ impl Daemon {
             })
             .collect())
     }
+}
+
+/// Stores how one send ended: sent, to be retried, or dead.
+fn record_outcome(
+    store: &mut Store,
+    retry: &config::RetryPolicy,
+    row: &Claimed,
+    outcome: Result<(), SendError>,
+    report: &mut TickReport,
+) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    match outcome {
+        Ok(()) => {
+            store.mark_sent(row, now)?;
+            report.sent += 1;
+            info!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, message_id = %row.message_id, "sent");
+        }
+        Err(SendError::Transient(reason)) if row.attempts < retry.attempts => {
+            let retry_at = now.checked_add(backoff(retry, row.attempts)).unwrap_or(now);
+            warn!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, attempt = row.attempts, %retry_at, error = %reason, "delivery failed; will retry");
+            store.mark_retry(row, retry_at, &reason)?;
+            report.retried += 1;
+        }
+        Err(SendError::Transient(reason)) | Err(SendError::Permanent(reason)) => {
+            error!(commitment = ?row.commitment_id, key = %row.key, to = %row.recipient, attempts = row.attempts, error = %reason, "delivery failed for good; the row is dead (see `followup status`)");
+            store.mark_dead(row, &reason, now)?;
+            report.dead += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Who gets a commitment's reminders: each recipient of each routed desk,

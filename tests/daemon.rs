@@ -466,3 +466,45 @@ fn sighup_with_a_broken_config_keeps_the_old_one() {
     assert!(log.contains("keeping the old one"), "{log}");
     assert!(log.contains("send_time"), "{log}");
 }
+
+#[test]
+fn a_desk_digest_is_sent_once_per_local_day() {
+    let config = MAILDIR_CONFIG.replace(
+        "recipients = [\"desk@example.org\"]",
+        "recipients = [\"desk@example.org\"]\ndigest = \"* * * * * *\"",
+    );
+    let desk = Desk::with_config(&config);
+    // Far enough out that no reminder is owed yet; it is "due soon" in the digest.
+    desk.add(&[
+        "Sign the grain agreement",
+        "--due",
+        &days_from_today(10),
+        "--announced",
+        &days_from_today(0),
+    ]);
+    desk.add(&[
+        "Resume the talks",
+        "--due",
+        "soon",
+        "--announced",
+        &days_from_today(0),
+    ]);
+    // The first tick only notes when digests were last due: none for the past.
+    tick(&desk);
+    let digests = |desk: &Desk| -> Vec<Received> {
+        maildir_messages(desk)
+            .into_iter()
+            .filter(|m| m.header("X-Followup-Reminder").is_none())
+            .collect()
+    };
+    assert!(digests(&desk).is_empty());
+    std::thread::sleep(Duration::from_millis(1100));
+    tick(&desk);
+    std::thread::sleep(Duration::from_millis(1100));
+    tick(&desk);
+    let sent = digests(&desk);
+    assert_eq!(sent.len(), 1, "one digest per desk and day");
+    let body = &sent[0].data;
+    assert!(body.contains("Sign the grain agreement"), "{body}");
+    assert!(body.contains("Resume the talks"), "{body}");
+}
