@@ -29,6 +29,15 @@ pub struct Config {
     pub mail: MailConfig,
     pub reminders: ReminderConfig,
     pub desks: Vec<Desk>,
+    pub ingest: IngestConfig,
+}
+
+/// How `ingest` reads articles.
+#[derive(Debug, Clone, Default)]
+pub struct IngestConfig {
+    /// The desk's own gazetteer (TSV: canonical name, then its variants),
+    /// added to the one followup ships.
+    pub actors: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +282,13 @@ struct RawConfig {
     mail: RawMail,
     reminders: RawReminders,
     desks: Option<Spanned<Vec<RawDesk>>>,
+    ingest: RawIngest,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawIngest {
+    actors: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -621,6 +637,14 @@ impl RawConfig {
             }
         };
 
+        let ingest = IngestConfig {
+            actors: self
+                .ingest
+                .actors
+                .as_ref()
+                .map(|value| check.path(value, "ingest.actors", base)),
+        };
+
         if !check.problems.is_empty() {
             return Err(check.problems);
         }
@@ -644,6 +668,7 @@ impl RawConfig {
                 timezone_name,
             },
             desks,
+            ingest,
         })
     }
 }

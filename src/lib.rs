@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod deadline;
+pub mod ingest;
 pub mod mail;
 pub mod model;
 pub mod plan;

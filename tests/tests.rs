@@ -10,4 +10,6 @@ mod config_files;
 mod daemon;
 mod deadline_props;
 mod deadline_table;
+mod ingest;
+mod ingest_cli;
 mod transfer;

@@ -2,6 +2,7 @@
 //! shares (config, store, clock, author). Each command group lives in its own
 //! file and is a thin shell over `store`, `deadline` and `transfer`.
 
+mod ingest;
 mod record;
 mod setup;
 mod table;
@@ -53,6 +54,8 @@ pub enum Command {
     Note(record::NoteArgs),
     /// Show what a deadline expression means in dates.
     Parse(view::ParseArgs),
+    /// Find the commitments an article announces; `--accept` stores them.
+    Ingest(ingest::IngestArgs),
     /// Import commitments from a file written by `export` or by hand.
     Import(transfer::ImportArgs),
     /// Export every commitment with its history.
@@ -160,6 +163,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Reopen(args) => record::reopen(&context, args, out),
         Command::Note(args) => record::note(&context, args, out),
         Command::Parse(args) => view::parse(&context, args, out),
+        Command::Ingest(args) => ingest::ingest(&context, args, out),
         Command::Import(args) => transfer::import(&context, args, out),
         Command::Export(args) => transfer::export(&context, args, out),
         Command::Status(args) => setup::status(&context, args, out),

@@ -222,6 +222,57 @@ fn current(tx: &Transaction<'_>, id: CommitmentId) -> Result<(Status, u32, Deadl
     })
 }
 
+fn insert_new(
+    tx: &Transaction<'_>,
+    new: &NewCommitment,
+    at: Timestamp,
+    author: &str,
+) -> rusqlite::Result<CommitmentId> {
+    tx.prepare_cached(
+        "INSERT INTO commitments (title, announced, source, quote, deadline_version, latest, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)",
+    )?
+    .execute(params![
+        new.title,
+        new.announced.to_string(),
+        new.source,
+        new.quote,
+        new.deadline.latest.to_string(),
+        at.to_string(),
+    ])?;
+    let id = tx.last_insert_rowid();
+    insert_deadline(
+        tx,
+        id,
+        &Revision {
+            deadline: new.deadline.clone(),
+            version: 1,
+            reason: None,
+            at,
+        },
+    )?;
+    insert_tags_and_actors(tx, id, &new.tags, &new.actors)?;
+    insert_event(
+        tx,
+        id,
+        at,
+        author,
+        EventKind::Created,
+        &detail(json!({ "deadline": deadline_json(&new.deadline, 1) })),
+    )?;
+    if let Some(note) = &new.note {
+        insert_event(
+            tx,
+            id,
+            at,
+            author,
+            EventKind::Note,
+            &detail(json!({ "text": note })),
+        )?;
+    }
+    Ok(id)
+}
+
 /// Cancels the commitment's reminders that have not gone out yet. Rows
 /// being sent right now keep their lease; the daemon drops them afterwards
 /// if the commitment is no longer open.
@@ -247,47 +298,22 @@ impl Store {
         at: Timestamp,
         author: &str,
     ) -> Result<CommitmentId> {
+        Ok(self.add_all(std::slice::from_ref(new), at, author)?[0])
+    }
+
+    /// Records several new commitments in one transaction: all or none.
+    pub fn add_all(
+        &mut self,
+        new: &[NewCommitment],
+        at: Timestamp,
+        author: &str,
+    ) -> Result<Vec<CommitmentId>> {
         let path = self.path.clone();
         self.write(|tx| {
-            let run = || -> rusqlite::Result<CommitmentId> {
-                tx.prepare_cached(
-                    "INSERT INTO commitments (title, announced, source, quote, deadline_version, latest, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)",
-                )?
-                .execute(params![
-                    new.title,
-                    new.announced.to_string(),
-                    new.source,
-                    new.quote,
-                    new.deadline.latest.to_string(),
-                    at.to_string(),
-                ])?;
-                let id = tx.last_insert_rowid();
-                insert_deadline(
-                    tx,
-                    id,
-                    &Revision {
-                        deadline: new.deadline.clone(),
-                        version: 1,
-                        reason: None,
-                        at,
-                    },
-                )?;
-                insert_tags_and_actors(tx, id, &new.tags, &new.actors)?;
-                insert_event(
-                    tx,
-                    id,
-                    at,
-                    author,
-                    EventKind::Created,
-                    &detail(json!({ "deadline": deadline_json(&new.deadline, 1) })),
-                )?;
-                if let Some(note) = &new.note {
-                    insert_event(tx, id, at, author, EventKind::Note, &detail(json!({ "text": note })))?;
-                }
-                Ok(id)
-            };
-            run().map_err(|e| super::classify(&path, e))
+            new.iter()
+                .map(|one| insert_new(tx, one, at, author))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| super::classify(&path, e))
         })
     }
 

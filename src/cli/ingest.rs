@@ -1,0 +1,225 @@
+//! `ingest`: an article in, the commitments it announces out for review;
+//! `--accept` stores the chosen ones. The reading is `ingest`'s; this file
+//! only reads the file, prints, and stores.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use jiff::civil::Date;
+
+use super::{Context, parse_date, print_json};
+use crate::ingest::{self, AnnouncedFrom, Candidate, Extraction};
+use crate::model::{self, NewCommitment};
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The article: a UTF-8 text file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The announcement date (YYYY-MM-DD). Default: a date found in the article, else today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub announced: Option<Date>,
+    /// Link to the article, stored as each accepted commitment's source.
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+    /// Print the candidates as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+    /// Store these candidates, by the numbers the review list shows (e.g. 1,3).
+    #[arg(long, value_name = "N,M", value_delimiter = ',', value_parser = parse_number)]
+    pub accept: Vec<usize>,
+    /// Tags for the accepted commitments (repeat for each).
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+}
+
+fn parse_number(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{} is not a candidate number; use the numbers the review list shows, e.g. --accept 1,3",
+            model::preview(text)
+        )),
+    }
+}
+
+fn read_article(args: &IngestArgs) -> anyhow::Result<(String, String)> {
+    let name = args.file.display().to_string();
+    let mut bytes = Vec::new();
+    if name == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
+    }
+    if bytes.contains(&0) {
+        bail!("{name} is not a text file (it contains NUL bytes); give the article as UTF-8 text");
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{name} is not UTF-8 text (bad byte at offset {}); save the article as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    if text.trim().is_empty() {
+        bail!("{name} is empty; give the article's text");
+    }
+    Ok((name, text))
+}
+
+fn options(context: &Context) -> anyhow::Result<ingest::Options> {
+    let mut options = ingest::Options {
+        vague_horizon_days: context.config.reminders.vague_horizon as i32,
+        extra_actors: Vec::new(),
+    };
+    if let Some(path) = &context.config.ingest.actors {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the actors file {} (ingest.actors in the config)",
+                path.display()
+            )
+        })?;
+        options.extra_actors = ingest::parse_actors_file(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(options)
+}
+
+pub fn ingest(context: &Context, args: IngestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (name, text) = read_article(&args)?;
+    let source = args
+        .source
+        .as_deref()
+        .map(|s| model::check_url("source", s))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let found = ingest::extract(&text, args.announced, context.today, &options(context)?);
+    if args.accept.is_empty() {
+        if args.json {
+            return print_json(out, &found.candidates);
+        }
+        return review(&found, &name, out);
+    }
+    accept(context, &args, &name, source, &found, out)
+}
+
+fn review(found: &Extraction, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    let from = match found.announced_from {
+        AnnouncedFrom::Flag => "from --announced",
+        AnnouncedFrom::Article => "date found in the article",
+        AnnouncedFrom::Today => "no date in the article: today; use --announced to correct",
+    };
+    writeln!(out, "Announced {} ({from})", found.announced)?;
+    if found.candidates.is_empty() {
+        writeln!(out, "No commitments found.")?;
+        return Ok(());
+    }
+    for (i, c) in found.candidates.iter().enumerate() {
+        writeln!(out, "\n{}. {}", i + 1, c.title)?;
+        if !c.actors.is_empty() {
+            writeln!(out, "   actors      {}", c.actors.join(", "))?;
+        }
+        match &c.deadline {
+            Some(d) => {
+                let vague = if d.vague { " (vague)" } else { "" };
+                writeln!(
+                    out,
+                    "   deadline    {:?} → {}{vague}",
+                    d.expression, d.latest
+                )?;
+            }
+            None => writeln!(out, "   deadline    none named (add one by hand)")?,
+        }
+        let others: Vec<String> = c
+            .mentions
+            .iter()
+            .filter(|m| Some(&m.deadline) != c.deadline.as_ref())
+            .map(|m| format!("{:?}", m.text))
+            .collect();
+        if !others.is_empty() {
+            writeln!(out, "   also said   {}", others.join(", "))?;
+        }
+        writeln!(
+            out,
+            "   cue         {} (confidence {:.2})",
+            c.cue, c.confidence
+        )?;
+        writeln!(out, "   quote       {}", c.quote.replace('\n', " "))?;
+    }
+    let example = if found.candidates.len() == 1 {
+        "1"
+    } else {
+        "1,2"
+    };
+    writeln!(
+        out,
+        "\nStore the right ones with: followup ingest {name} --accept {example} [--tag T]…"
+    )?;
+    Ok(())
+}
+
+fn accept(
+    context: &Context,
+    args: &IngestArgs,
+    name: &str,
+    source: Option<String>,
+    found: &Extraction,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let count = found.candidates.len();
+    let mut chosen: Vec<(usize, &Candidate)> = Vec::new();
+    for &n in &args.accept {
+        let candidate = found.candidates.get(n - 1).with_context(|| {
+            format!(
+                "there is no candidate {n}: {name} has {count}; run `followup ingest {name}` to see them; nothing was stored"
+            )
+        })?;
+        if !chosen.iter().any(|(m, _)| *m == n) {
+            chosen.push((n, candidate));
+        }
+    }
+    let mut new = Vec::with_capacity(chosen.len());
+    for (n, c) in &chosen {
+        let Some(deadline) = &c.deadline else {
+            bail!(
+                "candidate {n} names no deadline; record it with `followup add` and a --due of your own; nothing was stored"
+            );
+        };
+        let commitment = NewCommitment {
+            title: c.title.clone(),
+            announced: found.announced,
+            deadline: deadline.clone(),
+            actors: c.actors.clone(),
+            tags: args.tags.clone(),
+            source: source.clone(),
+            quote: Some(c.quote.clone()),
+            note: Some(format!(
+                "Recorded from {name} by `followup ingest` (candidate {n}, cue \"{}\", confidence {:.2})",
+                c.cue, c.confidence
+            )),
+        }
+        .validated()
+        .map_err(|e| anyhow::anyhow!("candidate {n}: {e}; nothing was stored"))?;
+        new.push(commitment);
+    }
+    let mut store = context.store()?;
+    let ids = store.add_all(&new, context.now, &context.author)?;
+    if args.json {
+        let records = ids
+            .iter()
+            .map(|&id| store.record(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        return print_json(out, &records);
+    }
+    for (id, c) in ids.iter().zip(&new) {
+        writeln!(
+            out,
+            "Added commitment {id}: {} due {}",
+            c.title, c.deadline.latest
+        )?;
+    }
+    Ok(())
+}
