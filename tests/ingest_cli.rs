@@ -121,9 +121,8 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     let out = desk
         .run(&["ingest", undated.to_str().unwrap(), "--json"])
         .json();
-    if out.as_array().unwrap().len() == 1 {
-        assert_eq!(out[0]["deadline"], serde_json::Value::Null);
-        let err = desk.refuses(&["ingest", undated.to_str().unwrap(), "--accept", "1"]);
-        assert!(err.contains("names no deadline"), "{err}");
-    }
+    assert_eq!(out.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(out[0]["deadline"], serde_json::Value::Null);
+    let err = desk.refuses(&["ingest", undated.to_str().unwrap(), "--accept", "1"]);
+    assert!(err.contains("names no deadline"), "{err}");
 }
