@@ -158,7 +158,7 @@ fn mistyped_files_are_refused_naming_the_problem() {
             "no deadline",
         ),
         ("empty.json", "   \n", "is empty"),
-        ("binary.json", "\u{0}\u{1}\u{2}garbage", "line 1"),
+        ("binary.json", "\u{0}\u{1}\u{2}garbage", "not a text file"),
     ];
     for (name, text, expected) in cases {
         let file = desk.write(name, text.as_bytes());

@@ -2,7 +2,7 @@
 //! `--accept` stores the chosen ones. The reading is `ingest`'s; this file
 //! only reads the file, prints, and stores.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -45,31 +45,6 @@ fn parse_number(text: &str) -> Result<usize, String> {
     }
 }
 
-fn read_article(args: &IngestArgs) -> anyhow::Result<(String, String)> {
-    let name = args.file.display().to_string();
-    let mut bytes = Vec::new();
-    if name == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-    } else {
-        bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
-    }
-    if bytes.contains(&0) {
-        bail!("{name} is not a text file (it contains NUL bytes); give the article as UTF-8 text");
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{name} is not UTF-8 text (bad byte at offset {}); save the article as UTF-8",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    if text.trim().is_empty() {
-        bail!("{name} is empty; give the article's text");
-    }
-    Ok((name, text))
-}
-
 fn options(context: &Context) -> anyhow::Result<ingest::Options> {
     let mut options = ingest::Options {
         vague_horizon_days: context.config.reminders.vague_horizon as i32,
@@ -89,7 +64,7 @@ fn options(context: &Context) -> anyhow::Result<ingest::Options> {
 }
 
 pub fn ingest(context: &Context, args: IngestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (name, text) = read_article(&args)?;
+    let (name, text) = super::read_text(&args.file, "article")?;
     let source = args
         .source
         .as_deref()

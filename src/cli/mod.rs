@@ -197,6 +197,36 @@ pub fn parse_id(text: &str) -> Result<CommitmentId, String> {
     }
 }
 
+/// Reads a whole input file as UTF-8 text, `-` meaning standard input.
+/// Returns the name to use in messages and the text.
+fn read_text(path: &Path, what: &str) -> anyhow::Result<(String, String)> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let mut bytes = Vec::new();
+    if name == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+    }
+    if bytes.contains(&0) {
+        anyhow::bail!(
+            "{name} is not a text file (it contains NUL bytes); give the {what} as UTF-8 text"
+        );
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{name} is not UTF-8 text (bad byte at offset {}); save the {what} as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    if text.trim().is_empty() {
+        anyhow::bail!("{name} is empty; nothing was done");
+    }
+    Ok((name, text))
+}
+
 /// Writes a value as pretty JSON with a final newline.
 fn print_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;

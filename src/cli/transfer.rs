@@ -1,9 +1,8 @@
 //! `import` and `export`: whole records in and out, through `transfer`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use super::Context;
@@ -35,24 +34,7 @@ pub struct ExportArgs {
 }
 
 pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let name = args.file.display().to_string();
-    let mut bytes = Vec::new();
-    if name == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-    } else {
-        bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{name} is not UTF-8 text (bad byte at offset {}); export as UTF-8 JSON or CSV",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    if text.trim().is_empty() {
-        anyhow::bail!("{name} is empty; nothing was imported");
-    }
+    let (name, text) = super::read_text(&args.file, "file")?;
     let format = args
         .format
         .unwrap_or_else(|| transfer::detect(&name, &text));

@@ -67,6 +67,18 @@ pub(super) fn parsed<T: FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Resul
     })
 }
 
+/// Reads the five deadline columns (expression, earliest, latest, vague,
+/// anchor) starting at column `first`, in that order.
+pub(super) fn deadline_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Deadline> {
+    Ok(Deadline {
+        expression: row.get(first)?,
+        earliest: parsed(row, first + 1)?,
+        latest: parsed(row, first + 2)?,
+        vague: row.get(first + 3)?,
+        anchor: parsed(row, first + 4)?,
+    })
+}
+
 fn split_list(value: Option<String>) -> Vec<String> {
     match value {
         Some(joined) if !joined.is_empty() => joined.split('\u{1f}').map(String::from).collect(),
@@ -90,13 +102,7 @@ pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment>
         evidence: row.get(6)?,
         deadline: DeadlineVersion {
             version: row.get(7)?,
-            deadline: Deadline {
-                expression: row.get(8)?,
-                earliest: parsed(row, 9)?,
-                latest: parsed(row, 10)?,
-                vague: row.get(11)?,
-                anchor: parsed(row, 12)?,
-            },
+            deadline: deadline_at(row, 8)?,
         },
         created_at: parsed(row, 13)?,
         updated_at: parsed(row, 14)?,
@@ -203,13 +209,7 @@ fn current(tx: &Transaction<'_>, id: CommitmentId) -> Result<(Status, u32, Deadl
             Ok((
                 status,
                 row.get::<_, u32>(1)?,
-                Deadline {
-                    expression: row.get(2)?,
-                    earliest: parsed(row, 3)?,
-                    latest: parsed(row, 4)?,
-                    vague: row.get(5)?,
-                    anchor: parsed(row, 6)?,
-                },
+                deadline_at(row, 2)?,
             ))
         },
     )
@@ -352,13 +352,7 @@ impl Store {
             .query_map([id], |row| {
                 Ok(Revision {
                     version: row.get(0)?,
-                    deadline: Deadline {
-                        expression: row.get(1)?,
-                        earliest: parsed(row, 2)?,
-                        latest: parsed(row, 3)?,
-                        vague: row.get(4)?,
-                        anchor: parsed(row, 5)?,
-                    },
+                    deadline: deadline_at(row, 1)?,
                     reason: row.get(6)?,
                     at: parsed(row, 7)?,
                 })

@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::commitments::{insert_event, parsed};
+use super::commitments::{deadline_at, insert_event};
 use super::{Result, Store};
 use crate::deadline::Deadline;
 use crate::model::{CommitmentId, EventKind};
@@ -132,13 +132,7 @@ impl Store {
                 Ok(Scheduled {
                     id: row.get(0)?,
                     version: row.get(1)?,
-                    deadline: Deadline {
-                        expression: row.get(2)?,
-                        earliest: parsed(row, 3)?,
-                        latest: parsed(row, 4)?,
-                        vague: row.get(5)?,
-                        anchor: parsed(row, 6)?,
-                    },
+                    deadline: deadline_at(row, 2)?,
                     last,
                     tags: tags
                         .map(|t| t.split('\u{1f}').map(String::from).collect())
