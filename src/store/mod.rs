@@ -188,8 +188,12 @@ impl Store {
                 detail: format!("could not switch to WAL mode (got {mode})"),
             });
         }
+        // A 64 MiB page cache (allocated only as pages are read) keeps the
+        // indexes of a large database in memory through a bulk import.
         self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
+            )
             .map_err(fail)?;
         if version < known
             && let Err(source) = schema::migrations().to_latest(&mut self.conn)
