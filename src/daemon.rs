@@ -33,8 +33,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 const PLAN_BATCH: usize = 2000;
 /// Outbox rows claimed at a time, and how many of them are on the wire at
 /// once (the SMTP pool keeps up to this many connections open).
-const CLAIM_BATCH: usize = 64;
-const PARALLEL_SENDS: usize = 16;
+const CLAIM_BATCH: usize = 256;
+const PARALLEL_SENDS: usize = 32;
 
 /// What one tick did, for logs and systemd's STATUS line.
 #[derive(Debug, Default, Clone, Copy)]

@@ -89,7 +89,7 @@ impl SmtpTransport {
             .port(config.port)
             .tls(tls)
             .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(16));
+            .pool_config(PoolConfig::new().max_size(32));
 
         match &config.username {
             Some(username) => {
