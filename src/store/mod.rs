@@ -138,8 +138,19 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.prepare(check)?;
-        Ok(store)
+        // SQLite answers some lock conflicts at once instead of waiting (a
+        // journal-mode switch, a read transaction that must become a write,
+        // as when two processes create and migrate a new file together), so
+        // opening retries them itself for as long as the busy timeout.
+        let started = std::time::Instant::now();
+        loop {
+            match store.prepare(check) {
+                Err(Error::Busy { .. }) if started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(20 + fastrand::u64(0..30)));
+                }
+                result => return result.map(|()| store),
+            }
+        }
     }
 
     /// The database file's path.
