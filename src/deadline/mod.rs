@@ -48,7 +48,7 @@
 mod ar;
 mod calendar;
 mod en;
-mod normalize;
+pub(crate) mod normalize;
 mod numbers;
 
 use std::ops::Range;

@@ -50,8 +50,9 @@ pub(crate) enum Kind {
     Punct,
 }
 
-/// What folding does with one character.
-enum Fold {
+/// What folding does with one character. Shared with `ingest`, so that a
+/// word folds the same way wherever followup reads it.
+pub(crate) enum Fold {
     /// Keep this (possibly replaced) character.
     Keep(char),
     /// Keep the lowercase form of this character (may be several chars).
@@ -65,7 +66,7 @@ enum Fold {
 }
 
 #[inline]
-fn fold(c: char) -> Fold {
+pub(crate) fn fold(c: char) -> Fold {
     match c {
         'A'..='Z' => Fold::Keep(c.to_ascii_lowercase()),
         _ if c.is_ascii() => {

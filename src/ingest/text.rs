@@ -5,9 +5,11 @@
 //! Arabic diacritics and tatweel, alef forms → ا, ة → ه, ى → ي, bidi marks,
 //! Eastern digits, Arabic punctuation → its ASCII twin), the byte span of
 //! every token in the original text (so quotes and titles are cut from what
-//! the caller passed), and where line breaks fell. The deadline module keeps
-//! its own folder private; this one mirrors its rules so that a word folds
-//! the same way in both. Does not own what a word means.
+//! the caller passed), and where line breaks fell. The folding of each
+//! character is the deadline language's own (`deadline::normalize::fold`),
+//! so a word folds the same way in both. Does not own what a word means.
+
+use crate::deadline::normalize::{Fold, fold};
 
 /// What a token is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,49 +43,10 @@ pub(crate) struct Tokens {
     pub(crate) toks: Vec<Token>,
 }
 
-enum Fold {
-    Keep(char),
-    Lower(char),
-    Space,
-    Line,
-    Mark,
-    Invisible,
-}
-
-fn fold(c: char) -> Fold {
-    match c {
-        '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{0085}' => Fold::Line,
-        'A'..='Z' => Fold::Keep(c.to_ascii_lowercase()),
-        _ if c.is_ascii_whitespace() => Fold::Space,
-        _ if c.is_ascii() => Fold::Keep(c),
-        '\u{0610}'..='\u{061A}'
-        | '\u{064B}'..='\u{065F}'
-        | '\u{0670}'
-        | '\u{06D6}'..='\u{06DC}'
-        | '\u{06DF}'..='\u{06E8}'
-        | '\u{06EA}'..='\u{06ED}'
-        | '\u{0640}'
-        | '\u{0300}'..='\u{036F}' => Fold::Mark,
-        '\u{061C}'
-        | '\u{200B}'..='\u{200F}'
-        | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2069}'
-        | '\u{FEFF}' => Fold::Invisible,
-        'أ' | 'إ' | 'آ' | 'ٱ' | 'ٲ' | 'ٳ' => Fold::Keep('ا'),
-        'ة' => Fold::Keep('ه'),
-        'ى' | 'ی' => Fold::Keep('ي'),
-        'ک' => Fold::Keep('ك'),
-        '٠'..='٩' => Fold::Keep(char::from(b'0' + (c as u32 - 0x0660) as u8)),
-        '۰'..='۹' => Fold::Keep(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
-        '،' => Fold::Keep(','),
-        '؛' => Fold::Keep(';'),
-        '؟' => Fold::Keep('?'),
-        '\u{2018}' | '\u{2019}' | '\u{02BC}' => Fold::Keep('\''),
-        '\u{2010}'..='\u{2015}' | '\u{2212}' => Fold::Keep('-'),
-        '\u{0621}'..='\u{064A}' => Fold::Keep(c),
-        _ if c.is_whitespace() => Fold::Space,
-        _ => Fold::Lower(c),
-    }
+/// Line breaks end sentences, so ingest tells them from other spaces;
+/// everything else folds exactly as the deadline language folds it.
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{0085}')
 }
 
 fn kind_of(c: char) -> Kind {
@@ -118,12 +81,12 @@ impl Tokens {
                     }
                     None
                 }
-                Fold::Space | Fold::Line => {
+                Fold::Space => {
                     if let Some(t) = open.take() {
                         out.toks.push(t);
                     }
                     space = true;
-                    line |= matches!(fold(c), Fold::Line);
+                    line |= is_line_break(c);
                     None
                 }
                 Fold::Mark => {
