@@ -587,7 +587,7 @@ impl RawConfig {
             }
         };
         let timezone_name = self.reminders.timezone.get_ref().trim().to_string();
-        let timezone = match TimeZone::get(&timezone_name) {
+        let timezone = match lookup_zone(&timezone_name) {
             Ok(tz) => tz,
             Err(_) => {
                 check.report(
@@ -671,6 +671,29 @@ impl RawConfig {
             ingest,
         })
     }
+}
+
+/// Finds a time zone by its IANA name. Every command loads the config, so
+/// the common cases avoid indexing the whole system database (a directory
+/// walk that costs milliseconds): UTC needs no lookup, and a named zone is
+/// one file under /usr/share/zoneinfo. Anything else goes to jiff, which
+/// also carries a bundled copy of the database.
+fn lookup_zone(name: &str) -> Result<TimeZone, jiff::Error> {
+    if name == "UTC" {
+        return Ok(TimeZone::UTC);
+    }
+    let plain = !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if plain
+        && let Ok(bytes) = std::fs::read(Path::new("/usr/share/zoneinfo").join(name))
+        && let Ok(zone) = TimeZone::tzif(name, &bytes)
+    {
+        return Ok(zone);
+    }
+    TimeZone::get(name)
 }
 
 fn parse_send_time(text: &str) -> Option<Time> {
@@ -939,6 +962,17 @@ mod tests {
         };
         assert_eq!(names(&["gas", "syria"]), vec!["energy"]);
         assert_eq!(names(&["syria"]), vec!["default"]);
+    }
+
+    #[test]
+    fn time_zones_are_found_by_name_and_bad_names_refused() {
+        let berlin = lookup_zone("Europe/Berlin").unwrap();
+        let summer = jiff::civil::date(2026, 7, 1).at(12, 0, 0, 0);
+        let zoned = summer.to_zoned_datetime(berlin).unwrap();
+        assert_eq!(zoned.offset().seconds(), 7200);
+        assert!(lookup_zone("../../etc/passwd").is_err());
+        assert!(lookup_zone("Mars/Olympus").is_err());
+        assert!(lookup_zone("UTC").is_ok());
     }
 
     #[test]
