@@ -186,9 +186,8 @@ pub fn read(
         Format::Csv => csv_rows(text)?,
     };
     rows.into_iter()
-        .map(|(line, value)| {
+        .map(|(line, row)| {
             let origin = format!("line {line}");
-            let row: Row = serde_json::from_value(value).map_err(|e| format!("{origin}: {e}"))?;
             let has_id = row.id.is_some();
             let record = row
                 .into_record(context)
@@ -210,7 +209,7 @@ fn line_at(text: &str, offset: usize) -> usize {
         + 1
 }
 
-fn json_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
+fn json_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
     let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         let hint = if e.is_eof() {
             "; the file looks truncated"
@@ -232,19 +231,21 @@ fn json_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
             let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
             line += line_at(&text[counted..offset], usize::MAX) - 1;
             counted = offset;
-            let value: Value =
-                serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
-            if !value.is_object() {
+            if !raw.get().starts_with('{') {
                 return Err(format!(
-                    "line {line}: expected a commitment object, found {value}"
+                    "line {line}: expected a commitment object, found {}",
+                    model::preview(raw.get())
                 ));
             }
-            Ok((line, value))
+            // Straight into a row: no intermediate JSON tree per record.
+            let row: Row =
+                serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
+            Ok((line, row))
         })
         .collect()
 }
 
-fn csv_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
+fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -295,7 +296,9 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Value)>, String> {
         if !deadline.is_empty() {
             object.insert("deadline".into(), Value::Object(deadline));
         }
-        rows.push((line, Value::Object(object)));
+        let row: Row = serde_json::from_value(Value::Object(object))
+            .map_err(|e| format!("line {line}: {e}"))?;
+        rows.push((line, row));
     }
     Ok(rows)
 }
