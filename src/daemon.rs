@@ -436,17 +436,28 @@ impl Daemon {
         }
     }
 
-    /// The open commitments a desk's digest covers: those routed to it.
+    /// The open commitments a desk's digest covers: those routed to it
+    /// that are overdue, due within 14 days, or vague. Two indexed
+    /// queries, so a digest does not read every open commitment.
     fn digest_contents(
         &self,
         desk: &Desk,
-        _today: Date,
+        today: Date,
     ) -> anyhow::Result<Vec<crate::model::Commitment>> {
-        let open = self.store.list(&crate::store::Filter {
-            statuses: vec![crate::model::Status::Open],
+        let open = vec![crate::model::Status::Open];
+        let horizon = today.checked_add(Span::new().days(15)).unwrap_or(today);
+        let mut found = self.store.list(&crate::store::Filter {
+            statuses: open.clone(),
+            due_before: Some(horizon),
+            vague: Some(false),
             ..Default::default()
         })?;
-        Ok(open
+        found.extend(self.store.list(&crate::store::Filter {
+            statuses: open,
+            vague: Some(true),
+            ..Default::default()
+        })?);
+        Ok(found
             .into_iter()
             .filter(|c| {
                 self.config

@@ -489,6 +489,7 @@ fn a_desk_digest_is_sent_once_per_local_day() {
         "--announced",
         &days_from_today(0),
     ]);
+    desk.add(&["Hold elections", "--due", &days_from_today(60)]);
     // The first tick only notes when digests were last due: none for the past.
     tick(&desk);
     let digests = |desk: &Desk| -> Vec<Received> {
@@ -507,4 +508,8 @@ fn a_desk_digest_is_sent_once_per_local_day() {
     let body = &sent[0].data;
     assert!(body.contains("Sign the grain agreement"), "{body}");
     assert!(body.contains("Resume the talks"), "{body}");
+    assert!(
+        !body.contains("Hold elections"),
+        "not due within 14 days: {body}"
+    );
 }

@@ -92,6 +92,7 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
         tags,
         overdue_on: args.overdue.then_some(context.today),
         due_before: args.due_before,
+        vague: None,
     };
     let store = context.reader()?;
     let commitments = store.list(&filter)?;

@@ -27,6 +27,8 @@ pub struct Filter {
     pub overdue_on: Option<Date>,
     /// Only commitments whose `latest` is before this day.
     pub due_before: Option<Date>,
+    /// Only commitments whose current deadline is (or is not) vague.
+    pub vague: Option<bool>,
 }
 
 /// How many commitments there are, for `status`.
@@ -417,6 +419,9 @@ impl Store {
         }
         if let Some(day) = filter.due_before {
             clauses.push(format!("c.latest < {}", bind(day.to_string())));
+        }
+        if let Some(vague) = filter.vague {
+            clauses.push(format!("d.vague = {}", bind(i64::from(vague).to_string())));
         }
         for tag in &filter.tags {
             clauses.push(format!(
