@@ -900,25 +900,9 @@ mod tests {
     use super::super::normalize::Folded;
     use super::super::{Deadline, find};
     use super::*;
-    use jiff::civil::{Date, date};
+    use jiff::civil::date;
 
-    const ANCHOR: Date = date(2025, 10, 15);
-
-    fn window(expr: &str) -> (Date, Date) {
-        let d = Deadline::parse(expr, ANCHOR).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!d.vague, "{expr} should not be vague");
-        (d.earliest, d.latest)
-    }
-
-    fn latest(expr: &str) -> Date {
-        window(expr).1
-    }
-
-    fn is_vague(expr: &str) -> bool {
-        Deadline::parse(expr, ANCHOR)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .vague
-    }
+    use super::super::testing::{ANCHOR, is_vague, latest, window};
 
     /// Every lexicon entry must already be in normalised form, or it could
     /// never match.

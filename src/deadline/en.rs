@@ -853,25 +853,9 @@ fn date_at(cur: &Cursor, i: usize) -> Option<(usize, calendar::Calc<jiff::civil:
 #[cfg(test)]
 mod tests {
     use super::super::Deadline;
-    use jiff::civil::{Date, date};
+    use jiff::civil::date;
 
-    const ANCHOR: Date = date(2025, 10, 15);
-
-    fn window(expr: &str) -> (Date, Date) {
-        let d = Deadline::parse(expr, ANCHOR).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!d.vague, "{expr} should not be vague");
-        (d.earliest, d.latest)
-    }
-
-    fn latest(expr: &str) -> Date {
-        window(expr).1
-    }
-
-    fn is_vague(expr: &str) -> bool {
-        Deadline::parse(expr, ANCHOR)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .vague
-    }
+    use super::super::testing::{ANCHOR, is_vague, latest, window};
 
     #[test]
     fn relative_units() {

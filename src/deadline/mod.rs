@@ -727,6 +727,34 @@ pub(crate) fn with_cursor<T>(text: &str, f: impl FnOnce(&Cursor) -> T) -> T {
     f(&cur)
 }
 
+/// Helpers the language's test modules share: parse against the seed
+/// article's date and look at the window.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Deadline;
+    use jiff::civil::{Date, date};
+
+    /// 15 October 2025, the seed article's date (a Wednesday).
+    pub(crate) const ANCHOR: Date = date(2025, 10, 15);
+
+    /// Earliest and latest of a dated (not vague) expression.
+    pub(crate) fn window(expr: &str) -> (Date, Date) {
+        let d = Deadline::parse(expr, ANCHOR).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!d.vague, "{expr} should not be vague");
+        (d.earliest, d.latest)
+    }
+
+    pub(crate) fn latest(expr: &str) -> Date {
+        window(expr).1
+    }
+
+    pub(crate) fn is_vague(expr: &str) -> bool {
+        Deadline::parse(expr, ANCHOR)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .vague
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
