@@ -291,6 +291,15 @@ mod tests {
             .timestamp()
     }
 
+    /// A commitment on its announced deadline with nothing sent yet.
+    fn first_version(d: &Deadline) -> Tracked<'_> {
+        Tracked {
+            deadline: d,
+            version: 1,
+            last: None,
+        }
+    }
+
     fn key(text: &str) -> ReminderKey {
         text.parse().unwrap()
     }
@@ -372,11 +381,7 @@ mod tests {
     #[test]
     fn nothing_is_owed_before_the_first_occurrence() {
         let d = deadline(date(2025, 12, 15), false);
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: None,
-        };
+        let t = first_version(&d);
         let plan = due(&t, &policy("UTC"), at(date(2025, 12, 1), 8, 59));
         assert_eq!(plan.send, None);
         assert_eq!(plan.next_at, Some(at(date(2025, 12, 1), 9, 0)));
@@ -387,11 +392,7 @@ mod tests {
         let d = deadline(date(2025, 12, 15), false);
         let p = policy("UTC");
         // Down from before the first reminder until 30 days after the deadline.
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: None,
-        };
+        let t = first_version(&d);
         let now = at(date(2026, 1, 14), 12, 0);
         let plan = due(&t, &p, now);
         assert_eq!(plan.send.unwrap().key, key("v1:overdue:1"));
@@ -403,11 +404,7 @@ mod tests {
     fn downtime_across_the_before_reminders_sends_only_the_most_recent() {
         let d = deadline(date(2025, 12, 15), false);
         let p = policy("UTC");
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: None,
-        };
+        let t = first_version(&d);
         let plan = due(&t, &p, at(date(2025, 12, 13), 10, 0));
         assert_eq!(plan.send.unwrap().key, key("v1:before:3d"));
         assert_eq!(plan.next_at, Some(at(date(2025, 12, 15), 9, 0)));
@@ -451,11 +448,7 @@ mod tests {
     fn a_commitment_added_late_gets_one_reminder_at_once() {
         let d = deadline(date(2025, 12, 15), false);
         let p = policy("UTC");
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: None,
-        };
+        let t = first_version(&d);
         // Added five days before the deadline: the 14-day reminder is past.
         let plan = due(&t, &p, at(date(2025, 12, 10), 15, 0));
         assert_eq!(plan.send.unwrap().key, key("v1:before:14d"));
@@ -514,19 +507,11 @@ mod tests {
     #[test]
     fn calendar_edges_do_not_panic() {
         let d = deadline(Date::MAX, false);
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: None,
-        };
+        let t = first_version(&d);
         let plan = due(&t, &policy("UTC"), at(date(2025, 1, 1), 0, 0));
         assert_eq!(plan.send, None);
         let d = deadline(Date::MIN, false);
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: None,
-        };
+        let t = first_version(&d);
         let plan = due(&t, &policy("UTC"), at(date(2025, 1, 1), 0, 0));
         assert!(plan.next_at.is_some() || plan.send.is_some());
     }
