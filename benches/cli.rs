@@ -14,28 +14,40 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("commitments.json");
+    // FOLLOWUP_BENCH_KEEP=DIR keeps the database there for profiling.
+    let kept = std::env::var_os("FOLLOWUP_BENCH_KEEP").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = match &kept {
+        Some(path) => {
+            std::fs::create_dir_all(path).expect("create FOLLOWUP_BENCH_KEEP");
+            tempfile::TempDir::with_prefix_in("bench", path)
+                .expect("temp dir")
+                .keep()
+        }
+        None => temp.path().to_path_buf(),
+    };
+    let dir = dir.as_path();
+    let data = dir.join("commitments.json");
     let overdue = write_workload(&data, n);
     println!("followup CLI benchmark: {n} commitments ({overdue} open and overdue)");
 
-    let (wall, cpu) = time(dir.path(), &["import", data.to_str().unwrap()]);
+    let (wall, cpu) = time(dir, &["import", data.to_str().unwrap()]);
     report("import", &[(wall, cpu)]);
 
     let runs: Vec<_> = (0..7)
-        .map(|_| time(dir.path(), &["list", "--overdue", "--json"]))
+        .map(|_| time(dir, &["list", "--overdue", "--json"]))
         .collect();
     report("list --overdue --json", &runs);
 
     let id = (n / 2).to_string();
-    let runs: Vec<_> = (0..15).map(|_| time(dir.path(), &["show", &id])).collect();
+    let runs: Vec<_> = (0..15).map(|_| time(dir, &["show", &id])).collect();
     report("show ID", &runs);
     let runs: Vec<_> = (0..15)
-        .map(|_| time(dir.path(), &["show", &id, "--json"]))
+        .map(|_| time(dir, &["show", &id, "--json"]))
         .collect();
     report("show ID --json", &runs);
 
-    let size = std::fs::metadata(dir.path().join("data/followup/followup.db"))
+    let size = std::fs::metadata(dir.join("data/followup/followup.db"))
         .map(|m| m.len())
         .unwrap_or(0);
     println!("database size: {:.1} MiB", size as f64 / (1 << 20) as f64);

@@ -176,6 +176,15 @@ fn revise_keeps_the_old_deadline_in_history() {
     assert_eq!(revisions.len(), 2);
     assert_eq!(revisions[0]["latest"], "2025-12-15");
     assert_eq!(revisions[1]["reason"], "postponed by Moscow");
+    // The current deadline, in full, is the newest version, in `show` and in
+    // `list` alike.
+    for field in ["expression", "earliest", "latest", "vague", "anchor"] {
+        assert_eq!(c["deadline"][field], revisions[1][field], "{field}");
+    }
+    assert_eq!(c["deadline"]["expression"], "by 31 January 2026");
+    assert_eq!(c["deadline"]["anchor"], "2025-12-10");
+    let listed = desk.run(&["list", "--json"]).json();
+    assert_eq!(listed[0]["deadline"], c["deadline"]);
     let revised = &c["history"][2];
     assert_eq!(revised["kind"], "revised");
     assert_eq!(revised["from"]["latest"], "2025-12-15");
@@ -279,7 +288,7 @@ fn status_reports_paths_and_counts() {
     assert_eq!(s["commitments"]["open"], 1);
     assert_eq!(s["commitments"]["overdue"], 1);
     assert_eq!(s["commitments"]["withdrawn"], 1);
-    assert_eq!(s["schema_version"], 2);
+    assert_eq!(s["schema_version"], 3);
     let text = desk.run(&["status"]).ok();
     assert!(text.contains("(embedded defaults)"), "{text}");
     assert!(text.contains("1 open (1 overdue)"), "{text}");

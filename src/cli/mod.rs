@@ -229,8 +229,12 @@ fn read_text(path: &Path, what: &str) -> anyhow::Result<(String, String)> {
 
 /// Writes a value as pretty JSON with a final newline.
 fn print_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
+    // Serialised into memory first: serde_json writes token by token, and
+    // through `dyn Write` each token is a dynamic call into the buffer,
+    // which on a long list cost more than the database read.
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    out.write_all(&text)?;
     Ok(())
 }
 

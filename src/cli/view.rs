@@ -9,7 +9,7 @@ use super::table::{Table, clip};
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
 use crate::model::{Commitment, CommitmentId, Event, EventKind, Status};
-use crate::store::Filter;
+use crate::store::{Filter, Store};
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -95,10 +95,10 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
         vague: None,
     };
     let store = context.reader()?;
-    let commitments = store.list(&filter)?;
     if args.json {
-        return print_json(out, &commitments);
+        return print_json_list(&store, &filter, out);
     }
+    let commitments = store.list(&filter)?;
     let mut table = Table::new(&["ID", "STATUS", "DUE", "LEFT", "TAGS", "TITLE"]);
     for c in &commitments {
         let d = &c.deadline.deadline;
@@ -121,6 +121,25 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
     } else {
         table.write(out)?;
     }
+    Ok(())
+}
+
+/// Writes the list as one JSON array, each commitment serialised as it is
+/// read: an overdue list of tens of thousands stays a few kilobytes of
+/// memory instead of a copy of every row.
+fn print_json_list(store: &Store, filter: &Filter, out: &mut dyn Write) -> anyhow::Result<()> {
+    use serde::ser::{SerializeSeq, Serializer};
+    // A buffer of our own, so serde_json's many small writes stay static
+    // calls; only full buffers go through `dyn Write`.
+    let mut buffer = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+    let mut json = serde_json::Serializer::pretty(&mut buffer);
+    let mut seq = json.serialize_seq(None)?;
+    store.list_each(filter, |c| {
+        seq.serialize_element(&c).map_err(anyhow::Error::from)
+    })?;
+    seq.end()?;
+    buffer.write_all(b"\n")?;
+    buffer.flush()?;
     Ok(())
 }
 

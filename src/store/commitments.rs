@@ -44,17 +44,15 @@ pub struct Counts {
     pub events: u64,
 }
 
-/// Columns of a commitment with its current deadline, tags and actors.
-/// Tags and actors are joined with U+001F, which no stored value contains
-/// (control characters are refused on input).
+/// Columns of a commitment with its current deadline, tags and actors, all
+/// kept on its own row (see schema v3). Tags and actors are joined with
+/// U+001F, which no stored value contains (control characters are refused
+/// on input).
 pub(super) const SELECT_COMMITMENT: &str = "
 SELECT c.id, c.title, c.status, c.announced, c.source, c.quote, c.evidence,
-       c.deadline_version, d.expression, d.earliest, d.latest, d.vague, d.anchor,
-       c.created_at, c.updated_at, c.closed_at,
-       (SELECT group_concat(t.tag, char(31) ORDER BY t.tag) FROM tags t WHERE t.commitment_id = c.id),
-       (SELECT group_concat(a.actor, char(31) ORDER BY a.position) FROM actors a WHERE a.commitment_id = c.id)
-FROM commitments c
-JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version";
+       c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
+       c.created_at, c.updated_at, c.closed_at, c.tag_list, c.actor_list
+FROM commitments c";
 
 /// Reads a stored value that must parse, reporting the database as corrupt
 /// if it does not: nothing but followup writes these columns.
@@ -81,7 +79,20 @@ pub(super) fn deadline_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Deadl
     })
 }
 
-fn split_list(value: Option<String>) -> Vec<String> {
+/// Tags as stored on the row: sorted, without repeats, joined by U+001F.
+pub(super) fn tag_list(tags: &[String]) -> String {
+    let mut sorted: Vec<&str> = tags.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.join("\u{1f}")
+}
+
+/// Actors as stored on the row: in the order given, joined by U+001F.
+pub(super) fn actor_list(actors: &[String]) -> String {
+    actors.join("\u{1f}")
+}
+
+pub(super) fn split_list(value: Option<String>) -> Vec<String> {
     match value {
         Some(joined) if !joined.is_empty() => joined.split('\u{1f}').map(String::from).collect(),
         _ => Vec::new(),
@@ -202,17 +213,12 @@ pub(super) fn insert_tags_and_actors(
 
 fn current(tx: &Transaction<'_>, id: CommitmentId) -> Result<(Status, u32, Deadline)> {
     tx.query_row(
-        "SELECT c.status, c.deadline_version, d.expression, d.earliest, d.latest, d.vague, d.anchor
-         FROM commitments c JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version
-         WHERE c.id = ?1",
+        "SELECT c.status, c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor
+         FROM commitments c WHERE c.id = ?1",
         [id],
         |row| {
             let status: String = row.get(0)?;
-            Ok((
-                status,
-                row.get::<_, u32>(1)?,
-                deadline_at(row, 2)?,
-            ))
+            Ok((status, row.get::<_, u32>(1)?, deadline_at(row, 2)?))
         },
     )
     .optional()
@@ -231,15 +237,23 @@ fn insert_new(
     author: &str,
 ) -> rusqlite::Result<CommitmentId> {
     tx.prepare_cached(
-        "INSERT INTO commitments (title, announced, source, quote, deadline_version, latest, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)",
+        "INSERT INTO commitments (title, announced, source, quote, deadline_version,
+                                  expression, earliest, latest, vague, anchor,
+                                  tag_list, actor_list, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
     )?
     .execute(params![
         new.title,
         new.announced.to_string(),
         new.source,
         new.quote,
+        new.deadline.expression,
+        new.deadline.earliest.to_string(),
         new.deadline.latest.to_string(),
+        new.deadline.vague,
+        new.deadline.anchor.to_string(),
+        tag_list(&new.tags),
+        actor_list(&new.actors),
         at.to_string(),
     ])?;
     let id = tx.last_insert_rowid();
@@ -397,6 +411,22 @@ impl Store {
 
     /// Commitments matching `filter`, soonest deadline first.
     pub fn list(&self, filter: &Filter) -> Result<Vec<Commitment>> {
+        let mut found = Vec::new();
+        self.list_each(filter, |c| {
+            found.push(c);
+            Ok::<(), Error>(())
+        })?;
+        Ok(found)
+    }
+
+    /// Hands each commitment matching `filter` to `each` as it is read,
+    /// soonest deadline first, so that a long list can be written out
+    /// without holding it all in memory. Stops at the first error.
+    pub fn list_each<E: From<Error>>(
+        &self,
+        filter: &Filter,
+        mut each: impl FnMut(Commitment) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let mut clauses: Vec<String> = Vec::new();
         let mut values: Vec<String> = Vec::new();
         let mut bind = |value: String| {
@@ -421,7 +451,7 @@ impl Store {
             clauses.push(format!("c.latest < {}", bind(day.to_string())));
         }
         if let Some(vague) = filter.vague {
-            clauses.push(format!("d.vague = {}", bind(i64::from(vague).to_string())));
+            clauses.push(format!("c.vague = {}", bind(i64::from(vague).to_string())));
         }
         for tag in &filter.tags {
             clauses.push(format!(
@@ -441,9 +471,11 @@ impl Store {
                 rusqlite::params_from_iter(values.iter()),
                 commitment_from_row,
             )
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.sqlite(e))?;
-        Ok(rows)
+        for row in rows {
+            each(row.map_err(|e| self.sqlite(e))?)?;
+        }
+        Ok(())
     }
 
     /// Moves an open commitment's deadline, keeping the old one as an
@@ -479,10 +511,20 @@ impl Store {
                 // A new deadline version re-arms the schedule: plan at the
                 // next tick, and drop reminders queued for the old deadline.
                 tx.execute(
-                    "UPDATE commitments SET deadline_version = ?2, latest = ?3, updated_at = ?4,
+                    "UPDATE commitments SET deadline_version = ?2, expression = ?3, earliest = ?4,
+                            latest = ?5, vague = ?6, anchor = ?7, updated_at = ?8,
                             next_reminder_at = 0
                      WHERE id = ?1",
-                    params![id, next, deadline.latest.to_string(), at.to_string()],
+                    params![
+                        id,
+                        next,
+                        deadline.expression,
+                        deadline.earliest.to_string(),
+                        deadline.latest.to_string(),
+                        deadline.vague,
+                        deadline.anchor.to_string(),
+                        at.to_string()
+                    ],
                 )?;
                 cancel_pending(tx, id)?;
                 insert_event(

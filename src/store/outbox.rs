@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
-use super::commitments::{deadline_at, insert_event};
+use super::commitments::{deadline_at, insert_event, split_list};
 use super::{Result, Store};
 use crate::deadline::Deadline;
 use crate::model::{CommitmentId, EventKind};
@@ -105,11 +105,9 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT c.id, c.deadline_version, d.expression, d.earliest, d.latest, d.vague, d.anchor,
-                        c.last_reminder_key, c.last_reminder_on,
-                        (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.commitment_id = c.id)
+                "SELECT c.id, c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
+                        c.last_reminder_key, c.last_reminder_on, c.tag_list
                  FROM commitments c INDEXED BY commitments_by_next_reminder
-                 JOIN deadlines d ON d.commitment_id = c.id AND d.version = c.deadline_version
                  WHERE c.next_reminder_at IS NOT NULL AND c.next_reminder_at <= ?1 AND c.status = 'open'
                  ORDER BY c.next_reminder_at, c.id
                  LIMIT ?2",
@@ -128,15 +126,12 @@ impl Store {
                     }
                     _ => None,
                 };
-                let tags: Option<String> = row.get(9)?;
                 Ok(Scheduled {
                     id: row.get(0)?,
                     version: row.get(1)?,
                     deadline: deadline_at(row, 2)?,
                     last,
-                    tags: tags
-                        .map(|t| t.split('\u{1f}').map(String::from).collect())
-                        .unwrap_or_default(),
+                    tags: split_list(row.get(9)?),
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())

@@ -130,14 +130,48 @@ CREATE TABLE daemon_state (
 ) WITHOUT ROWID;
 "#;
 
+const V3_CURRENT_ON_THE_ROW: &str = r#"
+-- Listing and planning read each commitment with its current deadline, tags
+-- and actors. Looked up in three other tables, that cost three index
+-- descents per row, on pages scattered over the whole file; a desk's
+-- overdue list at 100k commitments spent most of its time there. The
+-- current deadline and the two lists are therefore copied onto the row.
+-- The tables stay the record (every version, the tag index); these columns
+-- are written in the same statement that changes the row's deadline
+-- version, and tags and actors never change after a commitment is added.
+-- Lists are joined with U+001F, which no stored value contains.
+ALTER TABLE commitments ADD COLUMN expression TEXT NOT NULL DEFAULT '';
+ALTER TABLE commitments ADD COLUMN earliest   TEXT NOT NULL DEFAULT '';
+ALTER TABLE commitments ADD COLUMN vague      INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE commitments ADD COLUMN anchor     TEXT NOT NULL DEFAULT '';
+ALTER TABLE commitments ADD COLUMN tag_list   TEXT NOT NULL DEFAULT '';
+ALTER TABLE commitments ADD COLUMN actor_list TEXT NOT NULL DEFAULT '';
+UPDATE commitments SET (expression, earliest, vague, anchor) = (
+    SELECT d.expression, d.earliest, d.vague, d.anchor FROM deadlines d
+    WHERE d.commitment_id = commitments.id AND d.version = commitments.deadline_version)
+WHERE EXISTS (SELECT 1 FROM deadlines d
+              WHERE d.commitment_id = commitments.id AND d.version = commitments.deadline_version);
+UPDATE commitments SET
+    tag_list = coalesce((
+        SELECT group_concat(t.tag, char(31) ORDER BY t.tag) FROM tags t
+        WHERE t.commitment_id = commitments.id), ''),
+    actor_list = coalesce((
+        SELECT group_concat(a.actor, char(31) ORDER BY a.position) FROM actors a
+        WHERE a.commitment_id = commitments.id), '');
+"#;
+
 /// All migrations, oldest first. `user_version` equals the number applied.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1_COMMITMENTS), M::up(V2_OUTBOX)])
+    Migrations::new(vec![
+        M::up(V1_COMMITMENTS),
+        M::up(V2_OUTBOX),
+        M::up(V3_CURRENT_ON_THE_ROW),
+    ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    2
+    3
 }
 
 #[cfg(test)]
@@ -179,6 +213,66 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(next, vec![Some(0), None]);
+    }
+
+    #[test]
+    fn upgrading_from_version_2_copies_the_current_deadline_tags_and_actors() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO commitments (id, title, announced, deadline_version, latest, created_at, updated_at)
+             VALUES (1, 'revised', '2025-10-15', 2, '2026-01-31', 'x', 'x'),
+                    (2, 'bare', '2025-10-15', 1, '2025-12-15', 'x', 'x');
+             INSERT INTO deadlines (commitment_id, version, expression, earliest, latest, vague, anchor, at)
+             VALUES (1, 1, 'within two months', '2025-10-15', '2025-12-15', 0, '2025-10-15', 'x'),
+                    (1, 2, 'by the end of January', '2025-12-01', '2026-01-31', 1, '2025-12-01', 'x'),
+                    (2, 1, '2025-12-15', '2025-10-15', '2025-12-15', 0, '2025-10-15', 'x');
+             INSERT INTO tags (commitment_id, tag) VALUES (1, 'syria'), (1, 'russia');
+             INSERT INTO actors (commitment_id, position, actor) VALUES (1, 0, 'Syria'), (1, 1, 'Russia');",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let rows: Vec<(String, String, bool, String, String, String)> = conn
+            .prepare(
+                "SELECT expression, earliest, vague, anchor, tag_list, actor_list
+                 FROM commitments ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let joined = |parts: &[&str]| parts.join("\u{1f}");
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "by the end of January".to_string(),
+                    "2025-12-01".to_string(),
+                    true,
+                    "2025-12-01".to_string(),
+                    joined(&["russia", "syria"]),
+                    joined(&["Syria", "Russia"]),
+                ),
+                (
+                    "2025-12-15".to_string(),
+                    "2025-10-15".to_string(),
+                    false,
+                    "2025-10-15".to_string(),
+                    String::new(),
+                    String::new(),
+                ),
+            ]
+        );
     }
 
     #[test]

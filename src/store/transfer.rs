@@ -88,10 +88,11 @@ impl Store {
                 let run = || -> rusqlite::Result<CommitmentId> {
                     tx.prepare_cached(
                         "INSERT INTO commitments (id, title, status, announced, source, quote, evidence,
-                                                  deadline_version, latest, created_at, updated_at, closed_at,
-                                                  next_reminder_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                                 CASE WHEN ?3 = 'open' THEN 0 END)",
+                                                  deadline_version, expression, earliest, latest, vague,
+                                                  anchor, tag_list, actor_list, created_at, updated_at,
+                                                  closed_at, next_reminder_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                                 ?16, ?17, ?18, CASE WHEN ?3 = 'open' THEN 0 END)",
                     )?
                     .execute(params![
                         keep.then_some(c.id),
@@ -102,7 +103,13 @@ impl Store {
                         c.quote,
                         c.evidence,
                         c.deadline.version,
+                        c.deadline.deadline.expression,
+                        c.deadline.deadline.earliest.to_string(),
                         c.deadline.deadline.latest.to_string(),
+                        c.deadline.deadline.vague,
+                        c.deadline.deadline.anchor.to_string(),
+                        super::commitments::tag_list(&c.tags),
+                        super::commitments::actor_list(&c.actors),
                         c.created_at.to_string(),
                         c.updated_at.to_string(),
                         c.closed_at.map(|t| t.to_string()),
