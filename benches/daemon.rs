@@ -184,7 +184,9 @@ fn fill(path: &Path, n: usize, today: Date, now: Timestamp) {
                 }
             })
             .collect();
-        store.import(&items, ImportMode::Renumber).unwrap();
+        store
+            .import(items.into_iter().map(Ok), ImportMode::Renumber)
+            .unwrap();
         next = end;
     }
 }

@@ -181,24 +181,45 @@ pub fn read(
     format: Format,
     context: &ImportContext,
 ) -> Result<Vec<ImportItem>, String> {
-    let rows = match format {
-        Format::Json => json_rows(text)?,
-        Format::Csv => csv_rows(text)?,
+    let mut items = Vec::new();
+    read_each(text, format, context, |item| {
+        items.push(item);
+        true
+    })?;
+    Ok(items)
+}
+
+/// Reads an import file record by record, handing each to `each` as soon
+/// as it is checked, until `each` returns false; or the first problem with
+/// its line. The file's syntax is checked as a whole before the first
+/// record is handed on.
+pub fn read_each(
+    text: &str,
+    format: Format,
+    context: &ImportContext,
+    mut each: impl FnMut(ImportItem) -> bool,
+) -> Result<(), String> {
+    let rows: Box<dyn Iterator<Item = Result<(usize, Row), String>>> = match format {
+        Format::Json => Box::new(json_rows(text)?),
+        Format::Csv => Box::new(csv_rows(text)?.into_iter().map(Ok)),
     };
-    rows.into_iter()
-        .map(|(line, row)| {
-            let origin = format!("line {line}");
-            let has_id = row.id.is_some();
-            let record = row
-                .into_record(context)
-                .map_err(|e| format!("{origin}: {e}"))?;
-            Ok(ImportItem {
-                origin,
-                record,
-                has_id,
-            })
-        })
-        .collect()
+    for row in rows {
+        let (line, row) = row?;
+        let origin = format!("line {line}");
+        let has_id = row.id.is_some();
+        let record = row
+            .into_record(context)
+            .map_err(|e| format!("{origin}: {e}"))?;
+        let item = ImportItem {
+            origin,
+            record,
+            has_id,
+        };
+        if !each(item) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
@@ -209,7 +230,10 @@ fn line_at(text: &str, offset: usize) -> usize {
         + 1
 }
 
-fn json_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
+/// The records of a JSON array, each decoded when it is reached. The whole
+/// array's syntax is checked first, so a truncated file is refused before
+/// any record is used.
+fn json_rows(text: &str) -> Result<impl Iterator<Item = Result<(usize, Row), String>>, String> {
     let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         let hint = if e.is_eof() {
             "; the file looks truncated"
@@ -225,24 +249,21 @@ fn json_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
     // Records come in file order, so lines are counted once, incrementally.
     let mut line = 1;
     let mut counted = 0;
-    raws.into_iter()
-        .map(|raw| {
-            // RawValue borrows from `text`, so its address gives its offset.
-            let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-            line += line_at(&text[counted..offset], usize::MAX) - 1;
-            counted = offset;
-            if !raw.get().starts_with('{') {
-                return Err(format!(
-                    "line {line}: expected a commitment object, found {}",
-                    model::preview(raw.get())
-                ));
-            }
-            // Straight into a row: no intermediate JSON tree per record.
-            let row: Row =
-                serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
-            Ok((line, row))
-        })
-        .collect()
+    Ok(raws.into_iter().map(move |raw| {
+        // RawValue borrows from `text`, so its address gives its offset.
+        let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+        line += line_at(&text[counted..offset], usize::MAX) - 1;
+        counted = offset;
+        if !raw.get().starts_with('{') {
+            return Err(format!(
+                "line {line}: expected a commitment object, found {}",
+                model::preview(raw.get())
+            ));
+        }
+        // Straight into a row: no intermediate JSON tree per record.
+        let row: Row = serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
+        Ok((line, row))
+    }))
 }
 
 fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {

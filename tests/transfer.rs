@@ -1,6 +1,6 @@
 //! Export and import: lossless round trips, all-or-nothing imports.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::Desk;
 
@@ -120,6 +120,23 @@ fn import_is_all_or_nothing_and_names_the_bad_line() {
     assert!(err.contains("line 3"), "{err}");
     assert!(err.contains("2025-02-30"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
+}
+
+#[test]
+fn a_bad_record_after_thousands_of_good_ones_imports_nothing() {
+    // Records are written while later ones are still being read; the bad
+    // one at the end must still undo everything before it.
+    let desk = busy_desk();
+    let mut records: Vec<Value> = (0..5000)
+        .map(|i| json!({ "title": format!("Good {i}"), "due": "2026-01-01" }))
+        .collect();
+    records.push(json!({ "title": "Bad", "due": "2026-02-30" }));
+    let file = desk.write("many.json", &serde_json::to_vec_pretty(&records).unwrap());
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(err.contains("2026-02-30"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    let line = 5000 * 4 + 2;
+    assert!(err.contains(&format!("line {line}")), "{err}");
 }
 
 #[test]

@@ -44,14 +44,32 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
         author: context.author.clone(),
         deadline_options: context.deadline_options(),
     };
-    let items = transfer::read(&text, format, &import_context)
-        .map_err(|e| anyhow::anyhow!("{name}: {e}; nothing was imported"))?;
     let mode = if args.renumber {
         ImportMode::Renumber
     } else {
         ImportMode::KeepIds
     };
-    let ids = context.store()?.import(&items, mode)?;
+    let mut store = context.store()?;
+    // Reading and checking records is about a quarter of an import's work
+    // and independent of the database: one thread reads while this one
+    // writes. The store commits only once the reader has handed over every
+    // record; a bad record arrives as an error and rolls everything back.
+    let (records, arriving) = std::sync::mpsc::sync_channel(1024);
+    let ids = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let read = transfer::read_each(&text, format, &import_context, |item| {
+                records.send(Ok(item)).is_ok()
+            });
+            if let Err(e) = read {
+                // A closed channel means the import has already failed.
+                let _ = records.send(Err(format!("{name}: {e}; nothing was imported")));
+            }
+            drop(records);
+        });
+        // The receiver moves into the import and is dropped when it ends,
+        // so a reader blocked on a full channel is released on failure.
+        store.import(arriving, mode)
+    })?;
     if args.json {
         super::print_json(out, &serde_json::json!({ "imported": ids }))?;
     } else {

@@ -154,16 +154,12 @@ pub(super) fn insert_event(
     kind: EventKind,
     detail: &Map<String, Value>,
 ) -> rusqlite::Result<()> {
+    let detail = serde_json::to_string(detail)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     tx.prepare_cached(
         "INSERT INTO events (commitment_id, at, author, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![
-        id,
-        at.to_string(),
-        author,
-        kind.as_str(),
-        Value::Object(detail.clone()).to_string()
-    ])?;
+    .execute(params![id, at.to_string(), author, kind.as_str(), detail])?;
     Ok(())
 }
 

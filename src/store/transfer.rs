@@ -61,30 +61,58 @@ impl Store {
     }
 
     /// Stores `items` in one transaction, returning their ids in order.
-    pub fn import(&mut self, items: &[ImportItem], mode: ImportMode) -> Result<Vec<CommitmentId>> {
+    /// Items arrive as they are read, so a file can be parsed while the
+    /// records before it are written; an item that could not be read
+    /// (`Err` with the message to show) abandons the whole import.
+    pub fn import(
+        &mut self,
+        items: impl IntoIterator<Item = std::result::Result<ImportItem, String>>,
+        mode: ImportMode,
+    ) -> Result<Vec<CommitmentId>> {
+        // A bulk import touches every page it writes several times (rows,
+        // then each index); a cache that holds them all keeps SQLite from
+        // spilling half-built pages to the WAL and reading them back. The
+        // cache grows only as pages are used, and this connection ends with
+        // the command.
+        //
+        // Foreign keys are not checked while the records go in: every
+        // deadline, tag, actor and event row takes its commitment id from
+        // the row inserted just before it in the same transaction, so the
+        // check (a lookup per child row, a quarter of the import's work)
+        // could never fail. They are switched back on before this returns,
+        // whatever happens.
+        self.conn
+            .execute_batch("PRAGMA cache_size = -524288; PRAGMA foreign_keys = OFF;")
+            .map_err(|e| self.sqlite(e))?;
+        let imported = self.import_records(items, mode);
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(|e| self.sqlite(e))?;
+        imported
+    }
+
+    fn import_records(
+        &mut self,
+        items: impl IntoIterator<Item = std::result::Result<ImportItem, String>>,
+        mode: ImportMode,
+    ) -> Result<Vec<CommitmentId>> {
         let path = self.path.clone();
         self.write(|tx| {
-            let mut ids = Vec::with_capacity(items.len());
+            let mut ids = Vec::new();
             for item in items {
+                let item = item.map_err(Error::Rejected)?;
                 let record = &item.record;
                 let c = &record.commitment;
                 let keep = mode == ImportMode::KeepIds && item.has_id;
-                if keep {
-                    let taken: bool = tx
-                        .query_row(
-                            "SELECT EXISTS (SELECT 1 FROM commitments WHERE id = ?1)",
-                            [c.id],
-                            |row| row.get(0),
-                        )
-                        .map_err(|e| super::classify(&path, e))?;
-                    if taken {
-                        return Err(Error::Rejected(format!(
-                            "{}: id {} is already used in this database; nothing was imported. \
-                             Import into a new database, or pass --renumber to give the records new ids",
-                            item.origin, c.id
-                        )));
-                    }
-                }
+                // A kept id that is already taken fails the insert on the
+                // primary key, which says so without a lookup per record.
+                let taken = |e: &rusqlite::Error| {
+                    keep && matches!(
+                        e,
+                        rusqlite::Error::SqliteFailure(f, _)
+                            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    )
+                };
                 let run = || -> rusqlite::Result<CommitmentId> {
                     tx.prepare_cached(
                         "INSERT INTO commitments (id, title, status, announced, source, quote, evidence,
@@ -124,11 +152,20 @@ impl Store {
                     }
                     Ok(id)
                 };
-                let id = run().map_err(|e| match super::classify(&path, e) {
+                let id = run().map_err(|e| {
+                    if taken(&e) {
+                        return Error::Rejected(format!(
+                            "{}: id {} is already used in this database; nothing was imported. \
+                             Import into a new database, or pass --renumber to give the records new ids",
+                            item.origin, c.id
+                        ));
+                    }
+                    match super::classify(&path, e) {
                     Error::Sqlite { source, .. } => {
                         Error::Rejected(format!("{}: cannot import this record: {source}", item.origin))
                     }
                     other => other,
+                    }
                 })?;
                 ids.push(id);
             }
