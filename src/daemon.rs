@@ -123,6 +123,7 @@ pub struct Daemon {
 impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
         let store = Store::open(&config.store.path, Check::Full)?;
+        store.keep_memory_small()?;
         let transport = Transport::from_config(&config.mail)?;
         let policy = Policy::from_config(&config.reminders);
         Ok(Daemon {

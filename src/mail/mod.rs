@@ -182,10 +182,6 @@ impl SendError {
 
 /// Where emails go: the transport named by `mail.transport`.
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one transport per daemon, built once and never moved in a hot path"
-)]
 pub enum Transport {
     Maildir(MaildirTransport),
     Smtp(SmtpTransport),

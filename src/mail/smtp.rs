@@ -1,6 +1,14 @@
-//! The SMTP transport: lettre's pooled Tokio client, set up from
-//! `[mail.smtp]`, and the translation of what the server said into
-//! [`SendError`] so the outbox knows whether to retry.
+//! The SMTP transport: lettre's Tokio SMTP client, set up from
+//! `[mail.smtp]`, with a small pool of open connections of our own, and the
+//! translation of what the server said into [`SendError`] so the outbox
+//! knows whether to retry.
+//!
+//! The pool is ours, not lettre's, for one reason: lettre opens its own
+//! sockets with Nagle's algorithm on and writes the end-of-data mark in a
+//! separate small packet, which then waits for the server's delayed ACK,
+//! 40 ms per message. Our sockets set TCP_NODELAY (also under STARTTLS);
+//! only `security = "tls"` still connects through lettre, which offers no
+//! way to wrap a socket of ours in TLS from the first byte.
 //!
 //! The password is read once, at start-up, from `password_file` or
 //! `$CREDENTIALS_DIRECTORY/smtp-password`, and lives only inside lettre's
@@ -21,13 +29,12 @@ use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
-use lettre::transport::smtp::PoolConfig;
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 use super::{Error, SendError};
 use crate::config::{Security, SmtpConfig};
@@ -35,26 +42,45 @@ use crate::config::{Security, SmtpConfig};
 /// The file name systemd's `LoadCredential=smtp-password:…` gives us.
 pub const CREDENTIAL_NAME: &str = "smtp-password";
 
+/// At most this many idle connections are kept; the daemon sends at most
+/// 32 emails at once, so more would never be used.
+const MAX_IDLE: usize = 32;
+
+/// An idle connection older than this is closed rather than reused: servers
+/// drop quiet clients (Postfix after 300 s), and a connection they closed
+/// costs a failed attempt to find out.
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+
 /// Sends emails through an SMTP server, reusing connections between sends.
 pub struct SmtpTransport {
-    /// Kept to build a fresh pool when an attempt times out (see `send`).
-    builder: AsyncSmtpTransportBuilder,
-    pool: Mutex<Pool>,
     host: String,
     port: u16,
     security: Security,
     username: Option<String>,
     timeout: Duration,
+    /// For STARTTLS, or for TLS from the first byte; None for plain SMTP.
+    tls: Option<TlsParameters>,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    /// Open, logged-in connections between sends, newest last.
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
-/// The current connection pool and how many times it has been replaced.
-struct Pool {
-    generation: u64,
-    client: AsyncSmtpTransport<Tokio1Executor>,
+/// Why an attempt failed: the server's answer, or no connection at all.
+#[derive(Debug)]
+enum Failure {
+    Smtp(lettre::transport::smtp::Error),
+    Connect(std::io::Error),
+}
+
+impl From<lettre::transport::smtp::Error> for Failure {
+    fn from(err: lettre::transport::smtp::Error) -> Failure {
+        Failure::Smtp(err)
+    }
 }
 
 impl fmt::Debug for SmtpTransport {
-    // By hand, so the credentials inside the client can never be printed.
+    // By hand, so the credentials can never be printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SmtpTransport")
             .field("host", &self.host)
@@ -67,12 +93,12 @@ impl fmt::Debug for SmtpTransport {
 }
 
 impl SmtpTransport {
-    /// Prepares a pooled client for `config`; no connection is made yet.
+    /// Prepares a client for `config`; no connection is made yet.
     ///
     /// With a `username`, the password is read from `config.password_file`,
     /// else from `credentials_dir/smtp-password` (pass systemd's
-    /// `$CREDENTIALS_DIRECTORY`). Must run inside a Tokio runtime: lettre's
-    /// pool starts a clean-up task.
+    /// `$CREDENTIALS_DIRECTORY`). Must run inside a Tokio runtime, where
+    /// stale connections are closed in the background.
     pub fn new(
         config: &SmtpConfig,
         credentials_dir: Option<&Path>,
@@ -81,17 +107,10 @@ impl SmtpTransport {
             return Err(Error::NoRuntime);
         }
         let tls = match config.security {
-            Security::None => Tls::None,
-            Security::StartTls => Tls::Required(tls_parameters(&config.host)?),
-            Security::Tls => Tls::Wrapper(tls_parameters(&config.host)?),
+            Security::None => None,
+            Security::StartTls | Security::Tls => Some(tls_parameters(&config.host)?),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-            .port(config.port)
-            .tls(tls)
-            .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(32));
-
-        match &config.username {
+        let credentials = match &config.username {
             Some(username) => {
                 if config.security == Security::None && !is_loopback(&config.host) {
                     return Err(Error::PlaintextAuth {
@@ -105,9 +124,7 @@ impl SmtpTransport {
                     }
                 })?;
                 let password = read_password(&path)?;
-                builder = builder
-                    .credentials(Credentials::new(username.clone(), password))
-                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+                Some(Credentials::new(username.clone(), password))
             }
             None => {
                 if let Some(path) = &config.password_file {
@@ -116,20 +133,19 @@ impl SmtpTransport {
                         "mail.smtp.password_file is set but mail.smtp.username is not; sending without AUTH"
                     );
                 }
+                None
             }
-        }
-
+        };
         Ok(SmtpTransport {
-            pool: Mutex::new(Pool {
-                generation: 0,
-                client: builder.clone().build(),
-            }),
-            builder,
             host: config.host.clone(),
             port: config.port,
             security: config.security,
             username: config.username.clone(),
             timeout: config.timeout,
+            tls,
+            credentials,
+            hello: ClientId::default(),
+            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -141,49 +157,142 @@ impl SmtpTransport {
     /// Delivers one email to the recipients of its envelope.
     ///
     /// `mail.smtp.timeout` bounds the whole attempt, not just the connect:
-    /// lettre's async client has no read timeout, so a server that stops
+    /// lettre's client has no read timeout, so a server that stops
     /// answering mid-conversation would otherwise hang the daemon forever.
-    /// A connection abandoned mid-command cannot be reused safely (the next
-    /// command would read the old reply), and the pool cannot be told which
-    /// one it was, so a timeout retires the whole pool and starts a new one.
+    /// A connection abandoned mid-command is dropped with the attempt and
+    /// never reused (its next command would read the old reply).
     pub async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
-        let (generation, client) = {
-            let pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            (pool.generation, pool.client.clone())
-        };
         let bytes = message.formatted();
-        let attempt = client.send_raw(message.envelope(), &bytes);
+        let attempt = self.deliver(message.envelope(), &bytes);
+        self.within_timeout(attempt).await
+    }
+
+    /// Opens a connection as a send would (TLS, EHLO, AUTH) and closes it
+    /// with QUIT, sending no mail: a check that the server takes our login.
+    pub async fn probe(&self) -> Result<(), SendError> {
+        let attempt = async {
+            let mut connection = self.connect().await?;
+            connection.quit().await?;
+            Ok(())
+        };
+        self.within_timeout(attempt).await
+    }
+
+    async fn within_timeout(
+        &self,
+        attempt: impl Future<Output = Result<(), Failure>>,
+    ) -> Result<(), SendError> {
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(err)) => Err(self.classify(&err)),
-            Err(_) => {
-                self.retire_pool(generation);
-                Err(SendError::Transient(format!(
-                    "no complete answer from {}:{} within {}s{}",
-                    self.host,
-                    self.port,
-                    self.timeout.as_secs_f32(),
-                    self.timeout_hint()
-                )))
-            }
+            Ok(result) => result.map_err(|failure| self.classify(&failure)),
+            Err(_) => Err(SendError::Transient(format!(
+                "no complete answer from {}:{} within {}s{}",
+                self.host,
+                self.port,
+                self.timeout.as_secs_f32(),
+                self.timeout_hint()
+            ))),
         }
     }
 
-    /// Swaps in a fresh pool unless a concurrent send already did, and
-    /// closes the old one's idle connections in the background.
-    fn retire_pool(&self, generation: u64) {
-        let old = {
-            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            if pool.generation != generation {
-                return;
+    async fn deliver(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), Failure> {
+        if let Some(mut connection) = self.take_idle() {
+            match connection.send(envelope, bytes).await {
+                Ok(_) => {
+                    self.keep_idle(connection);
+                    return Ok(());
+                }
+                // A server may close an idle connection without our
+                // noticing, perhaps with a 421 we read only now. One fresh
+                // connection is tried. Had the message got through before
+                // the connection broke, the fresh try repeats it with the
+                // same Message-ID, as any retry of the outbox would.
+                Err(err) if err.status().is_none_or(|code| u16::from(code) == 421) => {}
+                Err(err) => return Err(Failure::Smtp(err)),
             }
-            pool.generation += 1;
-            std::mem::replace(&mut pool.client, self.builder.clone().build())
+        }
+        let mut connection = self.connect().await?;
+        connection.send(envelope, bytes).await?;
+        self.keep_idle(connection);
+        Ok(())
+    }
+
+    /// A new connection, encrypted and logged in as configured.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+        let mut connection = match (&self.security, &self.tls) {
+            (Security::Tls, Some(tls)) => {
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(tls.clone()),
+                    None,
+                )
+                .await?
+            }
+            _ => {
+                let socket = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map_err(Failure::Connect)?;
+                // The reason this pool exists: see the module comment.
+                socket.set_nodelay(true).map_err(Failure::Connect)?;
+                let mut connection =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(socket), &self.hello)
+                        .await?;
+                if let (Security::StartTls, Some(tls)) = (&self.security, &self.tls) {
+                    connection.starttls(tls.clone(), &self.hello).await?;
+                }
+                connection
+            }
         };
+        if let Some(credentials) = &self.credentials {
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await?;
+        }
+        Ok(connection)
+    }
+
+    /// The newest idle connection still young enough to trust; older ones
+    /// are closed politely in the background.
+    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        let now = Instant::now();
+        let (found, stale) = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let (fresh, stale): (Vec<_>, Vec<_>) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|(_, since)| now.duration_since(*since) < IDLE_LIMIT);
+            *idle = fresh;
+            (idle.pop().map(|(connection, _)| connection), stale)
+        };
+        for (connection, _) in stale {
+            self.close_later(connection);
+        }
+        found
+    }
+
+    fn keep_idle(&self, connection: AsyncSmtpConnection) {
+        if connection.has_broken() {
+            return;
+        }
+        let spare = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push((connection, Instant::now()));
+                None
+            } else {
+                Some(connection)
+            }
+        };
+        if let Some(connection) = spare {
+            self.close_later(connection);
+        }
+    }
+
+    fn close_later(&self, mut connection: AsyncSmtpConnection) {
         let timeout = self.timeout;
         tokio::spawn(async move {
-            // Closing sends QUIT, which a stalled server may never answer.
-            let _ = tokio::time::timeout(timeout, old.shutdown()).await;
+            // QUIT, which a stalled server may never answer.
+            let _ = tokio::time::timeout(timeout, connection.quit()).await;
         });
     }
 
@@ -197,8 +306,23 @@ impl SmtpTransport {
         }
     }
 
-    fn classify(&self, err: &lettre::transport::smtp::Error) -> SendError {
+    fn classify(&self, failure: &Failure) -> SendError {
         let place = format!("{}:{}", self.host, self.port);
+        let err = match failure {
+            Failure::Smtp(err) => err,
+            Failure::Connect(err) => {
+                let hint = match err.kind() {
+                    std::io::ErrorKind::ConnectionRefused => format!(
+                        " (is an SMTP server listening on {}:{}?)",
+                        self.host, self.port
+                    ),
+                    _ => String::new(),
+                };
+                return SendError::Transient(format!(
+                    "cannot deliver through {place}: cannot connect: {err}{hint}"
+                ));
+            }
+        };
         let detail = describe_error(err);
         if let Some(code) = err.status() {
             let number = u16::from(code);

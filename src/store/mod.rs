@@ -232,6 +232,18 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the store up for a process that runs for months and reads a
+    /// little at a time (the daemon): opening checked every page, which
+    /// filled the page cache and the memory map, and a tick touches only
+    /// the rows that are due. So the cache is given back and kept small,
+    /// and pages are read with plain reads, which leave the process's
+    /// resident memory its own rather than a window on the whole file.
+    pub fn keep_memory_small(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA mmap_size = 0; PRAGMA cache_size = -8192; PRAGMA shrink_memory;")
+            .map_err(|e| self.sqlite(e))
+    }
+
     /// Runs `work` in an IMMEDIATE transaction: it commits only if `work`
     /// succeeds, so a refused change leaves the database as it was.
     fn write<T>(

@@ -22,6 +22,9 @@ pub enum Behaviour {
     RejectRecipient(u16, &'static str),
     /// Take the message, then refuse it at the end of DATA with this reply.
     RejectData(u16, &'static str),
+    /// Accept each message, then close the connection without a word, as
+    /// a server does with a client that stayed idle too long.
+    HangUpAfterEach,
 }
 
 /// One message the server accepted.
@@ -210,6 +213,9 @@ impl Handler for Recorder {
             _ => {
                 if let Some(message) = current {
                     self.shared.received.lock().unwrap().push(message);
+                }
+                if matches!(self.behaviour, Behaviour::HangUpAfterEach) {
+                    self.hang_up.store(true, Ordering::SeqCst);
                 }
                 OK
             }

@@ -82,12 +82,63 @@ async fn the_pool_reuses_one_connection_for_consecutive_sends() {
     let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
     for _ in 0..3 {
         send_one(&transport).await.unwrap();
-        // lettre hands a used connection back to the pool in a task of its
-        // own; let it run before the next send asks for one.
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(server.received().len(), 3);
     assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_without_losing_the_message() {
+    let server = SmtpServer::start(Behaviour::HangUpAfterEach);
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    for _ in 0..3 {
+        send_one(&transport).await.unwrap();
+    }
+    assert_eq!(server.received().len(), 3);
+    assert_eq!(server.connections(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_sends_each_get_a_connection_and_all_arrive() {
+    let server = SmtpServer::start(Behaviour::Accept);
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    let sends = (0..8).map(|_| send_one(&transport));
+    for result in futures_util::future::join_all(sends).await {
+        result.unwrap();
+    }
+    assert_eq!(server.received().len(), 8);
+    let opened = server.connections();
+    assert!((1..=8).contains(&opened), "{opened} connections");
+    // Afterwards they are all reused: no new connection for the next round.
+    let sends = (0..opened).map(|_| send_one(&transport));
+    for result in futures_util::future::join_all(sends).await {
+        result.unwrap();
+    }
+    assert_eq!(server.connections(), opened);
+}
+
+#[tokio::test]
+async fn a_probe_logs_in_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start_with_auth("followup", "right");
+    let mut smtp = config(server.port(), Security::None);
+    smtp.username = Some("followup".into());
+    smtp.password_file = Some(password_file(dir.path(), "pw", "right\n", 0o600));
+    SmtpTransport::new(&smtp, None)
+        .unwrap()
+        .probe()
+        .await
+        .unwrap();
+    assert_eq!(server.logins().len(), 1);
+    assert!(server.received().is_empty());
+
+    smtp.password_file = Some(password_file(dir.path(), "bad", "wrong\n", 0o600));
+    let refused = SmtpTransport::new(&smtp, None).unwrap().probe().await;
+    match refused {
+        Err(SendError::Transient(text)) => assert!(text.contains("535"), "{text}"),
+        other => panic!("expected a refused login, got {other:?}"),
+    }
+    assert!(server.received().is_empty());
 }
 
 #[tokio::test]
