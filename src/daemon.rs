@@ -583,6 +583,13 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let _lock = InstanceLock::acquire(&config.store.path)?;
     let mut daemon = Daemon::new(config)?;
+    let interrupted = daemon.store.recover_interrupted(Timestamp::now())?;
+    if interrupted > 0 {
+        warn!(
+            count = interrupted,
+            "emails were being sent when the daemon last stopped without warning; sending them again with the same Message-IDs"
+        );
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Signals that arrive mid-tick must stop delivery between sends, so
     // they are watched by a task of their own.

@@ -10,6 +10,7 @@ mod config_files;
 mod daemon;
 mod deadline_props;
 mod deadline_table;
+mod faults;
 mod ingest;
 mod ingest_cli;
 mod transfer;

@@ -351,6 +351,24 @@ impl Store {
         })
     }
 
+    /// Makes every row left `sending` by a daemon that died mid-send due
+    /// again at once, rather than when its lease runs out. Only the holder
+    /// of the instance lock may call this: with the lock held, no other
+    /// process can be sending them. The attempt each was claimed for
+    /// stays counted, since the server may have taken the message; it goes
+    /// again with the same Message-ID. Returns how many there were.
+    pub fn recover_interrupted(&mut self, now: Timestamp) -> Result<usize> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = ?1
+                 WHERE state = 'sending'",
+                [seconds(now)],
+            )
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
     /// Hands a claimed row back untried (shutdown before sending it).
     pub fn release(&mut self, claimed: &Claimed) -> Result<()> {
         let path = self.path.clone();
