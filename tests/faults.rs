@@ -165,3 +165,129 @@ fn crash_soak_loses_nothing_and_repeats_only_what_was_in_flight() {
         "{repeats} repeats, but only {might_repeat} sends were in flight at the kills"
     );
 }
+
+/// The SMTP fault matrix: a desk with one commitment owing one reminder,
+/// a server told to misbehave once, then ticks until the outbox is empty.
+/// Returns how often each Message-ID arrived.
+fn deliver_through(server: &SmtpServer, desk: &Desk, ticks: usize) -> HashMap<String, usize> {
+    for _ in 0..ticks {
+        desk.run(&["daemon", "--once"]).ok();
+        let status = desk.run(&["status", "--json"]).json();
+        if status["outbox"]["pending"] == 0
+            && status["outbox"]["retrying"] == 0
+            && status["outbox"]["sending"] == 0
+        {
+            break;
+        }
+        // retry_first is 1 s.
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+    let mut arrivals = HashMap::new();
+    for message in server.received() {
+        *arrivals
+            .entry(message.header("Message-ID").unwrap())
+            .or_default() += 1;
+    }
+    arrivals
+}
+
+/// One desk, `count` commitments due in three days, nothing sent yet.
+fn owing(server: &SmtpServer, count: usize) -> Desk {
+    let desk = Desk::with_config(&soak_config(server.port));
+    for i in 0..count {
+        desk.add(&[&format!("Commitment {i}"), "--due", &days_from_today(3)]);
+    }
+    desk
+}
+
+fn sent_ids(desk: &Desk) -> HashSet<String> {
+    outbox_message_ids(desk)
+        .into_iter()
+        .filter(|(_, state)| state == "sent")
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[test]
+fn smtp_4xx_on_mail_or_recipient_is_retried_with_the_same_message_id() {
+    for (fault, reply) in [
+        ("MAIL", "421 4.3.2 service shutting down"),
+        ("MAIL", "451 4.3.0 local error"),
+        ("RCPT", "451 4.7.1 greylisted, try again"),
+        ("RCPT", "421 4.4.5 too many connections"),
+    ] {
+        let server = SmtpServer::start();
+        let desk = owing(&server, 1);
+        match fault {
+            "MAIL" => server.reply_to_next_mail(reply),
+            _ => server.reply_to_next_recipient(reply),
+        }
+        desk.run(&["daemon", "--once"]).ok();
+        assert!(server.received().is_empty(), "{fault} {reply}");
+        let status = desk.run(&["status", "--json"]).json();
+        assert_eq!(status["outbox"]["retrying"], 1, "{fault} {reply}: {status}");
+        let arrivals = deliver_through(&server, &desk, 5);
+        assert_eq!(arrivals.len(), 1, "{fault} {reply}");
+        assert!(arrivals.values().all(|&n| n == 1), "{fault} {reply}");
+        assert_eq!(
+            arrivals.keys().cloned().collect::<HashSet<_>>(),
+            sent_ids(&desk),
+            "{fault} {reply}"
+        );
+    }
+}
+
+#[test]
+fn a_reset_after_data_or_a_reply_slower_than_the_timeout_is_retried() {
+    // The server kept the message but the daemon never heard so: the
+    // retry repeats it, with the same Message-ID, and then stops.
+    let server = SmtpServer::start();
+    let desk = owing(&server, 1);
+    server.reset_after_next_data();
+    let arrivals = deliver_through(&server, &desk, 5);
+    assert_eq!(arrivals.len(), 1);
+    assert_eq!(arrivals.values().copied().collect::<Vec<_>>(), vec![2]);
+    assert_eq!(sent_ids(&desk).len(), 1);
+
+    let server = SmtpServer::start();
+    let config = soak_config(server.port).replace("timeout = \"10s\"", "timeout = \"1s\"");
+    let desk = Desk::with_config(&config);
+    desk.add(&["Slow server", "--due", &days_from_today(3)]);
+    server.stall_after_next_data(Duration::from_secs(3));
+    desk.run(&["daemon", "--once"]).ok();
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["retrying"], 1, "{status}");
+    let arrivals = deliver_through(&server, &desk, 5);
+    assert_eq!(arrivals.len(), 1);
+    assert_eq!(sent_ids(&desk).len(), 1);
+}
+
+#[test]
+fn a_server_that_goes_away_mid_batch_loses_nothing() {
+    let server = SmtpServer::start();
+    let desk = owing(&server, 40);
+    // Gone after the first few messages of the batch.
+    let daemon = desk
+        .command(&["daemon", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while server.received().len() < 3 && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.set_away(true);
+    let finished = daemon.wait_with_output().unwrap();
+    assert!(finished.status.success());
+    let during = server.received().len();
+    assert!(during < 40, "the server left after {during} messages");
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["dead"], 0, "{status}");
+    server.set_away(false);
+    let arrivals = deliver_through(&server, &desk, 6);
+    assert_eq!(arrivals.len(), 40);
+    assert_eq!(sent_ids(&desk).len(), 40);
+    let repeats: usize = arrivals.values().map(|n| n - 1).sum();
+    assert!(repeats <= PARALLEL_SENDS, "{repeats} repeats");
+}

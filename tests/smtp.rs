@@ -53,9 +53,25 @@ impl Received {
 #[derive(Default)]
 struct Script {
     /// Replies to the end of DATA, used in order; 250 once empty.
-    data_replies: VecDeque<String>,
+    data_replies: VecDeque<DataReply>,
     /// Replies to RCPT TO for particular recipients.
     rcpt_replies: HashMap<String, String>,
+    /// Replies to the next MAIL FROM commands, in order; 250 once empty.
+    mail_replies: VecDeque<String>,
+    /// Replies to the next RCPT TO commands, whoever the recipient.
+    next_rcpt_replies: VecDeque<String>,
+    /// While set, the server is gone: connections are dropped at once.
+    away: bool,
+}
+
+/// What the server does at the end of DATA instead of a plain 250.
+enum DataReply {
+    /// Refuse with this reply; the message is not kept.
+    Reply(String),
+    /// Keep the message, then drop the connection without a word.
+    KeepAndReset,
+    /// Keep the message, then wait this long before saying 250.
+    KeepAndStall(Duration),
 }
 
 pub struct SmtpServer {
@@ -92,7 +108,48 @@ impl SmtpServer {
             .lock()
             .unwrap()
             .data_replies
+            .push_back(DataReply::Reply(reply.to_string()));
+    }
+
+    /// Keep the next message, then reset the connection before replying.
+    pub fn reset_after_next_data(&self) {
+        self.script
+            .lock()
+            .unwrap()
+            .data_replies
+            .push_back(DataReply::KeepAndReset);
+    }
+
+    /// Keep the next message, then take `delay` to say so.
+    pub fn stall_after_next_data(&self, delay: Duration) {
+        self.script
+            .lock()
+            .unwrap()
+            .data_replies
+            .push_back(DataReply::KeepAndStall(delay));
+    }
+
+    /// Answer the next MAIL FROM with this reply (e.g. "421 4.3.2 shutting down").
+    pub fn reply_to_next_mail(&self, reply: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .mail_replies
             .push_back(reply.to_string());
+    }
+
+    /// Answer the next RCPT TO, whoever it names, with this reply.
+    pub fn reply_to_next_recipient(&self, reply: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .next_rcpt_replies
+            .push_back(reply.to_string());
+    }
+
+    /// Goes away (every connection dropped) or comes back.
+    pub fn set_away(&self, away: bool) {
+        self.script.lock().unwrap().away = away;
     }
 
     /// Answer RCPT TO for this recipient with this reply (e.g. "550 5.1.1 no such user").
@@ -118,11 +175,14 @@ fn serve(
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let mut recipients = Vec::new();
+    if script.lock().unwrap().away {
+        return Ok(());
+    }
     write!(out, "220 localhost test SMTP\r\n")?;
     let mut line = String::new();
     loop {
         line.clear();
-        if reader.read_line(&mut line)? == 0 {
+        if reader.read_line(&mut line)? == 0 || script.lock().unwrap().away {
             return Ok(());
         }
         let command = line.trim_end().to_string();
@@ -131,14 +191,22 @@ fn serve(
             write!(out, "250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
         } else if upper.starts_with("MAIL FROM") {
             recipients.clear();
-            write!(out, "250 2.1.0 ok\r\n")?;
+            let reply = script.lock().unwrap().mail_replies.pop_front();
+            let reply = reply.unwrap_or_else(|| "250 2.1.0 ok".into());
+            write!(out, "{reply}\r\n")?;
         } else if upper.starts_with("RCPT TO") {
             let address = command
                 .split_once('<')
                 .and_then(|(_, rest)| rest.split_once('>'))
                 .map(|(a, _)| a.to_string())
                 .unwrap_or_default();
-            let reply = script.lock().unwrap().rcpt_replies.get(&address).cloned();
+            let reply = {
+                let mut script = script.lock().unwrap();
+                match script.next_rcpt_replies.pop_front() {
+                    Some(reply) => Some(reply),
+                    None => script.rcpt_replies.get(&address).cloned(),
+                }
+            };
             match reply {
                 Some(reply) => write!(out, "{reply}\r\n")?,
                 None => {
@@ -161,16 +229,20 @@ fn serve(
                 data.push_str(&unstuffed.replace("\r\n", "\n"));
             }
             let reply = script.lock().unwrap().data_replies.pop_front();
-            match reply {
-                Some(reply) => write!(out, "{reply}\r\n")?,
-                None => {
-                    received.lock().unwrap().push(Received {
-                        recipients: recipients.clone(),
-                        data,
-                    });
-                    write!(out, "250 2.0.0 queued\r\n")?;
-                }
+            if let Some(DataReply::Reply(reply)) = reply {
+                write!(out, "{reply}\r\n")?;
+                continue;
             }
+            received.lock().unwrap().push(Received {
+                recipients: recipients.clone(),
+                data,
+            });
+            match reply {
+                Some(DataReply::KeepAndReset) => return Ok(()),
+                Some(DataReply::KeepAndStall(delay)) => std::thread::sleep(delay),
+                _ => {}
+            }
+            write!(out, "250 2.0.0 queued\r\n")?;
         } else if upper == "RSET" || upper == "NOOP" {
             write!(out, "250 ok\r\n")?;
         } else if upper == "QUIT" {
