@@ -1,0 +1,246 @@
+//! followup side by side with remind and Taskwarrior, on equivalent
+//! workloads, in one run. `cargo bench --bench compare` (needs the Debian
+//! packages `remind` and `taskwarrior`).
+//!
+//! 1. remind: 100,000 dated items, each to be announced 14 days ahead;
+//!    "what needs a reminder on day D" is `remind -q -a FILE D`, and for
+//!    followup `list --status open --due-before D+15` (no item is overdue on
+//!    D, so both name the same items; the counts are checked).
+//! 2. Taskwarrior: 10,000 items, then one add, modify/revise, done/close,
+//!    overdue list and export each, timed per command.
+//!
+//! Every figure is the median wall time of several runs of the real
+//! binaries, one process per command, as a user would run them.
+//! `FOLLOWUP_COMPARE_SCALE` (default 1) divides both sizes, for a quick look.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::ToSpan;
+use jiff::civil::Date;
+
+const RUNS: usize = 7;
+
+fn main() {
+    for (tool, package) in [("remind", "remind"), ("task", "taskwarrior")] {
+        if Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            eprintln!("`{tool}` is not installed: apt-get install {package}");
+            std::process::exit(2);
+        }
+    }
+    let scale: usize = std::env::var("FOLLOWUP_COMPARE_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!("| workload | other tool | followup | other / followup |");
+    println!("|---|---|---|---|");
+    against_remind(&dir.path().join("remind"), 100_000 / scale);
+    against_taskwarrior(&dir.path().join("task"), 10_000 / scale);
+}
+
+fn against_remind(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let day = Date::constant(2026, 3, 2);
+    let mut reminders = String::with_capacity(n * 48);
+    let mut records = Vec::with_capacity(n);
+    for i in 0..n {
+        // Spread over a year from D, so about one in 26 is within 14 days.
+        let due = day.checked_add((((i * 7919) % 365) as i64).days()).unwrap();
+        let title = format!("Commitment {i}: hold the joint committee meeting");
+        reminders.push_str(&format!(
+            "REM {} {} {} +14 MSG {title}\n",
+            due.day(),
+            month_name(due.month()),
+            due.year()
+        ));
+        records.push(serde_json::json!({
+            "title": title,
+            "due": due.to_string(),
+            "announced": "2026-01-01",
+        }));
+    }
+    let remind_file = dir.join("commitments.rem");
+    std::fs::write(&remind_file, reminders).unwrap();
+    let import = dir.join("commitments.json");
+    std::fs::write(&import, serde_json::to_vec(&records).unwrap()).unwrap();
+    followup(dir, &["import", import.to_str().unwrap()]);
+
+    let day_text = day.to_string();
+    let remind_args = ["-q", "-a", remind_file.to_str().unwrap(), &day_text];
+    let remind_count = String::from_utf8(run("remind", &remind_args, dir))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("Commitment "))
+        .count();
+    let until = day.checked_add(15.days()).unwrap().to_string();
+    let list = ["list", "--status", "open", "--due-before", &until];
+    let followup_count = String::from_utf8(followup(dir, &list))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("Commitment "))
+        .count();
+    assert_eq!(
+        remind_count, followup_count,
+        "remind and followup must name the same items"
+    );
+    let theirs = median(|| run("remind", &remind_args, dir));
+    let ours = median(|| followup(dir, &list));
+    row(
+        &format!("what is due on D ({n} items, {followup_count} named)"),
+        theirs,
+        ours,
+    );
+}
+
+fn against_taskwarrior(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir.join("task")).unwrap();
+    let taskrc = dir.join("taskrc");
+    std::fs::write(
+        &taskrc,
+        format!(
+            "data.location={}\nconfirmation=off\nverbose=nothing\ngc=off\nhooks=off\nrecurrence=off\n",
+            dir.join("task").display()
+        ),
+    )
+    .unwrap();
+    let task = |args: &[&str]| -> Vec<u8> {
+        let mut full = vec![format!("rc:{}", taskrc.display())];
+        full.extend(args.iter().map(|a| a.to_string()));
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        run("task", &full, dir)
+    };
+
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let mut tasks = Vec::with_capacity(n);
+    let mut records = Vec::with_capacity(n);
+    for i in 0..n {
+        // A quarter overdue, the rest due over the coming year.
+        let offset = (i * 7919) % 480;
+        let due = today.checked_add((offset as i64 - 120).days()).unwrap();
+        let title = format!("Commitment {i}: release the detainees");
+        tasks.push(serde_json::json!({
+            "description": title,
+            "status": "pending",
+            "entry": "20260101T000000Z",
+            "due": format!("{}T120000Z", due.strftime("%Y%m%d")),
+            "uuid": format!("00000000-0000-4000-8000-{i:012}"),
+        }));
+        records.push(serde_json::json!({
+            "title": title,
+            "due": due.to_string(),
+            "announced": "2025-11-01",
+        }));
+    }
+    let task_file = dir.join("tasks.json");
+    std::fs::write(&task_file, serde_json::to_vec(&tasks).unwrap()).unwrap();
+    task(&["import", task_file.to_str().unwrap()]);
+    let import = dir.join("commitments.json");
+    std::fs::write(&import, serde_json::to_vec(&records).unwrap()).unwrap();
+    followup(dir, &["import", import.to_str().unwrap()]);
+
+    let due = today.checked_add(40.days()).unwrap().to_string();
+    let later = today.checked_add(70.days()).unwrap().to_string();
+    let task_due = format!("due:{due}");
+    let task_later = format!("due:{later}");
+    let label = |what: &str| format!("{what} ({n} items)");
+
+    let theirs = median(|| task(&["add", "Hold the committee meeting", &task_due]));
+    let ours = median(|| followup(dir, &["add", "Hold the committee meeting", "--due", &due]));
+    row(&label("add"), theirs, ours);
+
+    // Different items each run, so each change is a real one.
+    let mut next = 0;
+    let mut pick = || {
+        next += 1;
+        next * 97 % n + 1
+    };
+    let theirs = median(|| task(&[&pick().to_string(), "modify", &task_later]));
+    let ours = median(|| followup(dir, &["revise", &pick().to_string(), "--due", &later]));
+    row(&label("modify / revise"), theirs, ours);
+
+    let theirs = median(|| task(&[&pick().to_string(), "done"]));
+    let ours = median(|| {
+        followup(
+            dir,
+            &["close", &pick().to_string(), "--outcome", "fulfilled"],
+        )
+    });
+    row(&label("done / close"), theirs, ours);
+
+    let theirs = median(|| task(&["overdue"]));
+    let ours = median(|| followup(dir, &["list", "--overdue"]));
+    row(&label("overdue list"), theirs, ours);
+
+    let theirs = median(|| task(&["export"]));
+    let ours = median(|| followup(dir, &["export"]));
+    row(&label("export"), theirs, ours);
+}
+
+fn month_name(month: i8) -> &'static str {
+    [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][month as usize - 1]
+}
+
+fn followup(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_followup"));
+    command
+        .args(args)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("FOLLOWUP_AUTHOR", "bench")
+        .env_remove("FOLLOWUP_CONFIG");
+    output(command, "followup", args)
+}
+
+fn run(program: &str, args: &[&str], dir: &Path) -> Vec<u8> {
+    let mut command = Command::new(program);
+    command.args(args).current_dir(dir);
+    output(command, program, args)
+}
+
+fn output(mut command: Command, program: &str, args: &[&str]) -> Vec<u8> {
+    let out = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The median wall time of `RUNS` runs.
+fn median(mut once: impl FnMut() -> Vec<u8>) -> Duration {
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            once();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[RUNS / 2]
+}
+
+fn row(what: &str, theirs: Duration, ours: Duration) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "| {what} | {:.1} ms | {:.1} ms | {:.1}× |",
+        ms(theirs),
+        ms(ours),
+        theirs.as_secs_f64() / ours.as_secs_f64()
+    );
+}
