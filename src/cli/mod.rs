@@ -99,7 +99,7 @@ impl Context {
     /// Opens the database. With the embedded defaults its folder is created;
     /// a configured folder must already exist.
     fn store(&self) -> anyhow::Result<Store> {
-        self.open_store(Check::Full)
+        self.open_store(Check::Remembered)
     }
 
     /// Opens the database for a command that only reads it.

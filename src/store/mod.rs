@@ -93,9 +93,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
     /// `PRAGMA quick_check` over the whole file before anything else: for
-    /// every command that writes, and for the daemon. It reads every page,
-    /// so it costs time in proportion to the database's size.
+    /// the daemon as it starts. It reads every page, so it costs time in
+    /// proportion to the database's size (half a second at 100,000
+    /// commitments).
     Full,
+    /// As `Full`, unless the file is exactly as a followup process left it
+    /// after its own check: same size and modification time as recorded in
+    /// `<database>-verified`. For commands that write: an analyst's `add`
+    /// should not read the whole archive each time, yet a file changed by
+    /// anything else (a copy, a restore, an editor, a crash mid-copy) is
+    /// checked before it is written to.
+    Remembered,
     /// Header and schema version only, for commands that only read. SQLite
     /// still checks the structure of each page it reads, and a damaged page
     /// is reported as corruption, never returned as data.
@@ -106,6 +114,59 @@ pub enum Check {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The file passed a check (or was as a checked one was left), so the
+    /// state it is left in when this store closes may be remembered.
+    verified: bool,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.verified {
+            remember_verified(&self.path);
+        }
+    }
+}
+
+/// Where the state of the last checked database file is written.
+fn verified_marker(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-verified");
+    PathBuf::from(name)
+}
+
+/// The size and modification time of the database file, as text.
+fn file_state(database: &Path) -> Option<String> {
+    let meta = std::fs::metadata(database).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{} {}\n", meta.len(), modified.as_nanos()))
+}
+
+fn is_remembered(database: &Path) -> bool {
+    match (
+        file_state(database),
+        std::fs::read_to_string(verified_marker(database)),
+    ) {
+        (Some(now), Ok(recorded)) => now == recorded,
+        _ => false,
+    }
+}
+
+/// Records the file's state as checked. Best effort: a marker that cannot
+/// be written only means the next command checks again. Written whole
+/// through a rename, so a torn marker can never match.
+fn remember_verified(database: &Path) {
+    let Some(state) = file_state(database) else {
+        return;
+    };
+    let marker = verified_marker(database);
+    let temporary = marker.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&temporary, state).is_err() || std::fs::rename(&temporary, &marker).is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -138,6 +199,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            verified: false,
         };
         // SQLite answers some lock conflicts at once instead of waiting (a
         // journal-mode switch, a read transaction that must become a write,
@@ -178,7 +240,12 @@ impl Store {
                 known,
             });
         }
-        if check == Check::Full || version < known {
+        let must_check = match check {
+            Check::Full => true,
+            Check::Remembered => version < known || !is_remembered(&path),
+            Check::ReadOnly => version < known,
+        };
+        if must_check {
             let verdict: String = self
                 .conn
                 .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
@@ -238,6 +305,7 @@ impl Store {
                 });
             }
         }
+        self.verified = check != Check::ReadOnly;
         Ok(())
     }
 
@@ -291,5 +359,58 @@ fn classify(path: &Path, source: rusqlite::Error) -> Error {
         }
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Busy { path },
         _ => Error::Sqlite { path, source },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checked_file_is_remembered_until_anything_else_changes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("followup.db");
+        drop(Store::open(&path, Check::Full).unwrap());
+        assert!(is_remembered(&path));
+        // A read-only open neither checks nor vouches for the file.
+        std::fs::remove_file(verified_marker(&path)).unwrap();
+        drop(Store::open(&path, Check::ReadOnly).unwrap());
+        assert!(!is_remembered(&path));
+        drop(Store::open(&path, Check::Remembered).unwrap());
+        assert!(is_remembered(&path));
+        // Touched from outside: same bytes, a new modification time.
+        let later = std::time::SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert!(!is_remembered(&path));
+    }
+
+    #[test]
+    fn a_corrupt_file_changed_behind_the_marker_is_still_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("followup.db");
+        {
+            let store = Store::open(&path, Check::Full).unwrap();
+            // Enough rows for pages beyond the schema, all in the main file.
+            store
+                .conn
+                .execute_batch(
+                    "CREATE TABLE filler (x TEXT);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                     INSERT INTO filler SELECT printf('%0200d', i) FROM n;
+                     PRAGMA wal_checkpoint(TRUNCATE);",
+                )
+                .unwrap();
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle..middle + 4096].fill(0xA5);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Store::open(&path, Check::Remembered).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     }
 }
