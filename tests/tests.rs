@@ -4,6 +4,7 @@
 mod smtp;
 mod support;
 
+mod backup;
 mod bad_input;
 mod commitments;
 mod config_files;

@@ -2,6 +2,7 @@
 //! shares (config, store, clock, author). Each command group lives in its own
 //! file and is a thin shell over `store`, `deadline` and `transfer`.
 
+mod backup;
 mod ingest;
 mod record;
 mod setup;
@@ -64,6 +65,11 @@ pub enum Command {
     Daemon(setup::DaemonArgs),
     /// Show paths, counts, the outbox and whether a daemon is running.
     Status(setup::StatusArgs),
+    /// Write a verified copy of the database to PATH, while the daemon runs.
+    Backup(backup::BackupArgs),
+    /// Replace the database with a backup (the daemon must be stopped); the
+    /// replaced database is kept beside it.
+    Restore(backup::RestoreArgs),
     /// Check the configuration.
     Config {
         #[command(subcommand)]
@@ -167,6 +173,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(&context, args, out),
         Command::Export(args) => transfer::export(&context, args, out),
         Command::Status(args) => setup::status(&context, args, out),
+        Command::Backup(args) => backup::backup(&context, args, out),
+        Command::Restore(args) => backup::restore(&context, args, out),
         Command::Config { .. } | Command::Daemon(_) => {
             unreachable!("handled before the context is built")
         }

@@ -7,6 +7,7 @@
 //! understand, and migrates it. Every write runs in an IMMEDIATE
 //! transaction so that a writer never fails half-way on a lock upgrade.
 
+mod backup;
 mod commitments;
 mod outbox;
 mod schema;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
 pub use commitments::{Counts, Filter};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use schema::current_version as schema_version;
@@ -74,6 +76,56 @@ pub enum Error {
     UnknownId { id: CommitmentId },
     #[error("{0}")]
     Rejected(String),
+    #[error(
+        "{} already exists; choose another file name, or pass --force to replace it",
+        path.display()
+    )]
+    BackupExists { path: PathBuf },
+    #[error(
+        "{} is the database itself or a file SQLite keeps beside it ({}); choose a file elsewhere",
+        path.display(), database.display()
+    )]
+    OwnFile { path: PathBuf, database: PathBuf },
+    #[error(
+        "{} is corrupt (integrity_check: {detail}); restore another backup; nothing was changed",
+        path.display()
+    )]
+    BackupCorrupt { path: PathBuf, detail: String },
+    #[error(
+        "{} is not a followup backup ({detail}); give a file written by `followup backup`; nothing was changed",
+        path.display()
+    )]
+    NotABackup { path: PathBuf, detail: String },
+    #[error(
+        "{} has schema version {found}, newer than this followup understands ({known}); restore it with a newer followup; nothing was changed",
+        path.display()
+    )]
+    BackupNewer {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error(
+        "{} cannot be brought up to this followup's schema ({detail}); nothing was changed",
+        path.display()
+    )]
+    BackupMigration { path: PathBuf, detail: String },
+    #[error(
+        "{} is left from a database that is no longer there; move it away (it belongs to no database now) and try again; nothing was changed",
+        wal.display()
+    )]
+    StaleWal { wal: PathBuf },
+    #[error(
+        "cannot keep a copy of the current database {} ({detail}); nothing was changed. Free some space, or move the database and its -wal file away by hand and restore again",
+        database.display()
+    )]
+    CannotKeep { database: PathBuf, detail: String },
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error on {}: {source}", path.display())]
     Sqlite {
         path: PathBuf,
