@@ -11,6 +11,7 @@ mod config_files;
 mod daemon;
 mod deadline_props;
 mod deadline_table;
+mod doctor;
 mod ingest;
 mod ingest_cli;
 mod transfer;

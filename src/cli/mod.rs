@@ -3,6 +3,7 @@
 //! file and is a thin shell over `store`, `deadline` and `transfer`.
 
 mod backup;
+mod doctor;
 mod ingest;
 mod record;
 mod setup;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Replace the database with a backup (the daemon must be stopped); the
     /// replaced database is kept beside it.
     Restore(backup::RestoreArgs),
+    /// Check the installation: config, database, mail, daemon, outbox.
+    /// Exit status 0 all OK, 1 a warning, 2 a failure.
+    Doctor(doctor::DoctorArgs),
     /// Check the configuration.
     Config {
         #[command(subcommand)]
@@ -143,6 +147,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     if let Command::Config { command } = &cli.command {
         return setup::config_command(command, cli.config.as_deref(), out);
     }
+    if let Command::Doctor(args) = cli.command {
+        // Before the config is loaded: a broken config is one of its findings.
+        return doctor::doctor(cli.config.as_deref(), args, out);
+    }
     let config = config::load(cli.config.as_deref())?;
     if config.file.is_none()
         && let Some(folder) = config.store.path.parent()
@@ -175,7 +183,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Status(args) => setup::status(&context, args, out),
         Command::Backup(args) => backup::backup(&context, args, out),
         Command::Restore(args) => backup::restore(&context, args, out),
-        Command::Config { .. } | Command::Daemon(_) => {
+        Command::Config { .. } | Command::Daemon(_) | Command::Doctor(_) => {
             unreachable!("handled before the context is built")
         }
     }?;

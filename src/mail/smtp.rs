@@ -169,6 +169,46 @@ impl SmtpTransport {
         }
     }
 
+    /// Opens one connection the way a send does — TCP, the greeting, EHLO,
+    /// STARTTLS or implicit TLS, and AUTH when `mail.smtp.username` is set —
+    /// then says NOOP and QUIT. No mail is sent. For `followup doctor`.
+    ///
+    /// lettre authenticates every new connection that has credentials, and
+    /// fails when the server offers none of our mechanisms, so an `Ok` with
+    /// a username means the server accepted the login. A fresh pool is used
+    /// so that an idle, already authenticated connection cannot stand in
+    /// for a new login.
+    pub async fn check_connection(&self) -> Result<(), SendError> {
+        let client = self.builder.clone().build();
+        let outcome = tokio::time::timeout(self.timeout, client.test_connection()).await;
+        let _ = tokio::time::timeout(self.timeout, client.shutdown()).await;
+        match outcome {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(SendError::Transient(format!(
+                "{}:{} accepted the connection but did not answer NOOP",
+                self.host, self.port
+            ))),
+            Ok(Err(err)) => Err(self.classify(&err)),
+            Err(_) => Err(SendError::Transient(format!(
+                "no complete answer from {}:{} within {}s{}",
+                self.host,
+                self.port,
+                self.timeout.as_secs_f32(),
+                self.timeout_hint()
+            ))),
+        }
+    }
+
+    /// Whether a login is configured, and as whom.
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// How the connection is protected.
+    pub fn security(&self) -> Security {
+        self.security
+    }
+
     /// Swaps in a fresh pool unless a concurrent send already did, and
     /// closes the old one's idle connections in the background.
     fn retire_pool(&self, generation: u64) {
@@ -294,7 +334,9 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn password_path(config: &SmtpConfig, credentials_dir: Option<&Path>) -> Option<PathBuf> {
+/// Where the SMTP password is read from: `password_file`, else
+/// `credentials_dir/smtp-password`.
+pub fn password_path(config: &SmtpConfig, credentials_dir: Option<&Path>) -> Option<PathBuf> {
     config
         .password_file
         .clone()

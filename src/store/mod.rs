@@ -54,7 +54,7 @@ pub enum Error {
     )]
     NotADatabase { path: PathBuf, detail: String },
     #[error(
-        "the database {} is corrupt ({detail}); stop the daemon and restore it from a backup; nothing was changed",
+        "the database {} is corrupt ({detail}); stop the daemon and restore a backup (followup restore PATH); nothing was changed",
         path.display()
     )]
     Corrupt { path: PathBuf, detail: String },
@@ -303,6 +303,43 @@ impl Store {
     fn sqlite(&self, source: rusqlite::Error) -> Error {
         classify(&self.path, source)
     }
+}
+
+/// What `followup doctor` learns about a database file without changing
+/// it: no migration, no journal-mode switch, no write.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub schema_version: usize,
+    /// `PRAGMA quick_check`'s first finding: `ok` for a sound file.
+    pub quick_check: String,
+    /// Whether this process can take the write lock: `Err` says why not.
+    pub writable: std::result::Result<(), String>,
+    pub bytes: u64,
+}
+
+/// Looks at an existing database: its schema version, `quick_check`, and
+/// whether a write transaction could start (one is begun and rolled back
+/// at once, waiting at most two seconds for another writer).
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+    let fail = |e| classify(path, e);
+    conn.busy_timeout(Duration::from_secs(2)).map_err(fail)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(fail)?;
+    let quick_check: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+        .map_err(fail)?;
+    let writable = conn
+        .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        .map_err(|e| classify(path, e).to_string());
+    Ok(Inspection {
+        schema_version: usize::try_from(version).unwrap_or(usize::MAX),
+        quick_check,
+        writable,
+        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    })
 }
 
 /// Turns an SQLite error into one that says what happened to which file.
