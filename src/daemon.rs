@@ -17,8 +17,11 @@ use jiff::civil::Date;
 use jiff::{Span, Timestamp};
 use tracing::{error, info, warn};
 
+use std::sync::Arc;
+
 use crate::config::{self, Config, Desk};
 use crate::mail::{self, SendError, Transport};
+use crate::monitoring::{self, Monitor};
 use crate::plan::{self, LastReminder, Occasion, Policy, Tracked};
 use crate::store::{Check, Claimed, Enqueue, Planned, Store};
 
@@ -145,6 +148,9 @@ impl Daemon {
         }
         self.transport = Transport::from_config(&config.mail)?;
         self.policy = Policy::from_config(&config.reminders);
+        if config.http != self.config.http {
+            warn!("http.listen changed; the HTTP listener moves at the next restart");
+        }
         self.config = config;
         Ok(())
     }
@@ -581,8 +587,30 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let _lock = InstanceLock::acquire(&config.store.path)?;
+    // Bound before anything slow, so a taken port fails the start at once.
+    let listener = match config.http.listen.filter(|_| !once) {
+        Some(addr) => Some((addr, monitoring::bind(addr).await?)),
+        None => None,
+    };
     let mut daemon = Daemon::new(config)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let monitor = match listener {
+        Some((addr, listener)) => {
+            let store = Store::open(&daemon.config.store.path, Check::ReadOnly)?;
+            let monitor = Arc::new(Monitor::new(
+                store,
+                daemon.config.reminders.timezone.clone(),
+            ));
+            tokio::spawn(monitoring::serve(
+                listener,
+                monitor.clone(),
+                stop_rx.clone(),
+            ));
+            info!(%addr, "serving /healthz and /metrics");
+            Some(monitor)
+        }
+        None => None,
+    };
     // Signals that arrive mid-tick must stop delivery between sends, so
     // they are watched by a task of their own.
     tokio::spawn(async move {
@@ -605,7 +633,12 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
     loop {
         let started = std::time::Instant::now();
         let now = Timestamp::now();
-        match daemon.tick(now, &stop_rx).await {
+        let outcome = daemon.tick(now, &stop_rx).await;
+        if let Some(monitor) = &monitor {
+            let outcome = outcome.as_ref().map_err(|err| format!("{err:#}"));
+            monitor.tick_finished(started.elapsed(), outcome);
+        }
+        match outcome {
             Ok(report) => {
                 if report.queued + report.sent + report.dead + report.retried + report.digests > 0 {
                     info!(
@@ -652,7 +685,12 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
                 notify(&[sd_notify::NotifyState::Reloading]);
                 match config::load(flag.as_deref()) {
                     Ok(config) => match daemon.reload(config) {
-                        Ok(()) => info!("SIGHUP: configuration reloaded"),
+                        Ok(()) => {
+                            info!("SIGHUP: configuration reloaded");
+                            if let Some(monitor) = &monitor {
+                                monitor.set_timezone(daemon.config.reminders.timezone.clone());
+                            }
+                        }
                         Err(err) => error!(error = %format!("{err:#}"), "SIGHUP: new configuration refused; keeping the old one"),
                     },
                     Err(err) => error!(error = %format!("{err:#}"), "SIGHUP: new configuration is invalid; keeping the old one"),

@@ -14,4 +14,5 @@ mod deadline_table;
 mod doctor;
 mod ingest;
 mod ingest_cli;
+mod monitoring;
 mod transfer;

@@ -318,8 +318,8 @@ pub struct Inspection {
 }
 
 /// Looks at an existing database: its schema version, `quick_check`, and
-/// whether a write transaction could start (one is begun and rolled back
-/// at once, waiting at most two seconds for another writer).
+/// whether it takes writes (see [`write_probe`]; waiting at most two
+/// seconds for another writer).
 pub fn inspect(path: &Path) -> Result<Inspection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
@@ -331,15 +331,34 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     let quick_check: String = conn
         .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
         .map_err(fail)?;
-    let writable = conn
-        .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
-        .map_err(|e| classify(path, e).to_string());
+    let writable = write_probe(&conn).map_err(|e| classify(path, e).to_string());
     Ok(Inspection {
         schema_version: usize::try_from(version).unwrap_or(usize::MAX),
         quick_check,
         writable,
         bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
     })
+}
+
+/// Proves the file takes writes without changing it: a table is created
+/// and rolled back. Taking the write lock alone proves nothing — SQLite
+/// grants it on a read-only file — but writing a page does.
+fn write_probe(conn: &Connection) -> rusqlite::Result<()> {
+    let outcome = conn.execute_batch("BEGIN IMMEDIATE; CREATE TABLE followup_write_probe (x);");
+    let _ = conn.execute_batch("ROLLBACK");
+    outcome
+}
+
+impl Store {
+    /// Whether the database takes writes now, waiting at most `wait` for
+    /// another writer; nothing is changed. For the daemon's `/healthz`.
+    pub fn takes_writes(&self, wait: Duration) -> Result<()> {
+        let fail = |e| classify(&self.path, e);
+        self.conn.busy_timeout(wait).map_err(fail)?;
+        let outcome = write_probe(&self.conn).map_err(fail);
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        outcome
+    }
 }
 
 /// Turns an SQLite error into one that says what happened to which file.
