@@ -91,7 +91,7 @@ impl Store {
         // from passing its snapshot until it ends, a few seconds at most.
         let snapshot = Snapshot::begin(&self.conn).map_err(|e| self.sqlite(e))?;
         let mut copy = open_new(&partial.path)?;
-        copy_pages(&self.conn, &mut copy, pages, &partial.path, between_steps)?;
+        copy_pages(&self.conn, &mut copy, pages, &self.path, between_steps)?;
         drop(snapshot);
 
         let schema_version = user_version(&copy, &partial.path)?;
@@ -126,11 +126,18 @@ impl Store {
                         path: target.to_path_buf(),
                     });
                 }
-                Err(source) => {
-                    return Err(Error::Io {
-                        action: "create",
+                // Some file systems (FAT, some network mounts) have no hard
+                // links; there, look once more and rename.
+                Err(_) if !target.exists() => {
+                    std::fs::rename(&partial.path, target).map_err(|source| Error::Io {
+                        action: "move the finished backup to",
                         path: target.to_path_buf(),
                         source,
+                    })?;
+                }
+                Err(_) => {
+                    return Err(Error::BackupExists {
+                        path: target.to_path_buf(),
                     });
                 }
             }
@@ -378,9 +385,13 @@ fn copy_pages(
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            // `StepResult` may grow; treat anything new as "go on".
-            #[allow(unreachable_patterns)]
-            _ => {}
+            // `StepResult` may grow; refuse what this code does not know.
+            other => {
+                return Err(Error::Rejected(format!(
+                    "SQLite's backup of {} reported {other:?}, which this followup does not know; nothing was written",
+                    path.display()
+                )));
+            }
         }
     }
 }
