@@ -304,3 +304,18 @@ fn a_broken_config_fails_with_file_line_and_key() {
     );
     assert!(config.contains("try \"09:00\""), "{config}");
 }
+
+#[test]
+fn on_a_fresh_machine_doctor_warns_and_creates_nothing() {
+    let desk = Desk::new();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 1, "{lines:#?}");
+    let (level, database) = finding(&lines, "database");
+    assert_eq!(level, "WARN");
+    assert!(database.contains("does not exist yet"), "{database}");
+    assert_eq!(finding(&lines, "maildir").0, "OK");
+    assert!(
+        !desk.path().join("data").exists(),
+        "doctor created the data folder"
+    );
+}

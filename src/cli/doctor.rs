@@ -185,7 +185,9 @@ fn check_database(config: &Config, findings: &mut Findings) -> Readable {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        if folder.is_dir() {
+        // The embedded defaults' data folder is created by the first
+        // command; a configured folder must exist already.
+        if folder.is_dir() || config.file.is_none() {
             findings.add(
                 "database",
                 Level::Warn,
