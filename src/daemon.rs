@@ -571,7 +571,20 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 
 /// Runs the daemon until SIGTERM/SIGINT, or one tick with `once`.
 pub fn run(flag: Option<&Path>, config: Config, once: bool) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // The loop runs on this thread, and parts of a tick (planning, the
+    // store) are synchronous: a long tick would hold up anything else on
+    // it. With the HTTP listener the runtime gets one worker thread of its
+    // own, so /healthz and /metrics answer while a tick delivers thousands
+    // of emails. Without it, one thread is all the daemon needs.
+    let mut builder = match config.http.listen {
+        Some(_) if !once => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(1);
+            builder
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -633,6 +646,9 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
     loop {
         let started = std::time::Instant::now();
         let now = Timestamp::now();
+        if let Some(monitor) = &monitor {
+            monitor.tick_started();
+        }
         let outcome = daemon.tick(now, &stop_rx).await;
         if let Some(monitor) = &monitor {
             let outcome = outcome.as_ref().map_err(|err| format!("{err:#}"));

@@ -45,9 +45,11 @@ const STATUSES: [&str; 5] = ["open", "fulfilled", "partial", "missed", "withdraw
 
 type Label = [(&'static str, &'static str); 1];
 
-/// The last tick's outcome, as the loop reported it.
+/// What the loop reported about its ticks.
 #[derive(Debug, Clone, Default)]
 pub struct Pulse {
+    /// When the tick now running began, if one is running.
+    pub running_since: Option<Instant>,
     /// When the last tick that succeeded finished.
     pub last_ok: Option<Instant>,
     /// The last tick that failed, if it came after the last good one.
@@ -57,22 +59,38 @@ pub struct Pulse {
 /// Whether the loop is alive, from its pulse alone: `Ok` with a line for
 /// the body, or `Err` with the reason. Pure, so it is tested without a
 /// clock.
+///
+/// Alive means: the last finished tick succeeded, and either it finished
+/// within [`HEALTHY_WITHIN`] or the tick now running began within it. A
+/// long delivery run therefore counts as alive for two minutes.
 pub fn judge(pulse: &Pulse, started: Instant, now: Instant) -> Result<String, String> {
     let ago = |t: Instant| now.saturating_duration_since(t).as_secs();
+    let recent = |t: Instant| now.saturating_duration_since(t) <= HEALTHY_WITHIN;
+    let limit = HEALTHY_WITHIN.as_secs();
     if let Some((at, error)) = &pulse.failure {
         return Err(format!("the last tick failed {} s ago: {error}", ago(*at)));
     }
-    match pulse.last_ok {
-        None => Err(format!(
-            "no tick has finished yet (the daemon started {} s ago)",
-            ago(started)
+    match (pulse.last_ok, pulse.running_since) {
+        (None, running) => Err(format!(
+            "no tick has finished yet (the daemon started {} s ago{})",
+            ago(started),
+            running.map_or(String::new(), |t| format!(
+                "; the first has been running for {} s",
+                ago(t)
+            ))
         )),
-        Some(at) if now.saturating_duration_since(at) > HEALTHY_WITHIN => Err(format!(
-            "the last tick finished {} s ago, more than {} s: the loop is stuck",
-            ago(at),
-            HEALTHY_WITHIN.as_secs()
+        (Some(at), _) if recent(at) => Ok(format!("last tick {} s ago", ago(at))),
+        (Some(_), Some(since)) if recent(since) => {
+            Ok(format!("a tick has been running for {} s", ago(since)))
+        }
+        (Some(_), Some(since)) => Err(format!(
+            "a tick has been running for {} s, more than {limit} s: the loop is stuck or the outbox is very long",
+            ago(since)
         )),
-        Some(at) => Ok(format!("last tick {} s ago", ago(at))),
+        (Some(at), None) => Err(format!(
+            "the last tick finished {} s ago, more than {limit} s: the loop is stuck",
+            ago(at)
+        )),
     }
 }
 
@@ -176,11 +194,20 @@ impl Monitor {
         }
     }
 
+    /// Records that a tick begins.
+    pub fn tick_started(&self) {
+        self.pulse
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .running_since = Some(Instant::now());
+    }
+
     /// Records how a tick ended and how long it took.
     pub fn tick_finished(&self, elapsed: Duration, outcome: Result<&TickReport, String>) {
         self.metrics.tick_seconds.observe(elapsed.as_secs_f64());
         let now = Instant::now();
         let mut pulse = self.pulse.lock().unwrap_or_else(PoisonError::into_inner);
+        pulse.running_since = None;
         match outcome {
             Ok(report) => {
                 self.metrics.sent.inc_by(report.sent as u64);
@@ -345,7 +372,11 @@ mod tests {
         let mut pulse = Pulse::default();
         let err = judge(&pulse, started, later(5)).unwrap_err();
         assert!(err.contains("no tick has finished yet"), "{err}");
+        pulse.running_since = Some(later(1));
+        let err = judge(&pulse, started, later(5)).unwrap_err();
+        assert!(err.contains("the first has been running for 4 s"), "{err}");
 
+        pulse.running_since = None;
         pulse.last_ok = Some(later(10));
         assert_eq!(
             judge(&pulse, started, later(70)).unwrap(),
@@ -354,6 +385,16 @@ mod tests {
         assert!(judge(&pulse, started, later(130)).is_ok());
         let err = judge(&pulse, started, later(131)).unwrap_err();
         assert!(err.contains("121 s ago, more than 120 s"), "{err}");
+
+        // A long delivery run that began in time is alive, for a while.
+        pulse.running_since = Some(later(70));
+        assert_eq!(
+            judge(&pulse, started, later(150)).unwrap(),
+            "a tick has been running for 80 s"
+        );
+        let err = judge(&pulse, started, later(191)).unwrap_err();
+        assert!(err.contains("running for 121 s"), "{err}");
+        pulse.running_since = None;
 
         pulse.failure = Some((later(20), "database is busy".into()));
         let err = judge(&pulse, started, later(21)).unwrap_err();
