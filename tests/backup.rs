@@ -343,3 +343,18 @@ fn restore_refuses_a_file_that_is_not_a_followup_database() {
     let err = desk.refuses(&["restore", other.to_str().unwrap()]);
     assert!(err.contains("holds no followup commitments"), "{err}");
 }
+
+#[test]
+fn backup_to_a_folder_or_into_a_missing_one_is_refused_with_the_fix() {
+    let desk = desk_with_history();
+    let folder = desk.path().join("backups");
+    std::fs::create_dir(&folder).unwrap();
+    let err = desk.refuses(&["backup", folder.to_str().unwrap(), "--force"]);
+    assert!(err.contains("is a folder"), "{err}");
+    assert!(err.contains("followup-backup.db"), "{err}");
+    let missing = desk.path().join("nowhere/b.db");
+    let err = desk.refuses(&["backup", missing.to_str().unwrap()]);
+    assert!(err.contains("for the backup does not exist"), "{err}");
+    let err = desk.refuses(&["restore", missing.to_str().unwrap()]);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

@@ -72,6 +72,11 @@ impl Store {
     ) -> Result<BackupReport> {
         let started = Instant::now();
         refuse_own_files(&self.path, target)?;
+        if target.is_dir() {
+            return Err(Error::BackupIsFolder {
+                path: target.to_path_buf(),
+            });
+        }
         if !replace && target.exists() {
             return Err(Error::BackupExists {
                 path: target.to_path_buf(),
@@ -79,7 +84,7 @@ impl Store {
         }
         let folder = parent_folder(target);
         if !folder.is_dir() {
-            return Err(Error::MissingFolder { folder });
+            return Err(Error::BackupFolder { folder });
         }
         let partial = Scratch::beside(target, "partial");
 
@@ -111,10 +116,10 @@ impl Store {
         sync_file(&partial.path)?;
 
         if replace {
-            std::fs::rename(&partial.path, target).map_err(|source| Error::Io {
+            std::fs::rename(&partial.path, target).map_err(|error| Error::Io {
                 action: "move the finished backup to",
                 path: target.to_path_buf(),
-                source,
+                error,
             })?;
         } else {
             // A hard link fails if `target` appeared meanwhile, so a file
@@ -129,10 +134,10 @@ impl Store {
                 // Some file systems (FAT, some network mounts) have no hard
                 // links; there, look once more and rename.
                 Err(_) if !target.exists() => {
-                    std::fs::rename(&partial.path, target).map_err(|source| Error::Io {
+                    std::fs::rename(&partial.path, target).map_err(|error| Error::Io {
                         action: "move the finished backup to",
                         path: target.to_path_buf(),
-                        source,
+                        error,
                     })?;
                 }
                 Err(_) => {
@@ -272,10 +277,10 @@ impl StagedRestore {
                 return Err(Error::StaleWal { wal });
             }
             sync_file(&staged.path)?;
-            std::fs::rename(&staged.path, database).map_err(|source| Error::Io {
+            std::fs::rename(&staged.path, database).map_err(|error| Error::Io {
                 action: "move the restored database to",
                 path: database.to_path_buf(),
-                source,
+                error,
             })?;
             drop(staged);
             sync_folder(&folder);
@@ -312,10 +317,10 @@ impl StagedRestore {
             copied
                 .and_then(|()| sync_file(&keeping.path))
                 .and_then(|()| {
-                    std::fs::hard_link(&keeping.path, &kept).map_err(|source| Error::Io {
+                    std::fs::hard_link(&keeping.path, &kept).map_err(|error| Error::Io {
                         action: "create",
                         path: kept.clone(),
-                        source,
+                        error,
                     })
                 })
                 .map_err(|e| Error::CannotKeep {
@@ -519,10 +524,10 @@ fn match_page_size(staged: &Connection, database: &Path, staged_path: &Path) -> 
 /// SQLite is asked to open it.
 fn check_header(path: &Path) -> Result<()> {
     let mut head = [0u8; 16];
-    let mut file = File::open(path).map_err(|source| Error::Io {
+    let mut file = File::open(path).map_err(|error| Error::Io {
         action: "read",
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     if path.is_dir() {
         return Err(Error::NotABackup {
@@ -604,10 +609,10 @@ fn parent_folder(path: &Path) -> PathBuf {
 fn sync_file(path: &Path) -> Result<()> {
     File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|source| Error::Io {
+        .map_err(|error| Error::Io {
             action: "write",
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 

@@ -120,12 +120,22 @@ pub enum Error {
         database.display()
     )]
     CannotKeep { database: PathBuf, detail: String },
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {error}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error(
+        "the folder {} for the backup does not exist; create it, or give a PATH in a folder that exists",
+        folder.display()
+    )]
+    BackupFolder { folder: PathBuf },
+    #[error(
+        "{} is a folder; name the backup file inside it, e.g. {}",
+        path.display(), path.join("followup-backup.db").display()
+    )]
+    BackupIsFolder { path: PathBuf },
     #[error("database error on {}: {source}", path.display())]
     Sqlite {
         path: PathBuf,
