@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench cli` imports 100,000 commitments, then times
 //! `list --overdue --json` and `show ID` (median of several runs, wall clock
-//! and the child's user+system CPU time). `FOLLOWUP_BENCH_N` changes the size.
+//! and the child's user+system CPU time), `backup`, `restore` of that
+//! backup, and `doctor`. `FOLLOWUP_BENCH_N` changes the size.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -46,6 +47,18 @@ fn main() {
         .map(|_| time(dir, &["show", &id, "--json"]))
         .collect();
     report("show ID --json", &runs);
+
+    let backup = dir.join("backup.db");
+    let backup = backup.to_str().unwrap();
+    let runs: Vec<_> = (0..3)
+        .map(|_| time(dir, &["backup", backup, "--force"]))
+        .collect();
+    report("backup PATH", &runs);
+    let runs: Vec<_> = (0..3).map(|_| time(dir, &["restore", backup])).collect();
+    report("restore PATH", &runs);
+    // doctor exits 1 here: no daemon runs. Timed all the same.
+    let runs: Vec<_> = (0..3).map(|_| time_any(dir, &["doctor"])).collect();
+    report("doctor", &runs);
 
     let size = std::fs::metadata(dir.join("data/followup/followup.db"))
         .map(|m| m.len())
@@ -94,6 +107,18 @@ fn write_workload(path: &Path, n: usize) -> usize {
 
 /// Runs the binary once; returns wall time and the child's CPU time.
 fn time(dir: &Path, args: &[&str]) -> (Duration, Duration) {
+    let (wall, cpu, success) = run(dir, args);
+    assert!(success, "followup {args:?} failed");
+    (wall, cpu)
+}
+
+/// Like `time`, whatever the exit status.
+fn time_any(dir: &Path, args: &[&str]) -> (Duration, Duration) {
+    let (wall, cpu, _) = run(dir, args);
+    (wall, cpu)
+}
+
+fn run(dir: &Path, args: &[&str]) -> (Duration, Duration, bool) {
     let before = children_cpu();
     let start = Instant::now();
     let status = Command::new(env!("CARGO_BIN_EXE_followup"))
@@ -104,8 +129,7 @@ fn time(dir: &Path, args: &[&str]) -> (Duration, Duration) {
         .status()
         .expect("run followup");
     let wall = start.elapsed();
-    assert!(status.success(), "followup {args:?} failed");
-    (wall, children_cpu() - before)
+    (wall, children_cpu() - before, status.success())
 }
 
 fn children_cpu() -> Duration {

@@ -30,6 +30,14 @@ pub struct Config {
     pub reminders: ReminderConfig,
     pub desks: Vec<Desk>,
     pub ingest: IngestConfig,
+    pub http: HttpConfig,
+}
+
+/// The daemon's optional HTTP listener for `/healthz` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Where to listen; `None` (the default) serves nothing.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// How `ingest` reads articles.
@@ -283,6 +291,13 @@ struct RawConfig {
     reminders: RawReminders,
     desks: Option<Spanned<Vec<RawDesk>>>,
     ingest: RawIngest,
+    http: RawHttp,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -645,6 +660,33 @@ impl RawConfig {
                 .map(|value| check.path(value, "ingest.actors", base)),
         };
 
+        let http = HttpConfig {
+            listen: self.http.listen.as_ref().and_then(|value| {
+                let text = value.get_ref().trim();
+                match text.parse::<std::net::SocketAddr>() {
+                    Ok(addr) if addr.port() != 0 => Some(addr),
+                    Ok(_) => {
+                        check.report(
+                            value,
+                            "http.listen",
+                            format!("{text:?} has port 0; name a fixed port (try \"127.0.0.1:9477\")"),
+                        );
+                        None
+                    }
+                    Err(_) => {
+                        check.report(
+                            value,
+                            "http.listen",
+                            format!(
+                                "{text:?} is not an IP address and port (try \"127.0.0.1:9477\" or \"[::1]:9477\"; host names are not looked up)"
+                            ),
+                        );
+                        None
+                    }
+                }
+            }),
+        };
+
         if !check.problems.is_empty() {
             return Err(check.problems);
         }
@@ -669,6 +711,7 @@ impl RawConfig {
             },
             desks,
             ingest,
+            http,
         })
     }
 }
@@ -973,6 +1016,34 @@ mod tests {
         assert!(lookup_zone("../../etc/passwd").is_err());
         assert!(lookup_zone("Mars/Olympus").is_err());
         assert!(lookup_zone("UTC").is_ok());
+    }
+
+    #[test]
+    fn the_http_listener_is_off_unless_an_address_is_given() {
+        let config = Config::from_toml("", Path::new(".")).unwrap();
+        assert_eq!(config.http.listen, None);
+        let config =
+            Config::from_toml("[http]\nlisten = \"127.0.0.1:9477\"\n", Path::new(".")).unwrap();
+        assert_eq!(config.http.listen, Some("127.0.0.1:9477".parse().unwrap()));
+        let found = problems("[http]\n\nlisten = \"localhost:9477\"\n");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "http.listen");
+        assert_eq!(found[0].line, Some(3));
+        assert!(
+            found[0].message.contains("\"localhost:9477\""),
+            "{:?}",
+            found[0]
+        );
+        assert!(
+            found[0].message.contains("try \"127.0.0.1:9477\""),
+            "{:?}",
+            found[0]
+        );
+        let found = problems("[http]\nlisten = \"127.0.0.1:0\"\n");
+        assert!(found[0].message.contains("port 0"), "{:?}", found[0]);
+        let found = problems("[http]\nlisen = \"127.0.0.1:9477\"\n");
+        assert_eq!(found[0].line, Some(2));
+        assert!(found[0].message.contains("lisen"), "{:?}", found[0]);
     }
 
     #[test]

@@ -17,8 +17,11 @@ use jiff::civil::Date;
 use jiff::{Span, Timestamp};
 use tracing::{error, info, warn};
 
+use std::sync::Arc;
+
 use crate::config::{self, Config, Desk};
 use crate::mail::{self, SendError, Transport};
+use crate::monitoring::{self, Monitor};
 use crate::plan::{self, LastReminder, Occasion, Policy, Tracked};
 use crate::store::{Check, Claimed, Enqueue, Planned, Store};
 
@@ -118,6 +121,8 @@ pub struct Daemon {
     pub store: Store,
     pub transport: Transport,
     policy: Policy,
+    /// Whether sends a previous daemon left mid-way were made due again.
+    recovered: bool,
 }
 
 impl Daemon {
@@ -131,6 +136,7 @@ impl Daemon {
             store,
             transport,
             policy,
+            recovered: false,
         })
     }
 
@@ -146,6 +152,9 @@ impl Daemon {
         }
         self.transport = Transport::from_config(&config.mail)?;
         self.policy = Policy::from_config(&config.reminders);
+        if config.http != self.config.http {
+            warn!("http.listen changed; the HTTP listener moves at the next restart");
+        }
         self.config = config;
         Ok(())
     }
@@ -158,6 +167,19 @@ impl Daemon {
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> anyhow::Result<TickReport> {
         let mut report = TickReport::default();
+        if !self.recovered {
+            // Done in the first tick rather than at start, so that a store
+            // busy at start is a failed tick (retried, shown by /healthz),
+            // not a daemon that will not start.
+            let interrupted = self.store.recover_interrupted(now)?;
+            if interrupted > 0 {
+                warn!(
+                    count = interrupted,
+                    "emails were being sent when the daemon last stopped without warning; sending them again with the same Message-IDs"
+                );
+            }
+            self.recovered = true;
+        }
         self.plan(now, &mut report)?;
         self.queue_digests(now, &mut report)?;
         self.deliver(now, stop, &mut report).await?;
@@ -566,7 +588,20 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 
 /// Runs the daemon until SIGTERM/SIGINT, or one tick with `once`.
 pub fn run(flag: Option<&Path>, config: Config, once: bool) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // The loop runs on this thread, and parts of a tick (planning, the
+    // store) are synchronous: a long tick would hold up anything else on
+    // it. With the HTTP listener the runtime gets one worker thread of its
+    // own, so /healthz and /metrics answer while a tick delivers thousands
+    // of emails. Without it, one thread is all the daemon needs.
+    let mut builder = match config.http.listen {
+        Some(_) if !once => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(1);
+            builder
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -582,15 +617,30 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let _lock = InstanceLock::acquire(&config.store.path)?;
+    // Bound before anything slow, so a taken port fails the start at once.
+    let listener = match config.http.listen.filter(|_| !once) {
+        Some(addr) => Some((addr, monitoring::bind(addr).await?)),
+        None => None,
+    };
     let mut daemon = Daemon::new(config)?;
-    let interrupted = daemon.store.recover_interrupted(Timestamp::now())?;
-    if interrupted > 0 {
-        warn!(
-            count = interrupted,
-            "emails were being sent when the daemon last stopped without warning; sending them again with the same Message-IDs"
-        );
-    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let monitor = match listener {
+        Some((addr, listener)) => {
+            let store = Store::open(&daemon.config.store.path, Check::ReadOnly)?;
+            let monitor = Arc::new(Monitor::new(
+                store,
+                daemon.config.reminders.timezone.clone(),
+            ));
+            tokio::spawn(monitoring::serve(
+                listener,
+                monitor.clone(),
+                stop_rx.clone(),
+            ));
+            info!(%addr, "serving /healthz and /metrics");
+            Some(monitor)
+        }
+        None => None,
+    };
     // Signals that arrive mid-tick must stop delivery between sends, so
     // they are watched by a task of their own.
     tokio::spawn(async move {
@@ -613,7 +663,15 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
     loop {
         let started = std::time::Instant::now();
         let now = Timestamp::now();
-        match daemon.tick(now, &stop_rx).await {
+        if let Some(monitor) = &monitor {
+            monitor.tick_started();
+        }
+        let outcome = daemon.tick(now, &stop_rx).await;
+        if let Some(monitor) = &monitor {
+            let outcome = outcome.as_ref().map_err(|err| format!("{err:#}"));
+            monitor.tick_finished(started.elapsed(), outcome);
+        }
+        match outcome {
             Ok(report) => {
                 if report.queued + report.sent + report.dead + report.retried + report.digests > 0 {
                     info!(
@@ -660,7 +718,12 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
                 notify(&[sd_notify::NotifyState::Reloading]);
                 match config::load(flag.as_deref()) {
                     Ok(config) => match daemon.reload(config) {
-                        Ok(()) => info!("SIGHUP: configuration reloaded"),
+                        Ok(()) => {
+                            info!("SIGHUP: configuration reloaded");
+                            if let Some(monitor) = &monitor {
+                                monitor.set_timezone(daemon.config.reminders.timezone.clone());
+                            }
+                        }
                         Err(err) => error!(error = %format!("{err:#}"), "SIGHUP: new configuration refused; keeping the old one"),
                     },
                     Err(err) => error!(error = %format!("{err:#}"), "SIGHUP: new configuration is invalid; keeping the old one"),

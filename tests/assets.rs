@@ -7,10 +7,10 @@ use std::process::Command;
 use clap::CommandFactory;
 use followup::cli::Cli;
 
-/// The commands of the contract in DESIGN.md.
-const COMMANDS: [&str; 14] = [
+/// The commands of the contract in DESIGN.md, and the ops commands added to it.
+const COMMANDS: [&str; 17] = [
     "add", "list", "show", "revise", "close", "reopen", "note", "parse", "ingest", "import",
-    "export", "daemon", "status", "config",
+    "export", "daemon", "status", "config", "backup", "restore", "doctor",
 ];
 
 /// Runs `followup-assets` into a fresh folder.

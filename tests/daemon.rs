@@ -40,7 +40,7 @@ tags = ["energy"]
     )
 }
 
-const MAILDIR_CONFIG: &str = r#"
+pub const MAILDIR_CONFIG: &str = r#"
 [mail]
 from = "Follow-up desk <followup@example.org>"
 transport = "maildir"
@@ -351,12 +351,12 @@ fn html_in_a_title_is_escaped_in_the_email() {
 }
 
 /// A daemon left running in the background, stopped when dropped.
-struct Running {
-    child: Child,
+pub struct Running {
+    pub child: Child,
 }
 
 impl Running {
-    fn start(desk: &Desk) -> Running {
+    pub fn start(desk: &Desk) -> Running {
         let mut child = desk
             .command(&["daemon"])
             .stdout(Stdio::null())

@@ -1,6 +1,8 @@
 //! A real SMTP server on 127.0.0.1 for the tests: it speaks the protocol
 //! over TCP, records every message it accepts, and can be told to answer
-//! DATA or RCPT with failures, to exercise retries and dead letters.
+//! DATA or RCPT with failures, to exercise retries and dead letters. Started
+//! with a login, it offers AUTH PLAIN and LOGIN, accepts only that username
+//! and password (535 for anything else), and refuses mail before a login.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -50,6 +52,14 @@ impl Received {
     }
 }
 
+/// One AUTH attempt the server saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    pub mechanism: String,
+    pub username: String,
+    pub accepted: bool,
+}
+
 #[derive(Default)]
 struct Script {
     /// Replies to the end of DATA, used in order; 250 once empty.
@@ -62,6 +72,11 @@ struct Script {
     next_rcpt_replies: VecDeque<String>,
     /// While set, the server is gone: connections are dropped at once.
     away: bool,
+    /// The only username and password accepted, when a login is required.
+    login: Option<(String, String)>,
+    /// The AUTH mechanisms offered in EHLO.
+    mechanisms: Vec<&'static str>,
+    logins: Vec<Login>,
 }
 
 /// What the server does at the end of DATA instead of a plain 250.
@@ -82,10 +97,33 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        SmtpServer::with_script(Script::default())
+    }
+
+    /// A server that requires a login with this username and password,
+    /// offering AUTH PLAIN and LOGIN.
+    pub fn with_login(username: &str, password: &str) -> SmtpServer {
+        SmtpServer::with_login_by(username, password, &["PLAIN", "LOGIN"])
+    }
+
+    /// A server that requires a login, offering only these mechanisms.
+    pub fn with_login_by(
+        username: &str,
+        password: &str,
+        mechanisms: &[&'static str],
+    ) -> SmtpServer {
+        SmtpServer::with_script(Script {
+            login: Some((username.to_string(), password.to_string())),
+            mechanisms: mechanisms.to_vec(),
+            ..Script::default()
+        })
+    }
+
+    fn with_script(script: Script) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(Script::default()));
+        let script = Arc::new(Mutex::new(script));
         let (r, s) = (received.clone(), script.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -100,6 +138,11 @@ impl SmtpServer {
             received,
             script,
         }
+    }
+
+    /// Every AUTH attempt so far, in order.
+    pub fn logins(&self) -> Vec<Login> {
+        self.script.lock().unwrap().logins.clone()
     }
 
     /// Answer the next end-of-DATA with this reply (e.g. "451 4.3.0 try later").
@@ -178,6 +221,7 @@ fn serve(
     if script.lock().unwrap().away {
         return Ok(());
     }
+    let mut logged_in = script.lock().unwrap().login.is_none();
     write!(out, "220 localhost test SMTP\r\n")?;
     let mut line = String::new();
     loop {
@@ -188,7 +232,72 @@ fn serve(
         let command = line.trim_end().to_string();
         let upper = command.to_ascii_uppercase();
         if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            write!(out, "250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
+            let mechanisms = script.lock().unwrap().mechanisms.join(" ");
+            if !mechanisms.is_empty() {
+                write!(out, "250-localhost\r\n250-AUTH {mechanisms}\r\n")?;
+            } else {
+                write!(out, "250-localhost\r\n")?;
+            }
+            write!(out, "250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
+        } else if upper.starts_with("AUTH ") {
+            let mut words = command.split_whitespace().skip(1);
+            let mechanism = words.next().unwrap_or("").to_ascii_uppercase();
+            let initial = words.next().map(str::to_string);
+            let mut ask = |prompt: &str| -> std::io::Result<String> {
+                write!(out, "334 {prompt}\r\n")?;
+                let mut answer = String::new();
+                reader.read_line(&mut answer)?;
+                Ok(answer.trim_end().to_string())
+            };
+            let (username, password) = match mechanism.as_str() {
+                "PLAIN" => {
+                    let response = match initial {
+                        Some(response) => response,
+                        None => ask("")?,
+                    };
+                    let decoded = base64_decode(&response);
+                    let mut parts = decoded.split(|b| *b == 0).skip(1);
+                    let user = parts.next().unwrap_or_default();
+                    let pass = parts.next().unwrap_or_default();
+                    (
+                        String::from_utf8_lossy(user).into_owned(),
+                        String::from_utf8_lossy(pass).into_owned(),
+                    )
+                }
+                "LOGIN" => {
+                    let user = match initial {
+                        Some(user) => user,
+                        None => ask(&base64_encode(b"Username:"))?,
+                    };
+                    let pass = ask(&base64_encode(b"Password:"))?;
+                    (
+                        String::from_utf8_lossy(&base64_decode(&user)).into_owned(),
+                        String::from_utf8_lossy(&base64_decode(&pass)).into_owned(),
+                    )
+                }
+                _ => {
+                    write!(out, "504 5.5.4 mechanism not supported\r\n")?;
+                    continue;
+                }
+            };
+            let mut script = script.lock().unwrap();
+            let accepted = script
+                .login
+                .as_ref()
+                .is_some_and(|(u, p)| *u == username && *p == password);
+            script.logins.push(Login {
+                mechanism,
+                username,
+                accepted,
+            });
+            if accepted {
+                logged_in = true;
+                write!(out, "235 2.7.0 authentication successful\r\n")?;
+            } else {
+                write!(out, "535 5.7.8 authentication credentials invalid\r\n")?;
+            }
+        } else if upper.starts_with("MAIL FROM") && !logged_in {
+            write!(out, "530 5.7.0 authentication required\r\n")?;
         } else if upper.starts_with("MAIL FROM") {
             recipients.clear();
             let reply = script.lock().unwrap().mail_replies.pop_front();
@@ -252,4 +361,53 @@ fn serve(
             write!(out, "502 5.5.2 not implemented\r\n")?;
         }
     }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let (mut n, mut bits) = (0u32, 0);
+    for c in text.bytes() {
+        let Some(value) = BASE64.iter().position(|b| *b == c) else {
+            continue;
+        };
+        n = (n << 6) | value as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((n >> bits) as u8);
+            n &= (1 << bits) - 1;
+        }
+    }
+    bytes
+}
+
+#[test]
+fn base64_round_trips() {
+    for text in ["", "a", "ab", "abc", "\0followup\0s3cret pass", "Username:"] {
+        assert_eq!(
+            base64_decode(&base64_encode(text.as_bytes())),
+            text.as_bytes()
+        );
+    }
+    assert_eq!(base64_encode(b"Username:"), "VXNlcm5hbWU6");
 }

@@ -146,8 +146,11 @@ impl Desk {
             .iter()
             .filter_map(|suffix| {
                 let path = PathBuf::from(format!("{}{suffix}", db.display()));
+                // An empty WAL or journal holds nothing: the same state as
+                // none at all (SQLite leaves one behind on close).
                 std::fs::read(&path)
                     .ok()
+                    .filter(|bytes| !(suffix.starts_with('-') && bytes.is_empty()))
                     .map(|bytes| (suffix.to_string(), bytes))
             })
             .collect()

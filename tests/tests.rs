@@ -5,13 +5,16 @@ mod smtp;
 mod support;
 
 mod assets;
+mod backup;
 mod bad_input;
 mod commitments;
 mod config_files;
 mod daemon;
 mod deadline_props;
 mod deadline_table;
+mod doctor;
 mod faults;
 mod ingest;
 mod ingest_cli;
+mod monitoring;
 mod transfer;

@@ -2,6 +2,8 @@
 //! shares (config, store, clock, author). Each command group lives in its own
 //! file and is a thin shell over `store`, `deadline` and `transfer`.
 
+mod backup;
+mod doctor;
 mod ingest;
 mod record;
 mod setup;
@@ -64,6 +66,14 @@ pub enum Command {
     Daemon(setup::DaemonArgs),
     /// Show paths, counts, the outbox and whether a daemon is running.
     Status(setup::StatusArgs),
+    /// Write a verified copy of the database to PATH, while the daemon runs.
+    Backup(backup::BackupArgs),
+    /// Replace the database with a backup (the daemon must be stopped); the
+    /// replaced database is kept beside it.
+    Restore(backup::RestoreArgs),
+    /// Check the installation: config, database, mail, daemon, outbox.
+    /// Exit status 0 all OK, 1 a warning, 2 a failure.
+    Doctor(doctor::DoctorArgs),
     /// Check the configuration.
     Config {
         #[command(subcommand)]
@@ -137,6 +147,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     if let Command::Config { command } = &cli.command {
         return setup::config_command(command, cli.config.as_deref(), out);
     }
+    if let Command::Doctor(args) = cli.command {
+        // Before the config is loaded: a broken config is one of its findings.
+        return doctor::doctor(cli.config.as_deref(), args, out);
+    }
     let config = config::load(cli.config.as_deref())?;
     if config.file.is_none()
         && let Some(folder) = config.store.path.parent()
@@ -167,7 +181,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(&context, args, out),
         Command::Export(args) => transfer::export(&context, args, out),
         Command::Status(args) => setup::status(&context, args, out),
-        Command::Config { .. } | Command::Daemon(_) => {
+        Command::Backup(args) => backup::backup(&context, args, out),
+        Command::Restore(args) => backup::restore(&context, args, out),
+        Command::Config { .. } | Command::Daemon(_) | Command::Doctor(_) => {
             unreachable!("handled before the context is built")
         }
     }?;

@@ -205,6 +205,9 @@ fn summarize(config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
         r.send_time.strftime("%H:%M"),
         r.timezone_name
     )?;
+    if let Some(addr) = config.http.listen {
+        writeln!(out, "  http       /healthz and /metrics on {addr}")?;
+    }
     for desk in &config.desks {
         let recipients: Vec<String> = desk.recipients.iter().map(|a| a.to_string()).collect();
         writeln!(

@@ -91,6 +91,74 @@ impl MaildirTransport {
     }
 }
 
+/// What `followup doctor` finds at a Maildir's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaildirState {
+    /// It exists and a file could be written into `tmp/` (and removed).
+    Writable,
+    /// It does not exist yet; the daemon will create it under this folder,
+    /// which this user can write.
+    WillBeCreated { under: PathBuf },
+}
+
+/// Checks that emails can be written into the Maildir at `root` without
+/// creating it: a probe file is written into `tmp/` and removed at once;
+/// a Maildir that does not exist yet is checked through the nearest folder
+/// that does. The `Err` says what is wrong and what to do.
+pub fn check_writable(root: &Path) -> Result<MaildirState, String> {
+    let fix = "make it writable by the daemon's user, or point mail.maildir elsewhere";
+    match fs::metadata(root) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(format!(
+                "{} is not a folder; move it away or point mail.maildir at a folder",
+                root.display()
+            ));
+        }
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let under = root
+                .ancestors()
+                .skip(1)
+                .find(|p| p.is_dir())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            let probe = under.join(format!(".followup-doctor-{}", std::process::id()));
+            return match DirBuilder::new().mode(0o700).create(&probe) {
+                Ok(()) => {
+                    let _ = fs::remove_dir(&probe);
+                    Ok(MaildirState::WillBeCreated { under })
+                }
+                Err(err) => Err(format!(
+                    "{} does not exist and cannot be created in {} ({err}); {fix}",
+                    root.display(),
+                    under.display()
+                )),
+            };
+        }
+        Err(err) => return Err(format!("cannot look at {} ({err}); {fix}", root.display())),
+    }
+    let tmp = root.join("tmp");
+    let folder = if tmp.is_dir() {
+        tmp
+    } else {
+        root.to_path_buf()
+    };
+    let probe = folder.join(format!(".followup-doctor-{}", std::process::id()));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe);
+    let _ = fs::remove_file(&probe);
+    match written {
+        Ok(_) => Ok(MaildirState::Writable),
+        Err(err) => Err(format!(
+            "cannot write into {} ({err}); {fix}",
+            folder.display()
+        )),
+    }
+}
+
 fn create_folders(root: &Path) -> Result<(), (PathBuf, std::io::Error)> {
     let mut builder = DirBuilder::new();
     builder.recursive(true).mode(0o700);

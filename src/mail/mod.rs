@@ -24,12 +24,12 @@ use lettre::Address;
 use crate::config::{self, MailConfig};
 use crate::model::{Commitment, CommitmentId, CommitmentRecord};
 
-pub use maildir::MaildirTransport;
+pub use maildir::{MaildirState, MaildirTransport, check_writable as check_maildir};
 pub use render::{
     FollowupCommitment, FollowupDigest, FollowupReminder, digest_message_id, escape_html,
     message_id, render_digest, render_reminder, subject, thread_root,
 };
-pub use smtp::{CREDENTIAL_NAME, SmtpTransport, read_password};
+pub use smtp::{CREDENTIAL_NAME, SmtpTransport, password_path, read_password};
 
 /// What a reminder is about, as decided by the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +180,14 @@ impl SendError {
     }
 }
 
+/// systemd's `$CREDENTIALS_DIRECTORY`, where `LoadCredential=` puts the
+/// SMTP password, when set.
+pub fn credentials_dir() -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+}
+
 /// Where emails go: the transport named by `mail.transport`.
 #[derive(Debug)]
 pub enum Transport {
@@ -202,9 +210,7 @@ impl Transport {
             )?)),
             config::Transport::Smtp => {
                 let smtp = mail.smtp.as_ref().ok_or(Error::SmtpMissing)?;
-                let credentials = std::env::var_os("CREDENTIALS_DIRECTORY")
-                    .filter(|dir| !dir.is_empty())
-                    .map(PathBuf::from);
+                let credentials = credentials_dir();
                 Ok(Transport::Smtp(SmtpTransport::new(
                     smtp,
                     credentials.as_deref(),

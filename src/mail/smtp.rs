@@ -149,6 +149,11 @@ impl SmtpTransport {
         })
     }
 
+    /// Whether a login is configured, and as whom.
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
     /// `smtp.example.org:587 (starttls)`, for logs and `status`.
     pub fn describe(&self) -> String {
         format!("{}:{} ({})", self.host, self.port, self.security)
@@ -167,9 +172,12 @@ impl SmtpTransport {
         self.within_timeout(attempt).await
     }
 
-    /// Opens a connection as a send would (TLS, EHLO, AUTH) and closes it
-    /// with QUIT, sending no mail: a check that the server takes our login.
-    pub async fn probe(&self) -> Result<(), SendError> {
+    /// Opens a new connection as a send would (TCP, the greeting, EHLO,
+    /// STARTTLS or implicit TLS, and AUTH when `mail.smtp.username` is set)
+    /// and closes it with QUIT, sending no mail: the check behind `followup
+    /// doctor`. A fresh connection, never an idle one, so an `Ok` with a
+    /// username means the server accepted the login just now.
+    pub async fn check_connection(&self) -> Result<(), SendError> {
         let attempt = async {
             let mut connection = self.connect().await?;
             connection.quit().await?;
@@ -418,7 +426,9 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn password_path(config: &SmtpConfig, credentials_dir: Option<&Path>) -> Option<PathBuf> {
+/// Where the SMTP password is read from: `password_file`, else
+/// `credentials_dir/smtp-password`.
+pub fn password_path(config: &SmtpConfig, credentials_dir: Option<&Path>) -> Option<PathBuf> {
     config
         .password_file
         .clone()

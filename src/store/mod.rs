@@ -7,6 +7,7 @@
 //! understand, and migrates it. Every write runs in an IMMEDIATE
 //! transaction so that a writer never fails half-way on a lock upgrade.
 
+mod backup;
 mod commitments;
 mod outbox;
 mod schema;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
 pub use commitments::{Counts, Filter};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use schema::current_version as schema_version;
@@ -53,7 +55,7 @@ pub enum Error {
     )]
     NotADatabase { path: PathBuf, detail: String },
     #[error(
-        "the database {} is corrupt ({detail}); stop the daemon and restore it from a backup; nothing was changed",
+        "the database {} is corrupt ({detail}); stop the daemon and restore a backup (followup restore PATH); nothing was changed",
         path.display()
     )]
     Corrupt { path: PathBuf, detail: String },
@@ -75,6 +77,66 @@ pub enum Error {
     UnknownId { id: CommitmentId },
     #[error("{0}")]
     Rejected(String),
+    #[error(
+        "{} already exists; choose another file name, or pass --force to replace it",
+        path.display()
+    )]
+    BackupExists { path: PathBuf },
+    #[error(
+        "{} is the database itself or a file SQLite keeps beside it ({}); choose a file elsewhere",
+        path.display(), database.display()
+    )]
+    OwnFile { path: PathBuf, database: PathBuf },
+    #[error(
+        "{} is corrupt (integrity_check: {detail}); restore another backup; nothing was changed",
+        path.display()
+    )]
+    BackupCorrupt { path: PathBuf, detail: String },
+    #[error(
+        "{} is not a followup backup ({detail}); give a file written by `followup backup`; nothing was changed",
+        path.display()
+    )]
+    NotABackup { path: PathBuf, detail: String },
+    #[error(
+        "{} has schema version {found}, newer than this followup understands ({known}); restore it with a newer followup; nothing was changed",
+        path.display()
+    )]
+    BackupNewer {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error(
+        "{} cannot be brought up to this followup's schema ({detail}); nothing was changed",
+        path.display()
+    )]
+    BackupMigration { path: PathBuf, detail: String },
+    #[error(
+        "{} is left from a database that is no longer there; move it away (it belongs to no database now) and try again; nothing was changed",
+        wal.display()
+    )]
+    StaleWal { wal: PathBuf },
+    #[error(
+        "cannot keep a copy of the current database {} ({detail}); nothing was changed. Free some space, or move the database and its -wal file away by hand and restore again",
+        database.display()
+    )]
+    CannotKeep { database: PathBuf, detail: String },
+    #[error("cannot {action} {}: {error}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the folder {} for the backup does not exist; create it, or give a PATH in a folder that exists",
+        folder.display()
+    )]
+    BackupFolder { folder: PathBuf },
+    #[error(
+        "{} is a folder; name the backup file inside it, e.g. {}",
+        path.display(), path.join("followup-backup.db").display()
+    )]
+    BackupIsFolder { path: PathBuf },
     #[error("database error on {}: {source}", path.display())]
     Sqlite {
         path: PathBuf,
@@ -339,6 +401,66 @@ impl Store {
 
     fn sqlite(&self, source: rusqlite::Error) -> Error {
         classify(&self.path, source)
+    }
+}
+
+/// What `followup doctor` learns about a database file without changing
+/// it: no migration, no journal-mode switch, no write.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub schema_version: usize,
+    /// `PRAGMA quick_check`'s first finding: `ok` for a sound file.
+    pub quick_check: String,
+    /// Whether this process can take the write lock: `Err` says why not.
+    pub writable: std::result::Result<(), String>,
+    pub bytes: u64,
+}
+
+/// Looks at an existing database: its schema version, `quick_check`, and
+/// whether it takes writes (see [`write_probe`]; waiting at most two
+/// seconds for another writer).
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+    let fail = |e| classify(path, e);
+    // As the last connection to close, this one would otherwise fold the
+    // WAL into the file: a change, which an inspection must not make.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .map_err(fail)?;
+    conn.busy_timeout(Duration::from_secs(2)).map_err(fail)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(fail)?;
+    let quick_check: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+        .map_err(fail)?;
+    let writable = write_probe(&conn).map_err(|e| classify(path, e).to_string());
+    Ok(Inspection {
+        schema_version: usize::try_from(version).unwrap_or(usize::MAX),
+        quick_check,
+        writable,
+        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+    })
+}
+
+/// Proves the file takes writes without changing it: a table is created
+/// and rolled back. Taking the write lock alone proves nothing — SQLite
+/// grants it on a read-only file — but writing a page does.
+fn write_probe(conn: &Connection) -> rusqlite::Result<()> {
+    let outcome = conn.execute_batch("BEGIN IMMEDIATE; CREATE TABLE followup_write_probe (x);");
+    let _ = conn.execute_batch("ROLLBACK");
+    outcome
+}
+
+impl Store {
+    /// Whether the database takes writes now, waiting at most `wait` for
+    /// another writer; nothing is changed. For the daemon's `/healthz`.
+    pub fn takes_writes(&self, wait: Duration) -> Result<()> {
+        let fail = |e| classify(&self.path, e);
+        self.conn.busy_timeout(wait).map_err(fail)?;
+        let outcome = write_probe(&self.conn).map_err(fail);
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        outcome
     }
 }
 

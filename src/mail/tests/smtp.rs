@@ -126,14 +126,17 @@ async fn a_probe_logs_in_and_sends_nothing() {
     smtp.password_file = Some(password_file(dir.path(), "pw", "right\n", 0o600));
     SmtpTransport::new(&smtp, None)
         .unwrap()
-        .probe()
+        .check_connection()
         .await
         .unwrap();
     assert_eq!(server.logins().len(), 1);
     assert!(server.received().is_empty());
 
     smtp.password_file = Some(password_file(dir.path(), "bad", "wrong\n", 0o600));
-    let refused = SmtpTransport::new(&smtp, None).unwrap().probe().await;
+    let refused = SmtpTransport::new(&smtp, None)
+        .unwrap()
+        .check_connection()
+        .await;
     match refused {
         Err(SendError::Transient(text)) => assert!(text.contains("535"), "{text}"),
         other => panic!("expected a refused login, got {other:?}"),

@@ -1,0 +1,708 @@
+//! Whole-database copies: `backup` writes a verified copy of the live
+//! database while the daemon and other commands keep using it, and
+//! `restore` puts such a copy back in place of the live one, keeping the
+//! database it replaces.
+//!
+//! Both go through SQLite's online backup API, never a plain file copy: a
+//! copy of the main file alone would miss whatever still sits in the WAL,
+//! and copying the file under a writer can catch a page half-written.
+//! Refusing to run while the daemon holds its lock is the caller's job
+//! (the lock is the daemon's); this module owns the files.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+
+use super::{BUSY_TIMEOUT, Check, Error, Result, Store, classify, schema};
+
+/// Pages copied per backup step (4 MiB with SQLite's default page size),
+/// and the pause after each step. The backup reads one snapshot (see
+/// `Store::backup`), so in WAL mode a writer is never blocked by it; the
+/// pause only hands the disk back to a writer's fsync now and then.
+const PAGES_PER_STEP: i32 = 1024;
+const PAUSE_BETWEEN_STEPS: Duration = Duration::from_millis(2);
+
+/// The first bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What a finished backup holds.
+#[derive(Debug, Clone)]
+pub struct BackupReport {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub commitments: u64,
+    pub schema_version: usize,
+    pub elapsed: Duration,
+}
+
+/// What a finished restore did.
+#[derive(Debug, Clone)]
+pub struct RestoreReport {
+    /// Where the database that was replaced is kept; `None` when there was
+    /// no database yet.
+    pub kept: Option<PathBuf>,
+    pub commitments: u64,
+    /// The backup's schema version before it was brought up to date.
+    pub schema_was: usize,
+}
+
+impl Store {
+    /// Writes a consistent copy of the database to `target`, checks it with
+    /// `PRAGMA integrity_check`, and only then moves it into place. The copy
+    /// is built in a temporary file beside `target`, so `target` is either
+    /// absent, its old self, or a whole verified backup — never a partial
+    /// one. An existing `target` is refused unless `replace` is true.
+    pub fn backup(&self, target: &Path, replace: bool) -> Result<BackupReport> {
+        self.backup_in_steps(target, replace, PAGES_PER_STEP, &mut || {})
+    }
+
+    /// [`Store::backup`], `pages` at a time, calling `between_steps` after
+    /// each step but the last.
+    fn backup_in_steps(
+        &self,
+        target: &Path,
+        replace: bool,
+        pages: i32,
+        between_steps: &mut dyn FnMut(),
+    ) -> Result<BackupReport> {
+        let started = Instant::now();
+        refuse_own_files(&self.path, target)?;
+        if target.is_dir() {
+            return Err(Error::BackupIsFolder {
+                path: target.to_path_buf(),
+            });
+        }
+        if !replace && target.exists() {
+            return Err(Error::BackupExists {
+                path: target.to_path_buf(),
+            });
+        }
+        let folder = parent_folder(target);
+        if !folder.is_dir() {
+            return Err(Error::BackupFolder { folder });
+        }
+        let partial = Scratch::beside(target, "partial");
+
+        // One read transaction for the whole copy: every step then reads
+        // the same snapshot. Without it SQLite restarts the copy from the
+        // first page whenever another connection commits between two
+        // steps, so a busy writer could keep a backup from ever finishing.
+        // A WAL reader does not block writers; it only keeps checkpoints
+        // from passing its snapshot until it ends, a few seconds at most.
+        let snapshot = Snapshot::begin(&self.conn).map_err(|e| self.sqlite(e))?;
+        let mut copy = open_new(&partial.path)?;
+        copy_pages(&self.conn, &mut copy, pages, &self.path, between_steps)?;
+        drop(snapshot);
+
+        let schema_version = user_version(&copy, &partial.path)?;
+        // The copy is page for page the snapshot, so damage in it is
+        // damage in the live database; no backup is written.
+        verify_integrity(&copy, &partial.path).map_err(|detail| Error::Corrupt {
+            path: self.path.clone(),
+            detail: format!(
+                "integrity_check of a fresh backup copy: {detail}; no backup was written"
+            ),
+        })?;
+        let commitments = count_commitments(&copy, &partial.path)?;
+        // A backup is one self-contained file: no WAL beside it.
+        copy.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+            .map_err(|e| classify(&partial.path, e))?;
+        drop(copy);
+        sync_file(&partial.path)?;
+
+        if replace {
+            std::fs::rename(&partial.path, target).map_err(|error| Error::Io {
+                action: "move the finished backup to",
+                path: target.to_path_buf(),
+                error,
+            })?;
+        } else {
+            // A hard link fails if `target` appeared meanwhile, so a file
+            // created by someone else while we copied is never replaced.
+            match std::fs::hard_link(&partial.path, target) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::BackupExists {
+                        path: target.to_path_buf(),
+                    });
+                }
+                // Some file systems (FAT, some network mounts) have no hard
+                // links; there, look once more and rename.
+                Err(_) if !target.exists() => {
+                    std::fs::rename(&partial.path, target).map_err(|error| Error::Io {
+                        action: "move the finished backup to",
+                        path: target.to_path_buf(),
+                        error,
+                    })?;
+                }
+                Err(_) => {
+                    return Err(Error::BackupExists {
+                        path: target.to_path_buf(),
+                    });
+                }
+            }
+        }
+        drop(partial);
+        sync_folder(&folder);
+        Ok(BackupReport {
+            path: target.to_path_buf(),
+            bytes: std::fs::metadata(target).map(|m| m.len()).unwrap_or(0),
+            commitments,
+            schema_version,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// A backup checked and staged beside the database, ready to replace it.
+///
+/// Staging happens first, with nothing changed: the backup is refused
+/// unless it is an SQLite file, intact by `integrity_check`, and a followup
+/// database of a schema this build knows or can migrate. It is copied
+/// beside the database and migrated there. Dropping a `StagedRestore`
+/// removes the staged copy.
+pub struct StagedRestore {
+    database: PathBuf,
+    staged: Scratch,
+    commitments: u64,
+    schema_was: usize,
+}
+
+/// Checks the backup at `backup` and stages it beside `database`.
+pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
+    refuse_own_files(database, backup)?;
+    check_header(backup)?;
+    let folder = parent_folder(database);
+    if !folder.is_dir() {
+        return Err(Error::MissingFolder { folder });
+    }
+    let live_exists = database.exists();
+
+    // Stage: copy the backup beside the database, check it, migrate it.
+    let staged = Scratch::beside(database, "restoring");
+    let schema_was = {
+        let source = Connection::open_with_flags(
+            backup,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| not_a_backup(backup, e))?;
+        let mut copy = open_new(&staged.path)?;
+        copy_pages(&source, &mut copy, -1, backup, &mut || {}).map_err(|e| match e {
+            Error::NotADatabase { detail, .. } | Error::Corrupt { detail, .. } => {
+                Error::NotABackup {
+                    path: backup.to_path_buf(),
+                    detail,
+                }
+            }
+            other => other,
+        })?;
+        drop(source);
+        verify_integrity(&copy, &staged.path).map_err(|detail| Error::BackupCorrupt {
+            path: backup.to_path_buf(),
+            detail,
+        })?;
+        let version = user_version(&copy, &staged.path)?;
+        let known = schema::current_version();
+        if version > known {
+            return Err(Error::BackupNewer {
+                path: backup.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        if version == 0 || !has_commitments_table(&copy, &staged.path)? {
+            return Err(Error::NotABackup {
+                path: backup.to_path_buf(),
+                detail: "it holds no followup commitments".into(),
+            });
+        }
+        if live_exists {
+            match_page_size(&copy, database, &staged.path)?;
+        }
+        version
+    };
+    let commitments = {
+        let store = Store::open(&staged.path, Check::Full).map_err(|e| Error::BackupMigration {
+            path: backup.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let commitments = count_commitments(&store.conn, &staged.path)?;
+        // Back to one self-contained file: followup's connections leave
+        // their WAL in place when they close, and the staged file is about
+        // to be moved or copied without it.
+        store
+            .conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+            .map_err(|e| classify(&staged.path, e))?;
+        commitments
+    };
+
+    Ok(StagedRestore {
+        database: database.to_path_buf(),
+        staged,
+        commitments,
+        schema_was,
+    })
+}
+
+impl StagedRestore {
+    /// Replaces the database with the staged backup.
+    ///
+    /// The current database is first copied to
+    /// `<database>.before-restore-<time>`; then the staged copy is written
+    /// into the live file through SQLite, in one transaction: the file keeps
+    /// its owner and mode, and a process that has it open sees the restored
+    /// contents rather than a file swapped under it.
+    ///
+    /// The caller must hold the daemon's lock, so no daemon runs. A command
+    /// that commits in the instant between the keeping copy and the
+    /// replacement would land in neither; the daemon is the only steady
+    /// writer, which is why it must be stopped.
+    ///
+    /// No history event is written: history belongs to commitments, and a
+    /// restore changes the whole file, not one commitment. The restored
+    /// history is exactly the backup's.
+    pub fn apply(self, now: Timestamp) -> Result<RestoreReport> {
+        let StagedRestore {
+            database,
+            staged,
+            commitments,
+            schema_was,
+        } = self;
+        let database = database.as_path();
+        let folder = parent_folder(database);
+        if !database.exists() {
+            // A WAL left beside a missing database would be replayed into
+            // the restored file, which it does not belong to.
+            let wal = with_suffix(database, "-wal");
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                return Err(Error::StaleWal { wal });
+            }
+            sync_file(&staged.path)?;
+            std::fs::rename(&staged.path, database).map_err(|error| Error::Io {
+                action: "move the restored database to",
+                path: database.to_path_buf(),
+                error,
+            })?;
+            drop(staged);
+            sync_folder(&folder);
+            return Ok(RestoreReport {
+                kept: None,
+                commitments,
+                schema_was,
+            });
+        }
+
+        let mut live = Connection::open_with_flags(
+            database,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(database, e))?;
+        live.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| classify(database, e))?;
+
+        // Keep the database being replaced, whatever state it is in: a
+        // damaged one is often the reason for the restore, and the backup API
+        // copies pages without reading what is in them.
+        let kept = keep_path(database, now);
+        {
+            let keeping = Scratch::beside(&kept, "partial");
+            let mut copy = open_new(&keeping.path)?;
+            let snapshot = Snapshot::begin(&live).map_err(|e| classify(database, e));
+            let copied = snapshot.and_then(|snapshot| {
+                copy_pages(&live, &mut copy, -1, database, &mut || {})?;
+                drop(snapshot);
+                copy.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
+                    .map_err(|e| classify(&keeping.path, e))
+            });
+            drop(copy);
+            copied
+                .and_then(|()| sync_file(&keeping.path))
+                .and_then(|()| {
+                    std::fs::hard_link(&keeping.path, &kept).map_err(|error| Error::Io {
+                        action: "create",
+                        path: kept.clone(),
+                        error,
+                    })
+                })
+                .map_err(|e| Error::CannotKeep {
+                    database: database.to_path_buf(),
+                    detail: e.to_string(),
+                })?;
+        }
+        sync_folder(&folder);
+
+        {
+            let source = Connection::open_with_flags(
+                &staged.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| classify(&staged.path, e))?;
+            // All pages in one step: one write transaction on the live file,
+            // so it is either all restored or untouched.
+            copy_pages(&source, &mut live, -1, database, &mut || {})?;
+        }
+        let verdict: String = live
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+            .map_err(|e| classify(database, e))?;
+        if verdict != "ok" {
+            return Err(Error::Corrupt {
+                path: database.to_path_buf(),
+                detail: format!(
+                    "{verdict} after the restore; the previous database is kept as {}",
+                    kept.display()
+                ),
+            });
+        }
+        drop(live);
+        drop(staged);
+        Ok(RestoreReport {
+            kept: Some(kept),
+            commitments,
+            schema_was,
+        })
+    }
+}
+
+/// Copies every page of `from` into `to`, `pages` at a time (-1: all at
+/// once), waiting out lock conflicts for as long as the busy timeout.
+fn copy_pages(
+    from: &Connection,
+    to: &mut Connection,
+    pages: i32,
+    path: &Path,
+    between_steps: &mut dyn FnMut(),
+) -> Result<()> {
+    let backup = Backup::new(from, to).map_err(|e| classify(path, e))?;
+    let mut waiting_since: Option<Instant> = None;
+    loop {
+        match backup.step(pages).map_err(|e| classify(path, e))? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => {
+                waiting_since = None;
+                between_steps();
+                std::thread::sleep(PAUSE_BETWEEN_STEPS);
+            }
+            StepResult::Busy | StepResult::Locked => {
+                let since = *waiting_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > BUSY_TIMEOUT {
+                    return Err(Error::Busy {
+                        path: path.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // `StepResult` may grow; refuse what this code does not know.
+            other => {
+                return Err(Error::Rejected(format!(
+                    "SQLite's backup of {} reported {other:?}, which this followup does not know; nothing was written",
+                    path.display()
+                )));
+            }
+        }
+    }
+}
+
+/// A read transaction held open on a connection until dropped.
+struct Snapshot<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Snapshot<'c>> {
+        // BEGIN is deferred; the first read takes the snapshot.
+        conn.execute_batch("BEGIN; SELECT count(*) FROM sqlite_schema;")?;
+        Ok(Snapshot { conn })
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+}
+
+/// A file of ours beside another (`.NAME.WHAT-PID`), removed with its
+/// journals when dropped unless it was moved away first.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn beside(path: &Path, what: &str) -> Scratch {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let path = path.with_file_name(format!(".{name}.{what}-{}", std::process::id()));
+        let scratch = Scratch { path };
+        scratch.remove();
+        scratch
+    }
+
+    fn remove(&self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(with_suffix(&self.path, suffix));
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Opens a new, empty database file for a backup to fill.
+fn open_new(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| classify(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| classify(path, e))?;
+    Ok(conn)
+}
+
+/// The rows `PRAGMA integrity_check` reports, or `Ok` for a sound file.
+fn verify_integrity(conn: &Connection, path: &Path) -> std::result::Result<(), String> {
+    let rows: rusqlite::Result<Vec<String>> = conn
+        .prepare("PRAGMA integrity_check(5)")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect());
+    match rows {
+        Ok(rows) if rows == ["ok"] => Ok(()),
+        Ok(rows) => Err(rows.join("; ")),
+        Err(e) => Err(classify(path, e).to_string()),
+    }
+}
+
+fn user_version(conn: &Connection, path: &Path) -> Result<usize> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| classify(path, e))?;
+    Ok(usize::try_from(version).unwrap_or(usize::MAX))
+}
+
+fn has_commitments_table(conn: &Connection, path: &Path) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'commitments'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n == 1)
+    .map_err(|e| classify(path, e))
+}
+
+fn count_commitments(conn: &Connection, path: &Path) -> Result<u64> {
+    conn.query_row("SELECT count(*) FROM commitments", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
+    .map_err(|e| classify(path, e))
+}
+
+/// Gives the staged copy the live database's page size: SQLite cannot
+/// copy pages of one size into a WAL database of another.
+fn match_page_size(staged: &Connection, database: &Path, staged_path: &Path) -> Result<()> {
+    let live = Connection::open_with_flags(
+        database,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| classify(database, e))?;
+    let size = |conn: &Connection, path: &Path| -> Result<i64> {
+        conn.query_row("PRAGMA page_size", [], |row| row.get(0))
+            .map_err(|e| classify(path, e))
+    };
+    let wanted = size(&live, database).unwrap_or(4096);
+    if size(staged, staged_path)? != wanted {
+        staged
+            .execute_batch(&format!("PRAGMA page_size = {wanted}; VACUUM;"))
+            .map_err(|e| classify(staged_path, e))?;
+    }
+    Ok(())
+}
+
+/// Refuses a file that does not start like an SQLite database, before
+/// SQLite is asked to open it.
+fn check_header(path: &Path) -> Result<()> {
+    let mut head = [0u8; 16];
+    let mut file = File::open(path).map_err(|error| Error::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if path.is_dir() {
+        return Err(Error::NotABackup {
+            path: path.to_path_buf(),
+            detail: "it is a folder".into(),
+        });
+    }
+    let complete = file.read_exact(&mut head).is_ok();
+    if !complete || &head != SQLITE_MAGIC {
+        return Err(Error::NotABackup {
+            path: path.to_path_buf(),
+            detail: "it is not an SQLite database".into(),
+        });
+    }
+    Ok(())
+}
+
+fn not_a_backup(path: &Path, e: rusqlite::Error) -> Error {
+    match classify(path, e) {
+        Error::NotADatabase { detail, .. } | Error::CannotOpen { detail, .. } => {
+            Error::NotABackup {
+                path: path.to_path_buf(),
+                detail,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Refuses to treat the live database, or a file SQLite keeps beside it,
+/// as the other side of a backup or restore.
+fn refuse_own_files(database: &Path, other: &Path) -> Result<()> {
+    let canonical = |p: &Path| -> Option<PathBuf> {
+        let folder = parent_folder(p).canonicalize().ok()?;
+        Some(folder.join(p.file_name()?))
+    };
+    let (Some(db), Some(other_c)) = (canonical(database), canonical(other)) else {
+        return Ok(());
+    };
+    let own = ["", "-wal", "-shm", "-journal", ".lock"]
+        .iter()
+        .any(|suffix| with_suffix(&db, suffix) == other_c);
+    if own {
+        return Err(Error::OwnFile {
+            path: other.to_path_buf(),
+            database: database.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// `<database>.before-restore-<UTC time>`, made unique if a restore in the
+/// same second already used the name.
+fn keep_path(database: &Path, now: Timestamp) -> PathBuf {
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let base = with_suffix(database, &format!(".before-restore-{stamp}"));
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while candidate.exists() {
+        n += 1;
+        candidate = with_suffix(&base, &format!("-{n}"));
+    }
+    candidate
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn parent_folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|error| Error::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            error,
+        })
+}
+
+/// Makes a rename durable. Best effort: some file systems cannot sync a
+/// folder, and the file itself is already on disk.
+fn sync_folder(folder: &Path) {
+    if let Ok(dir) = File::open(folder) {
+        let _ = dir.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn daemon_state_rows(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM daemon_state", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_backup_is_the_database_as_it_was_when_it_began_and_blocks_no_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("followup.db");
+        let store = Store::open(&db, Check::Full).unwrap();
+        let pages: i64 = store
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        assert!(pages > 5, "several one-page steps: {pages}");
+        // Another process's connection, committing between backup steps
+        // without waiting for any lock.
+        let writer = Connection::open(&db).unwrap();
+        writer.busy_timeout(Duration::ZERO).unwrap();
+        let mut commits = 0;
+        let target = dir.path().join("copy.db");
+        store
+            .backup_in_steps(&target, false, 1, &mut || {
+                if commits < 3 {
+                    writer
+                        .execute(
+                            "INSERT INTO daemon_state (name, value) VALUES (?1, 'x')",
+                            [format!("during-{commits}")],
+                        )
+                        .expect("a writer is not blocked by the backup");
+                    commits += 1;
+                }
+            })
+            .unwrap();
+        assert_eq!(commits, 3);
+        assert_eq!(daemon_state_rows(&db), 3);
+        assert_eq!(daemon_state_rows(&target), 0, "the snapshot at the start");
+    }
+
+    #[test]
+    fn restoring_a_version_1_backup_brings_it_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("v1.db");
+        let mut conn = Connection::open(&old).unwrap();
+        schema::migrations().to_version(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO commitments (id, title, announced, deadline_version, latest, created_at, updated_at)
+             VALUES (1, 'open', '2025-10-15', 1, '2025-12-15', 'x', 'x');",
+        )
+        .unwrap();
+        drop(conn);
+        let db = dir.path().join("followup.db");
+        let report = stage_restore(&db, &old)
+            .unwrap()
+            .apply(Timestamp::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(report.schema_was, 1);
+        assert_eq!(report.commitments, 1);
+        let conn = Connection::open(&db).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, schema::current_version());
+        let next: Option<i64> = conn
+            .query_row("SELECT next_reminder_at FROM commitments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(next, Some(0), "the migration ran");
+    }
+}

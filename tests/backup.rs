@@ -1,0 +1,360 @@
+//! `backup` and `restore`: the real binary, real SQLite files, a writer
+//! that keeps committing while the backup runs, and a real daemon holding
+//! its lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use followup::deadline::Deadline;
+use followup::model::NewCommitment;
+use followup::store::{Check, Store};
+use serde_json::Value;
+
+use crate::daemon::{MAILDIR_CONFIG, Running};
+use crate::support::{Desk, days_from_today};
+
+/// A desk with a few commitments that have a history worth comparing.
+fn desk_with_history() -> Desk {
+    let desk = Desk::new();
+    let first = desk.add(&[
+        "Hold the joint intergovernmental committee meeting",
+        "--due",
+        "within 2 months",
+        "--announced",
+        "2025-10-15",
+        "--actor",
+        "Syria",
+        "--actor",
+        "Russia",
+        "--tag",
+        "syria",
+        "--quote",
+        "كما تم الاتفاق على عقد اجتماع للجنة حكومية دولية مشتركة",
+    ]);
+    let second = desk.add(&["Reopen the crossing, \"soon\"", "--due", "soon"]);
+    desk.run(&["revise", &first.to_string(), "--due", "by 31 January 2026"])
+        .ok();
+    desk.run(&["note", &first.to_string(), "Moscow confirms, January"])
+        .ok();
+    desk.run(&["close", &second.to_string(), "--outcome", "missed"])
+        .ok();
+    desk
+}
+
+fn export(desk: &Desk) -> Value {
+    desk.run(&["export", "--format", "json"]).json()
+}
+
+/// The files in a folder, to show a refused command left nothing behind.
+fn files_in(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn commitment_count(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT count(*) FROM commitments", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_backup_restored_into_a_fresh_place_exports_the_same() {
+    let desk = desk_with_history();
+    let backup = desk.path().join("followup-backup.db");
+    let said = desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    assert!(said.contains("2 commitments"), "{said}");
+    assert!(said.contains("integrity_check ok"), "{said}");
+
+    let fresh = Desk::new();
+    std::fs::create_dir_all(fresh.database().parent().unwrap()).unwrap();
+    let said = fresh.run(&["restore", backup.to_str().unwrap()]).ok();
+    assert!(said.contains("2 commitments"), "{said}");
+    assert!(!said.contains("kept as"), "nothing was replaced: {said}");
+    assert_eq!(export(&fresh), export(&desk));
+}
+
+#[test]
+fn a_backup_is_one_self_contained_file() {
+    let desk = desk_with_history();
+    let backup = desk.path().join("copy.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let bytes = std::fs::read(&backup).unwrap();
+    // Header bytes 18 and 19 are 1 for a rollback-journal file, 2 for WAL:
+    // a backup opened elsewhere must not need a -wal file beside it.
+    assert_eq!((bytes[18], bytes[19]), (1, 1));
+    let names = files_in(desk.path());
+    assert!(
+        !names.iter().any(|n| n.contains("partial")),
+        "no temporary file is left: {names:?}"
+    );
+}
+
+#[test]
+fn a_backup_taken_while_a_writer_commits_is_a_consistent_snapshot() {
+    let desk = Desk::new();
+    // More than one backup step (1024 pages): the writer commits between
+    // steps, which restarts a backup that does not hold one snapshot.
+    seed(&desk, 6000);
+    let database = desk.database();
+    assert!(
+        std::fs::metadata(&database).unwrap().len() > 8 << 20,
+        "the seed must span several backup steps"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let database = database.clone();
+        std::thread::spawn(move || {
+            let mut store = Store::open(&database, Check::ReadOnly).unwrap();
+            let mut commits = Vec::new();
+            let anchor = jiff::civil::date(2026, 1, 1);
+            while !stop.load(Ordering::Relaxed) {
+                let new = NewCommitment {
+                    title: format!("Written during the backup {}", commits.len()),
+                    announced: anchor,
+                    deadline: Deadline::parse("within 2 months", anchor).unwrap(),
+                    actors: vec!["Syria".into()],
+                    tags: vec!["writer".into()],
+                    source: None,
+                    quote: None,
+                    note: None,
+                };
+                // A failure here (busy, locked) fails the test.
+                store
+                    .add(&new, jiff::Timestamp::now(), "writer")
+                    .expect("the writer is never refused");
+                commits.push(Instant::now());
+            }
+            commits
+        })
+    };
+    while commitment_count(&database) < 6005 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let backup = desk.path().join("busy.db");
+    let started = Instant::now();
+    let mut child = desk
+        .command(&["backup", backup.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the backup never finished under a busy writer"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let finished = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let commits = writer.join().expect("the writer never failed");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let during = commits
+        .iter()
+        .filter(|t| **t > started && **t < finished)
+        .count();
+    assert!(during > 0, "the writer committed while the backup ran");
+
+    // The backup is the database as it was at one instant: a prefix of the
+    // commitments, each exactly as the live database has it now.
+    let fresh = Desk::new();
+    std::fs::create_dir_all(fresh.database().parent().unwrap()).unwrap();
+    fresh.run(&["restore", backup.to_str().unwrap()]).ok();
+    let restored = export(&fresh);
+    let restored = restored.as_array().unwrap();
+    let live = export(&desk);
+    let live = live.as_array().unwrap();
+    assert!(restored.len() >= 6005, "{}", restored.len());
+    assert!(restored.len() <= live.len());
+    assert_eq!(restored[..], live[..restored.len()]);
+    let ids: Vec<i64> = restored.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (1..=restored.len() as i64).collect::<Vec<_>>());
+}
+
+/// Imports `n` commitments with long quotes, so the file has many pages.
+fn seed(desk: &Desk, n: usize) {
+    let rows: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "title": format!("Seeded commitment {i}: reopen the crossing for aid convoys"),
+                "due": "2026-03-01",
+                "announced": "2026-01-01",
+                "actors": ["Turkey", "Iraq"],
+                "tags": ["aid", format!("batch-{}", i % 10)],
+                "quote": "تم الاتفاق على إعادة فتح المعبر أمام قوافل المساعدات في غضون شهرين ".repeat(8),
+            })
+        })
+        .collect();
+    let file = desk.write("seed.json", &serde_json::to_vec(&rows).unwrap());
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn backup_does_not_replace_an_existing_file_unless_forced() {
+    let desk = desk_with_history();
+    let backup = desk.write("taken.db", b"an older file that must survive");
+    let err = desk.run(&["backup", backup.to_str().unwrap()]).fails();
+    assert!(err.contains("already exists"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        b"an older file that must survive"
+    );
+    desk.run(&["backup", backup.to_str().unwrap(), "--force"])
+        .ok();
+    assert_eq!(commitment_count(&backup), 2);
+}
+
+#[test]
+fn backup_refuses_to_write_over_the_database_itself() {
+    let desk = desk_with_history();
+    let db = desk.database();
+    let err = desk.refuses(&["backup", db.to_str().unwrap(), "--force"]);
+    assert!(err.contains("the database itself"), "{err}");
+}
+
+#[test]
+fn restore_keeps_the_database_it_replaces() {
+    let desk = desk_with_history();
+    let backup = desk.path().join("before.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let before = export(&desk);
+    desk.add(&["Added after the backup", "--due", "2026-06-30"]);
+    let after = export(&desk);
+
+    let said = desk.run(&["restore", backup.to_str().unwrap()]).ok();
+    assert!(said.contains("kept as"), "{said}");
+    assert_eq!(export(&desk), before);
+
+    // The kept file is the database as it was before the restore.
+    let folder = desk.database().parent().unwrap().to_path_buf();
+    let kept: Vec<PathBuf> = files_in(&folder)
+        .iter()
+        .filter(|n| n.starts_with("followup.db.before-restore-"))
+        .map(|n| folder.join(n))
+        .collect();
+    assert_eq!(kept.len(), 1, "{:?}", files_in(&folder));
+    let look = Desk::with_config(&format!("[store]\npath = {:?}\n", kept[0]));
+    assert_eq!(export(&look), after);
+}
+
+#[test]
+fn restore_is_refused_while_the_daemon_runs() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Sign the grain agreement", "--due", &days_from_today(3)]);
+    let backup = desk.path().join("b.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let daemon = Running::start(&desk);
+    // Let the first tick finish, so the daemon is idle for a minute.
+    let started = Instant::now();
+    while desk.run(&["status", "--json"]).json()["outbox"]["sent_last_24h"] != 1 {
+        assert!(started.elapsed() < Duration::from_secs(20), "no first tick");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let folder = files_in(desk.path());
+    let err = desk.refuses(&["restore", backup.to_str().unwrap()]);
+    assert!(err.contains("daemon"), "{err}");
+    assert!(
+        err.contains(&format!("process {}", daemon.child.id())),
+        "{err}"
+    );
+    assert!(err.contains("stop it first"), "{err}");
+    assert_eq!(files_in(desk.path()), folder);
+}
+
+#[test]
+fn restore_refuses_a_corrupt_backup() {
+    let desk = Desk::new();
+    seed(&desk, 200);
+    let backup = desk.path().join("damaged.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 3000] {
+        *b = 0xA5;
+    }
+    std::fs::write(&backup, &bytes).unwrap();
+    let folder = files_in(desk.database().parent().unwrap());
+    let err = desk.refuses(&["restore", backup.to_str().unwrap()]);
+    assert!(err.contains("damaged.db is corrupt"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(files_in(desk.database().parent().unwrap()), folder);
+}
+
+#[test]
+fn restore_refuses_a_backup_from_a_newer_followup() {
+    let desk = desk_with_history();
+    let backup = desk.path().join("newer.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    rusqlite::Connection::open(&backup)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let folder = files_in(desk.database().parent().unwrap());
+    let err = desk.refuses(&["restore", backup.to_str().unwrap()]);
+    assert!(err.contains("schema version 99"), "{err}");
+    assert!(err.contains("newer followup"), "{err}");
+    assert_eq!(files_in(desk.database().parent().unwrap()), folder);
+}
+
+#[test]
+fn restore_refuses_an_older_backup_it_cannot_migrate() {
+    let desk = desk_with_history();
+    let backup = desk.path().join("odd.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    // Says schema 1 but already has schema 2's tables: the migration to 2
+    // cannot run on it.
+    rusqlite::Connection::open(&backup)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 1")
+        .unwrap();
+    let err = desk.refuses(&["restore", backup.to_str().unwrap()]);
+    assert!(err.contains("cannot be brought up"), "{err}");
+}
+
+#[test]
+fn restore_refuses_a_file_that_is_not_a_followup_database() {
+    let desk = desk_with_history();
+    let text = desk.write("notes.txt", b"not a database at all\n");
+    let err = desk.refuses(&["restore", text.to_str().unwrap()]);
+    assert!(err.contains("is not a followup backup"), "{err}");
+    assert!(err.contains("not an SQLite database"), "{err}");
+
+    let other = desk.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE recipes (name TEXT)")
+        .unwrap();
+    let err = desk.refuses(&["restore", other.to_str().unwrap()]);
+    assert!(err.contains("holds no followup commitments"), "{err}");
+}
+
+#[test]
+fn backup_to_a_folder_or_into_a_missing_one_is_refused_with_the_fix() {
+    let desk = desk_with_history();
+    let folder = desk.path().join("backups");
+    std::fs::create_dir(&folder).unwrap();
+    let err = desk.refuses(&["backup", folder.to_str().unwrap(), "--force"]);
+    assert!(err.contains("is a folder"), "{err}");
+    assert!(err.contains("followup-backup.db"), "{err}");
+    let missing = desk.path().join("nowhere/b.db");
+    let err = desk.refuses(&["backup", missing.to_str().unwrap()]);
+    assert!(err.contains("for the backup does not exist"), "{err}");
+    let err = desk.refuses(&["restore", missing.to_str().unwrap()]);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

@@ -1,0 +1,326 @@
+//! `followup doctor`: the real binary against a real SMTP server on
+//! loopback (with a login), real SQLite files, a real Maildir and a real
+//! daemon holding its lock.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Output;
+
+use crate::daemon::{MAILDIR_CONFIG, Running};
+use crate::smtp::SmtpServer;
+use crate::support::{Desk, days_from_today};
+
+/// An SMTP setup with a login: the password in `smtp-password` beside the
+/// config, mode 0600.
+fn desk_with_login(port: u16, password: &str) -> Desk {
+    let desk = Desk::with_config(&format!(
+        r#"
+[mail]
+transport = "smtp"
+retry_first = "1s"
+max_attempts = 2
+
+[mail.smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "followup"
+password_file = "smtp-password"
+timeout = "10s"
+
+[reminders]
+send_time = "00:00"
+"#
+    ));
+    let file = desk.write("smtp-password", format!("{password}\n").as_bytes());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    desk
+}
+
+/// The findings as (level, check, detail), and the exit status.
+fn doctor(desk: &Desk) -> (Vec<(String, String, String)>, i32) {
+    let output: Output = desk.command(&["doctor"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let (level, rest) = line.split_once(' ').unwrap();
+            let (check, detail) = rest.trim_start().split_once(' ').unwrap();
+            (
+                level.to_string(),
+                check.to_string(),
+                detail.trim_start().to_string(),
+            )
+        })
+        .collect();
+    (lines, output.status.code().unwrap())
+}
+
+fn finding(lines: &[(String, String, String)], check: &str) -> (String, String) {
+    let (level, _, detail) = lines
+        .iter()
+        .find(|(_, c, _)| c == check)
+        .unwrap_or_else(|| panic!("no {check} line in {lines:?}"));
+    (level.clone(), detail.clone())
+}
+
+#[test]
+fn a_healthy_smtp_setup_is_all_ok_and_the_login_is_really_tried() {
+    let server = SmtpServer::with_login("followup", "s3cret pass");
+    let desk = desk_with_login(server.port, "s3cret pass");
+    desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
+    let _daemon = Running::start(&desk);
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 0, "{lines:#?}");
+    assert!(lines.iter().all(|(level, ..)| level == "OK"), "{lines:#?}");
+    let (_, smtp) = finding(&lines, "smtp");
+    assert!(smtp.contains("login accepted for \"followup\""), "{smtp}");
+    assert!(smtp.contains("no mail sent"), "{smtp}");
+    let (_, daemon) = finding(&lines, "daemon");
+    assert!(daemon.contains("running (pid"), "{daemon}");
+    // The server saw doctor's login, and no mail came of it.
+    let logins = server.logins();
+    assert!(
+        logins
+            .iter()
+            .any(|l| l.username == "followup" && l.accepted && l.mechanism == "PLAIN"),
+        "{logins:?}"
+    );
+    assert!(server.received().is_empty());
+    let json = desk.run(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.output.stdout).unwrap();
+    assert_eq!(report["status"], "ok");
+    assert!(report["checks"].as_array().unwrap().len() >= 6);
+}
+
+#[test]
+fn a_server_offering_only_auth_login_is_logged_in_to() {
+    let server = SmtpServer::with_login_by("followup", "pa55", &["LOGIN"]);
+    let desk = desk_with_login(server.port, "pa55");
+    let (lines, _) = doctor(&desk);
+    let (level, smtp) = finding(&lines, "smtp");
+    assert_eq!(level, "OK", "{smtp}");
+    assert_eq!(server.logins()[0].mechanism, "LOGIN");
+    assert!(server.logins()[0].accepted);
+}
+
+#[test]
+fn a_wrong_password_fails_with_the_servers_answer() {
+    let server = SmtpServer::with_login("followup", "right");
+    let desk = desk_with_login(server.port, "wrong");
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2, "{lines:#?}");
+    let (level, smtp) = finding(&lines, "smtp");
+    assert_eq!(level, "FAIL");
+    assert!(smtp.contains("535"), "{smtp}");
+    assert!(smtp.contains("refused our login"), "{smtp}");
+    assert!(smtp.contains("password file"), "{smtp}");
+    assert!(
+        !smtp.contains("wrong"),
+        "the password is never shown: {smtp}"
+    );
+    let logins = server.logins();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert!(!logins[0].accepted);
+}
+
+#[test]
+fn a_closed_port_fails_naming_the_address() {
+    // Reserve a port, then close it: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let desk = desk_with_login(port, "whatever");
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, smtp) = finding(&lines, "smtp");
+    assert_eq!(level, "FAIL");
+    assert!(smtp.contains(&format!("127.0.0.1:{port}")), "{smtp}");
+    assert!(smtp.contains("refused"), "{smtp}");
+}
+
+#[test]
+fn a_password_file_others_can_read_fails_and_no_login_is_tried() {
+    let server = SmtpServer::with_login("followup", "s3cret");
+    let desk = desk_with_login(server.port, "s3cret");
+    let file = desk.path().join("smtp-password");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, password) = finding(&lines, "password");
+    assert_eq!(level, "FAIL");
+    assert!(password.contains("mode 0644"), "{password}");
+    assert!(password.contains("chmod 600"), "{password}");
+    assert!(
+        server.logins().is_empty(),
+        "the exposed password was not used"
+    );
+}
+
+#[test]
+fn dead_emails_and_a_stopped_daemon_are_warnings() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&format!(
+        r#"
+[mail]
+transport = "smtp"
+
+[mail.smtp]
+host = "127.0.0.1"
+port = {}
+security = "none"
+
+[reminders]
+send_time = "00:00"
+
+[[desks]]
+name = "default"
+recipients = ["gone@example.org"]
+"#,
+        server.port
+    ));
+    server.reply_to_recipient("gone@example.org", "550 5.1.1 no such user");
+    let id = desk.add(&["Sign the grain deal", "--due", &days_from_today(3)]);
+    desk.run(&["daemon", "--once"]).ok();
+
+    let before = desk.snapshot();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 1, "warnings only: {lines:#?}");
+    let (level, outbox) = finding(&lines, "outbox");
+    assert_eq!(level, "WARN");
+    assert!(outbox.contains("1 dead"), "{outbox}");
+    assert!(outbox.contains(&format!("commitments {id}")), "{outbox}");
+    assert!(outbox.contains("followup show ID"), "{outbox}");
+    let (level, daemon) = finding(&lines, "daemon");
+    assert_eq!(level, "WARN");
+    assert!(daemon.contains("not running"), "{daemon}");
+    assert_eq!(finding(&lines, "smtp").0, "OK");
+    assert!(before == desk.snapshot(), "doctor changed the database");
+}
+
+#[test]
+fn with_a_maildir_doctor_checks_the_maildir_instead_of_smtp() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Open the crossing", "--due", &days_from_today(3)]);
+    desk.run(&["daemon", "--once"]).ok();
+    let (lines, _) = doctor(&desk);
+    assert!(!lines.iter().any(|(_, check, _)| check == "smtp"));
+    let (level, maildir) = finding(&lines, "maildir");
+    assert_eq!(level, "OK");
+    assert!(maildir.contains("is writable"), "{maildir}");
+    assert!(
+        std::fs::read_dir(desk.path().join("outbox/tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the probe file is gone"
+    );
+
+    // A file where the Maildir should be.
+    std::fs::remove_dir_all(desk.path().join("outbox")).unwrap();
+    desk.write("outbox", b"not a folder");
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, maildir) = finding(&lines, "maildir");
+    assert_eq!(level, "FAIL");
+    assert!(maildir.contains("is not a folder"), "{maildir}");
+}
+
+#[test]
+fn a_corrupt_database_fails_and_is_left_as_it_was() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    for i in 0..50 {
+        desk.add(&[
+            &format!("Padding commitment {i} with a long enough title to fill pages"),
+            "--due",
+            "2026-01-01",
+        ]);
+    }
+    let path = desk.database();
+    // Everything into the main file first, so the damage hits live pages.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 3000] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let before = desk.snapshot();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, database) = finding(&lines, "database");
+    assert_eq!(level, "FAIL");
+    assert!(database.contains("corrupt"), "{database}");
+    assert!(database.contains("followup restore"), "{database}");
+    assert!(before == desk.snapshot());
+}
+
+#[test]
+fn an_older_schema_is_reported_and_not_migrated() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Hold elections", "--due", "2026-06-30"]);
+    rusqlite::Connection::open(desk.database())
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 1")
+        .unwrap();
+    let before = desk.snapshot();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 1);
+    let (level, schema) = finding(&lines, "schema");
+    assert_eq!(level, "WARN");
+    assert!(
+        schema.contains("version 1 will be migrated to 3"),
+        "{schema}"
+    );
+    assert!(before == desk.snapshot(), "doctor migrated the database");
+}
+
+#[test]
+fn a_newer_schema_fails() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Hold elections", "--due", "2026-06-30"]);
+    rusqlite::Connection::open(desk.database())
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, schema) = finding(&lines, "schema");
+    assert_eq!(level, "FAIL");
+    assert!(schema.contains("upgrade followup"), "{schema}");
+}
+
+#[test]
+fn a_broken_config_fails_with_file_line_and_key() {
+    let desk = Desk::with_config("[reminders]\nsend_time = \"9 o'clock\"\n");
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    assert_eq!(lines.len(), 1, "nothing else is checked: {lines:#?}");
+    let (level, config) = finding(&lines, "config");
+    assert_eq!(level, "FAIL");
+    assert!(
+        config.contains("followup.toml:2: reminders.send_time"),
+        "{config}"
+    );
+    assert!(config.contains("try \"09:00\""), "{config}");
+}
+
+#[test]
+fn on_a_fresh_machine_doctor_warns_and_creates_nothing() {
+    let desk = Desk::new();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 1, "{lines:#?}");
+    let (level, database) = finding(&lines, "database");
+    assert_eq!(level, "WARN");
+    assert!(database.contains("does not exist yet"), "{database}");
+    assert_eq!(finding(&lines, "maildir").0, "OK");
+    assert!(
+        !desk.path().join("data").exists(),
+        "doctor created the data folder"
+    );
+}
