@@ -227,10 +227,13 @@ pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
         version
     };
     let commitments = {
-        let store = Store::open(&staged.path, Check::Full).map_err(|e| Error::BackupMigration {
-            path: backup.to_path_buf(),
-            detail: e.to_string(),
-        })?;
+        let mut store =
+            Store::open(&staged.path, Check::Full).map_err(|e| Error::BackupMigration {
+                path: backup.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        // A scratch file: no `-verified` marker is left for it.
+        store.verified = false;
         let commitments = count_commitments(&store.conn, &staged.path)?;
         // Back to one self-contained file: followup's connections leave
         // their WAL in place when they close, and the staged file is about

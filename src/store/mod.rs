@@ -183,9 +183,35 @@ pub struct Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        self.fold_a_large_wal();
         if self.verified {
             remember_verified(&self.path);
         }
+    }
+}
+
+/// Above this, a closing store folds the WAL into the database file.
+const LARGE_WAL: u64 = 1 << 20;
+
+impl Store {
+    /// After a large write (an import, a restore, a first tick over many
+    /// commitments) the WAL holds a copy of much of the database. Left
+    /// there, every later command would rebuild its index from the whole
+    /// file when it opens (tens of milliseconds at 100,000 commitments) and
+    /// read those pages from the WAL instead of the memory map. So the
+    /// store that leaves a large WAL folds it in and empties it. Best
+    /// effort and without waiting: with a reader holding the WAL (another
+    /// command, or a replicator such as Litestream) it is left for later.
+    fn fold_a_large_wal(&self) {
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).map_or(true, |m| m.len() <= LARGE_WAL) {
+            return;
+        }
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 }
 
