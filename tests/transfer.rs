@@ -203,3 +203,18 @@ fn importing_ids_that_exist_is_refused_unless_renumbered() {
     assert_eq!(copy["title"], "عقد اجتماع للجنة حكومية دولية مشتركة");
     assert_eq!(copy["history"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn a_large_import_leaves_no_large_wal_behind() {
+    let desk = Desk::new();
+    let records: Vec<Value> = (0..5000)
+        .map(|i| json!({ "title": format!("Commitment {i} of a long archive"), "due": "2026-01-01" }))
+        .collect();
+    let file = desk.write("many.json", &serde_json::to_vec(&records).unwrap());
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+    let wal = format!("{}-wal", desk.database().display());
+    let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(size <= 1 << 20, "the import left a {size}-byte WAL");
+    let listed = desk.run(&["list", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 5000);
+}
