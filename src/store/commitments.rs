@@ -135,6 +135,37 @@ pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment>
     })
 }
 
+/// Reads a deadline version from the columns version, expression,
+/// earliest, latest, vague, anchor, reason, at, starting at `first`.
+pub(super) fn revision_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Revision> {
+    Ok(Revision {
+        version: row.get(first)?,
+        deadline: deadline_at(row, first + 1)?,
+        reason: row.get(first + 6)?,
+        at: parsed(row, first + 7)?,
+    })
+}
+
+/// Reads an event from the columns at, author, kind, detail, starting at
+/// `first`.
+pub(super) fn event_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Event> {
+    let kind: String = row.get(first + 2)?;
+    let detail: String = row.get(first + 3)?;
+    let bad = |index: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unreadable {what}").into(),
+        )
+    };
+    Ok(Event {
+        at: parsed(row, first)?,
+        author: row.get(first + 1)?,
+        kind: EventKind::parse(&kind).ok_or_else(|| bad(first + 2, "event kind"))?,
+        detail: serde_json::from_str(&detail).map_err(|_| bad(first + 3, "event detail"))?,
+    })
+}
+
 fn deadline_json(deadline: &Deadline, version: u32) -> Value {
     json!({
         "expression": deadline.expression,
@@ -361,14 +392,7 @@ impl Store {
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
-            .query_map([id], |row| {
-                Ok(Revision {
-                    version: row.get(0)?,
-                    deadline: deadline_at(row, 1)?,
-                    reason: row.get(6)?,
-                    at: parsed(row, 7)?,
-                })
-            })
+            .query_map([id], |row| revision_at(row, 0))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.sqlite(e))?;
         Ok(rows)
@@ -383,23 +407,7 @@ impl Store {
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
-            .query_map([id], |row| {
-                let kind: String = row.get(2)?;
-                let detail: String = row.get(3)?;
-                let bad = |index: usize, what: &str| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        index,
-                        rusqlite::types::Type::Text,
-                        format!("unreadable {what}").into(),
-                    )
-                };
-                Ok(Event {
-                    at: parsed(row, 0)?,
-                    author: row.get(1)?,
-                    kind: EventKind::parse(&kind).ok_or_else(|| bad(2, "event kind"))?,
-                    detail: serde_json::from_str(&detail).map_err(|_| bad(3, "event detail"))?,
-                })
-            })
+            .query_map([id], |row| event_at(row, 0))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.sqlite(e))?;
         Ok(rows)

@@ -397,15 +397,31 @@ impl Store {
         Ok(())
     }
 
-    /// Sets the store up for a process that runs for months and reads a
-    /// little at a time (the daemon): opening checked every page, which
-    /// filled the page cache and the memory map, and a tick touches only
-    /// the rows that are due. So the cache is given back and kept small,
-    /// and pages are read with plain reads, which leave the process's
-    /// resident memory its own rather than a window on the whole file.
+    /// Sets the store up for a process that runs for months and works in
+    /// bursts (the daemon): the page cache that opening filled is given
+    /// back, and the file is mapped only while there is work (see
+    /// [`Store::map_for_work`] and [`Store::release_memory`]).
     pub fn keep_memory_small(&self) -> Result<()> {
+        self.release_memory()
+    }
+
+    /// Reads through the memory map again, for a burst of work: a tick
+    /// that plans thousands of reminders reads pages all over the file,
+    /// and a mapped page costs no system call.
+    pub fn map_for_work(&self) -> Result<()> {
         self.conn
-            .execute_batch("PRAGMA mmap_size = 0; PRAGMA cache_size = -8192; PRAGMA shrink_memory;")
+            .execute_batch("PRAGMA mmap_size = 268435456;")
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Ends a burst of work: unmaps the file and frees the page cache. A
+    /// mapped page counts in the process's resident size for as long as
+    /// the mapping lasts, so without this a catch-up tick over a large
+    /// database would leave the idle daemon looking hundreds of megabytes
+    /// large.
+    pub fn release_memory(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA mmap_size = 0; PRAGMA shrink_memory;")
             .map_err(|e| self.sqlite(e))
     }
 
