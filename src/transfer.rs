@@ -54,8 +54,12 @@ pub const CSV_COLUMNS: [&str; 20] = [
 
 /// Writes records as a JSON array, one object per commitment.
 pub fn write_json(records: &[CommitmentRecord], out: &mut dyn Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, records)?;
-    writeln!(out)
+    // A buffer of our own: serde_json writes token by token, and through
+    // `dyn Write` each token would be a dynamic call.
+    let mut buffer = std::io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer_pretty(&mut buffer, records)?;
+    writeln!(buffer)?;
+    buffer.flush()
 }
 
 /// Writes records as CSV with a header row.
