@@ -128,7 +128,9 @@ pub struct Daemon {
 impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
         let store = Store::open(&config.store.path, Check::Full)?;
-        store.keep_memory_small()?;
+        // Opening checked every page; give that page cache back. The file
+        // is mapped only while a tick works (see `Store::map_for_work`).
+        store.release_memory()?;
         let transport = Transport::from_config(&config.mail)?;
         let policy = Policy::from_config(&config.reminders);
         Ok(Daemon {

@@ -217,27 +217,8 @@ fn a_database_from_a_newer_followup_is_refused() {
 #[test]
 fn a_corrupt_database_is_refused_and_not_written() {
     let (desk, _) = desk_with_one();
-    for i in 0..50 {
-        desk.add(&[
-            &format!("Padding commitment {i} with a long enough title to fill pages"),
-            "--due",
-            "2026-01-01",
-        ]);
-    }
+    let bytes = desk.corrupt_database();
     let path = desk.database();
-    // Everything into the main file first (commands leave recent pages in
-    // the WAL), so the damage below hits live pages.
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    // Scribble over the middle of the file, past the header page.
-    let middle = bytes.len() / 2;
-    for b in &mut bytes[middle..middle + 3000] {
-        *b = 0xA5;
-    }
-    std::fs::write(&path, &bytes).unwrap();
     let err = desk.refuses(&["add", "New", "--due", "2026-01-01"]);
     assert!(
         err.contains("corrupt") || err.contains("not a followup database"),

@@ -8,7 +8,7 @@ use crate::smtp::{Received, SmtpServer};
 use crate::support::{Desk, days_from_today};
 
 /// send_time 00:00 UTC, so today's occurrences are always in the past.
-fn smtp_config(port: u16) -> String {
+pub fn smtp_config(port: u16) -> String {
     format!(
         r#"
 [mail]

@@ -231,25 +231,7 @@ fn with_a_maildir_doctor_checks_the_maildir_instead_of_smtp() {
 #[test]
 fn a_corrupt_database_fails_and_is_left_as_it_was() {
     let desk = Desk::with_config(MAILDIR_CONFIG);
-    for i in 0..50 {
-        desk.add(&[
-            &format!("Padding commitment {i} with a long enough title to fill pages"),
-            "--due",
-            "2026-01-01",
-        ]);
-    }
-    let path = desk.database();
-    // Everything into the main file first, so the damage hits live pages.
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    for b in &mut bytes[middle..middle + 3000] {
-        *b = 0xA5;
-    }
-    std::fs::write(&path, &bytes).unwrap();
+    desk.corrupt_database();
     let before = desk.snapshot();
     let (lines, code) = doctor(&desk);
     assert_eq!(code, 2);

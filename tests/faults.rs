@@ -17,31 +17,10 @@ use crate::support::{Desk, days_from_today};
 /// How many emails the daemon has on the wire at once.
 const PARALLEL_SENDS: usize = 32;
 
+/// The daemon tests' SMTP setup, with attempts to spare: every kill of a
+/// daemon mid-send counts one.
 fn soak_config(port: u16) -> String {
-    format!(
-        r#"
-[mail]
-from = "Follow-up desk <followup@example.org>"
-transport = "smtp"
-retry_first = "1s"
-retry_max = "2s"
-max_attempts = 50
-
-[mail.smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-timeout = "10s"
-
-[reminders]
-send_time = "00:00"
-timezone = "UTC"
-
-[[desks]]
-name = "default"
-recipients = ["desk@example.org"]
-"#
-    )
+    crate::daemon::smtp_config(port).replace("max_attempts = 3", "max_attempts = 50")
 }
 
 fn env_number(name: &str, default: usize) -> usize {

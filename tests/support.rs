@@ -156,6 +156,30 @@ impl Desk {
             .collect()
     }
 
+    /// Fills the database with fifty commitments, then damages live pages in
+    /// the middle of the file (past the header). Returns the damaged bytes.
+    pub fn corrupt_database(&self) -> Vec<u8> {
+        for i in 0..50 {
+            self.add(&[
+                &format!("Padding commitment {i} with a long enough title to fill pages"),
+                "--due",
+                "2026-01-01",
+            ]);
+        }
+        let path = self.database();
+        // Everything into the main file first (commands leave recent pages
+        // in the WAL), so the damage hits live pages.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle..middle + 3000].fill(0xA5);
+        std::fs::write(&path, &bytes).unwrap();
+        bytes
+    }
+
     /// Runs a command that must fail, and checks the database is untouched.
     /// Returns stderr.
     #[track_caller]

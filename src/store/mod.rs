@@ -397,14 +397,6 @@ impl Store {
         Ok(())
     }
 
-    /// Sets the store up for a process that runs for months and works in
-    /// bursts (the daemon): the page cache that opening filled is given
-    /// back, and the file is mapped only while there is work (see
-    /// [`Store::map_for_work`] and [`Store::release_memory`]).
-    pub fn keep_memory_small(&self) -> Result<()> {
-        self.release_memory()
-    }
-
     /// Reads through the memory map again, for a burst of work: a tick
     /// that plans thousands of reminders reads pages all over the file,
     /// and a mapped page costs no system call.
