@@ -96,6 +96,12 @@ fn main() {
             report.sent as f64 / elapsed.as_secs_f64(),
             report.sent
         );
+        let started = Instant::now();
+        daemon.finish_work().unwrap();
+        println!(
+            "fold the tick's WAL      {:>10.3} s",
+            started.elapsed().as_secs_f64()
+        );
 
         std::fs::write(&config_path, &smtp_config).unwrap();
         let mut daemon = Daemon::new(Config::from_file(&config_path).unwrap()).unwrap();

@@ -129,8 +129,8 @@ impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
         let store = Store::open(&config.store.path, Check::Full)?;
         // Opening checked every page; give that page cache back. The file
-        // is mapped only while a tick works (see `Store::map_for_work`).
-        store.release_memory()?;
+        // is mapped only while a tick works (see `Store::start_work`).
+        store.finish_work()?;
         let transport = Transport::from_config(&config.mail)?;
         let policy = Policy::from_config(&config.reminders);
         Ok(Daemon {
@@ -185,15 +185,16 @@ impl Daemon {
         self.plan(now, &mut report)?;
         self.queue_digests(now, &mut report)?;
         self.deliver(now, stop, &mut report).await?;
-        self.release_memory()?;
+        self.finish_work()?;
         Ok(report)
     }
 
-    /// Hands back what a tick took: SQLite's page cache, then the freed
-    /// heap to the system, so the daemon idles at its own small size
-    /// whatever the last tick had to read.
-    fn release_memory(&self) -> anyhow::Result<()> {
-        self.store.release_memory()?;
+    /// Ends a tick's work: folds the WAL it wrote into the database, and
+    /// hands back what it took (SQLite's page cache, then the freed heap)
+    /// so the daemon idles at its own small size whatever the last tick
+    /// had to read.
+    pub fn finish_work(&self) -> anyhow::Result<()> {
+        self.store.finish_work()?;
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free heap pages to the system.
         unsafe {
@@ -205,7 +206,7 @@ impl Daemon {
     /// Step 1 of a tick: plan every commitment whose schedule is due and
     /// queue what is owed.
     pub fn plan(&mut self, now: Timestamp, report: &mut TickReport) -> anyhow::Result<()> {
-        self.store.map_for_work()?;
+        self.store.start_work()?;
         loop {
             let due = self.store.scheduled_before(now, PLAN_BATCH)?;
             if due.is_empty() {
@@ -216,15 +217,13 @@ impl Daemon {
                 let tracked = Tracked {
                     deadline: &item.deadline,
                     version: item.version,
-                    last: item.last,
+                    last: item.last_queued.map(|(key, at)| LastReminder {
+                        key,
+                        on: self.policy.local_date(at),
+                    }),
                 };
                 let decision = plan::due(&tracked, &self.policy, now);
-                let mut last = item.last;
                 let send = decision.send.map(|reminder| {
-                    last = Some(LastReminder {
-                        key: reminder.key,
-                        on: self.policy.local_date(now),
-                    });
                     let key = reminder.key.to_string();
                     let emails = recipients(&self.config, &item.tags)
                         .into_iter()
@@ -245,7 +244,6 @@ impl Daemon {
                 plans.push(Planned {
                     id: item.id,
                     send,
-                    last,
                     next_at: decision.next_at,
                 });
             }
@@ -308,7 +306,7 @@ impl Daemon {
         report: &mut TickReport,
     ) -> anyhow::Result<()> {
         use futures_util::StreamExt as _;
-        self.store.map_for_work()?;
+        self.store.start_work()?;
         loop {
             if *stop.borrow() {
                 return Ok(());

@@ -706,6 +706,10 @@ mod tests {
         let next: Option<i64> = conn
             .query_row("SELECT next_reminder_at FROM commitments", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(next, Some(0), "the migration ran");
+        assert_eq!(
+            next,
+            Some(crate::store::outbox::PLAN_AT_ONCE),
+            "the migrations ran"
+        );
     }
 }

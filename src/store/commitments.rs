@@ -266,8 +266,8 @@ fn insert_new(
     tx.prepare_cached(
         "INSERT INTO commitments (title, announced, source, quote, deadline_version,
                                   expression, earliest, latest, vague, anchor,
-                                  tag_list, actor_list, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                                  tag_list, actor_list, created_at, updated_at, next_reminder_at)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
     )?
     .execute(params![
         new.title,
@@ -282,6 +282,7 @@ fn insert_new(
         tag_list(&new.tags),
         actor_list(&new.actors),
         at.to_string(),
+        super::outbox::PLAN_AT_ONCE,
     ])?;
     let id = tx.last_insert_rowid();
     insert_deadline(
@@ -517,7 +518,7 @@ impl Store {
                 tx.execute(
                     "UPDATE commitments SET deadline_version = ?2, expression = ?3, earliest = ?4,
                             latest = ?5, vague = ?6, anchor = ?7, updated_at = ?8,
-                            next_reminder_at = 0
+                            next_reminder_at = ?9
                      WHERE id = ?1",
                     params![
                         id,
@@ -527,7 +528,8 @@ impl Store {
                         deadline.latest.to_string(),
                         deadline.vague,
                         deadline.anchor.to_string(),
-                        at.to_string()
+                        at.to_string(),
+                        super::outbox::PLAN_AT_ONCE,
                     ],
                 )?;
                 cancel_pending(tx, id)?;
@@ -600,9 +602,9 @@ impl Store {
             let run = || -> rusqlite::Result<()> {
                 tx.execute(
                     "UPDATE commitments SET status = 'open', evidence = NULL, closed_at = NULL, updated_at = ?2,
-                            next_reminder_at = 0
+                            next_reminder_at = ?3
                      WHERE id = ?1",
-                    params![id, at.to_string()],
+                    params![id, at.to_string(), super::outbox::PLAN_AT_ONCE],
                 )?;
                 insert_event(
                     tx,

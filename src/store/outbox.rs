@@ -9,7 +9,6 @@
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
@@ -17,7 +16,7 @@ use super::commitments::{deadline_at, insert_event, split_list};
 use super::{Result, Store};
 use crate::deadline::Deadline;
 use crate::model::{CommitmentId, EventKind};
-use crate::plan::{LastReminder, ReminderKey};
+use crate::plan::ReminderKey;
 
 /// An open commitment whose schedule is due for a look.
 #[derive(Debug, Clone)]
@@ -26,7 +25,8 @@ pub struct Scheduled {
     pub deadline: Deadline,
     pub version: u32,
     pub tags: Vec<String>,
-    pub last: Option<LastReminder>,
+    /// The key of the last reminder queued for it, and when it was queued.
+    pub last_queued: Option<(ReminderKey, Timestamp)>,
 }
 
 /// One email to queue.
@@ -43,8 +43,7 @@ pub struct Planned {
     pub id: CommitmentId,
     /// The reminder owed now, with its emails.
     pub send: Option<(ReminderKey, Timestamp, Vec<Enqueue>)>,
-    /// The schedule's new state.
-    pub last: Option<LastReminder>,
+    /// When the planner must look at the commitment again.
     pub next_at: Option<Timestamp>,
 }
 
@@ -88,6 +87,15 @@ pub struct DeadRow {
     pub error: String,
 }
 
+/// The `next_reminder_at` of a commitment the planner should look at in
+/// its next tick: stored, revised or reopened. Any past time would do;
+/// this one (Unix second 2^23, April 1970) is the earliest that SQLite
+/// stores in four bytes, as it stores every real time until 2038. So the
+/// tick that replaces it rewrites the row where it stands; a zero would
+/// grow every row by four bytes and split most pages of a freshly
+/// imported table, tripling what the first reminders have to write.
+pub(crate) const PLAN_AT_ONCE: i64 = 1 << 23;
+
 fn seconds(at: Timestamp) -> i64 {
     at.as_second()
 }
@@ -101,13 +109,22 @@ impl Store {
     /// Only open commitments have a `next_reminder_at`, so the partial index
     /// holds exactly the scheduled ones and a tick costs O(due), not O(all);
     /// the index is named so the query planner never scans by status.
+    ///
+    /// The last reminder comes from the outbox, the record of what was
+    /// queued, rather than from a copy on the commitment's row: writing
+    /// that copy grew the row at its first reminder, and a grown row on a
+    /// full page splits it, which tripled the pages a tick of first
+    /// reminders wrote.
     pub fn scheduled_before(&self, now: Timestamp, limit: usize) -> Result<Vec<Scheduled>> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT c.id, c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
-                        c.last_reminder_key, c.last_reminder_on, c.tag_list
+                        c.tag_list, last.reminder_key, last.created_at
                  FROM commitments c INDEXED BY commitments_by_next_reminder
+                 LEFT JOIN outbox last ON last.id = (
+                     SELECT o.id FROM outbox o INDEXED BY outbox_by_commitment
+                     WHERE o.commitment_id = c.id ORDER BY o.id DESC LIMIT 1)
                  WHERE c.next_reminder_at IS NOT NULL AND c.next_reminder_at <= ?1 AND c.status = 'open'
                  ORDER BY c.next_reminder_at, c.id
                  LIMIT ?2",
@@ -115,23 +132,19 @@ impl Store {
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
             .query_map(params![seconds(now), limit as i64], |row| {
-                let key: Option<String> = row.get(7)?;
-                let on: Option<String> = row.get(8)?;
-                let last = match (key, on) {
-                    (Some(key), Some(on)) => {
-                        match (ReminderKey::from_str(&key), Date::from_str(&on)) {
-                            (Ok(key), Ok(on)) => Some(LastReminder { key, on }),
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                };
+                let key: Option<String> = row.get(8)?;
+                let at: Option<i64> = row.get(9)?;
                 Ok(Scheduled {
                     id: row.get(0)?,
                     version: row.get(1)?,
                     deadline: deadline_at(row, 2)?,
-                    last,
-                    tags: split_list(row.get(9)?),
+                    tags: split_list(row.get(7)?),
+                    // A key this version cannot read was written by a
+                    // newer one; planning as if nothing was sent yet
+                    // sends at most one reminder again.
+                    last_queued: key.zip(at).and_then(|(key, at)| {
+                        Some((ReminderKey::from_str(&key).ok()?, instant(at)))
+                    }),
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -167,17 +180,12 @@ impl Store {
                             ])?;
                         }
                     }
+                    // Same width before and after (see PLAN_AT_ONCE), so
+                    // the row is rewritten where it stands.
                     tx.prepare_cached(
-                        "UPDATE commitments SET next_reminder_at = ?2, last_reminder_key = ?3,
-                                last_reminder_on = ?4
-                         WHERE id = ?1 AND status = 'open'",
+                        "UPDATE commitments SET next_reminder_at = ?2 WHERE id = ?1 AND status = 'open'",
                     )?
-                    .execute(params![
-                        plan.id,
-                        plan.next_at.map(seconds),
-                        plan.last.map(|l| l.key.to_string()),
-                        plan.last.map(|l| l.on.to_string()),
-                    ])?;
+                    .execute(params![plan.id, plan.next_at.map(seconds)])?;
                 }
                 Ok(queued)
             };
@@ -425,7 +433,9 @@ impl Store {
                         "SELECT min(next_reminder_at) FROM commitments WHERE next_reminder_at IS NOT NULL",
                     )?
                     .query_row([], |r| r.get::<_, Option<i64>>(0))?
-                    .map(instant),
+                    // A schedule already past (such as PLAN_AT_ONCE) is
+                    // due at the next tick: say now, not 1970.
+                    .map(|at| instant(at.max(seconds(now)))),
             })
         };
         run().map_err(|e| self.sqlite(e))
@@ -477,5 +487,93 @@ impl Store {
             .map(|_| ())
             .map_err(|e| super::classify(&path, e))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NewCommitment;
+    use crate::plan::Occasion;
+    use crate::store::Check;
+    use jiff::civil::date;
+
+    fn committee(store: &mut Store, at: Timestamp) -> CommitmentId {
+        let announced = date(2025, 10, 15);
+        let new = NewCommitment {
+            title: "Hold the joint intergovernmental committee meeting".into(),
+            announced,
+            deadline: Deadline {
+                expression: "within two months".into(),
+                earliest: announced,
+                latest: date(2025, 12, 15),
+                vague: false,
+                anchor: announced,
+            },
+            actors: vec!["Syria".into(), "Russia".into()],
+            tags: vec!["syria".into()],
+            source: None,
+            quote: None,
+            note: None,
+        };
+        store.add(&new, at, "test").unwrap()
+    }
+
+    fn queue(
+        store: &mut Store,
+        id: CommitmentId,
+        key: ReminderKey,
+        at: Timestamp,
+        next: Timestamp,
+    ) {
+        let email = Enqueue {
+            desk: "default".into(),
+            recipient: "desk@example.org".into(),
+            message_id: format!("<{key}.{}@example.org>", at.as_second()),
+        };
+        let plan = Planned {
+            id,
+            send: Some((key, at, vec![email])),
+            next_at: Some(next),
+        };
+        assert_eq!(store.apply_plans(&[plan], at).unwrap(), 1);
+    }
+
+    #[test]
+    fn the_last_reminder_is_read_back_from_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("followup.db"), Check::Full).unwrap();
+        let added: Timestamp = "2025-10-15T09:00:00Z".parse().unwrap();
+        let id = committee(&mut store, added);
+
+        let new = store.scheduled_before(added, 10).unwrap();
+        assert_eq!(new.len(), 1, "a new commitment is planned at the next tick");
+        assert_eq!(new[0].last_queued, None);
+
+        let first: Timestamp = "2025-12-01T09:00:00Z".parse().unwrap();
+        let second: Timestamp = "2025-12-12T09:00:00Z".parse().unwrap();
+        let before = |days| ReminderKey {
+            version: 1,
+            occasion: Occasion::Before(days),
+        };
+        queue(&mut store, id, before(14), first, second);
+        assert!(store.scheduled_before(first, 10).unwrap().is_empty());
+        queue(&mut store, id, before(3), second, second);
+
+        let due = store.scheduled_before(second, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].last_queued, Some((before(3), second)));
+    }
+
+    #[test]
+    fn a_closed_commitment_is_no_longer_scheduled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("followup.db"), Check::Full).unwrap();
+        let at: Timestamp = "2025-10-15T09:00:00Z".parse().unwrap();
+        let id = committee(&mut store, at);
+        store
+            .close(id, crate::model::Outcome::Fulfilled, None, at, "test")
+            .unwrap();
+        assert!(store.scheduled_before(at, 10).unwrap().is_empty());
     }
 }

@@ -161,17 +161,32 @@ UPDATE commitments SET
 "#;
 
 /// All migrations, oldest first. `user_version` equals the number applied.
+const V4_STEADY_SCHEDULE: &str = r#"
+-- The planner reads a commitment's last reminder from the outbox, which
+-- records every reminder queued; the copy kept on the row is dropped.
+-- Writing it grew the row at its first reminder, and a grown row on a full
+-- page splits the page: a tick of first reminders wrote three times the
+-- pages it needed. For the same reason "plan at the next tick" is now
+-- Unix second 8388608 rather than 0: SQLite stores it in four bytes, as
+-- it stores every real time until 2038, so planning rewrites the row in
+-- place.
+ALTER TABLE commitments DROP COLUMN last_reminder_key;
+ALTER TABLE commitments DROP COLUMN last_reminder_on;
+UPDATE commitments SET next_reminder_at = 8388608 WHERE next_reminder_at = 0;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_COMMITMENTS),
         M::up(V2_OUTBOX),
         M::up(V3_CURRENT_ON_THE_ROW),
+        M::up(V4_STEADY_SCHEDULE),
     ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    3
+    4
 }
 
 #[cfg(test)]
@@ -212,7 +227,8 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(next, vec![Some(0), None]);
+        // Open: planned at the next tick, at the width of a real time.
+        assert_eq!(next, vec![Some(super::super::outbox::PLAN_AT_ONCE), None]);
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl Store {
                                                   anchor, tag_list, actor_list, created_at, updated_at,
                                                   closed_at, next_reminder_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                                 ?16, ?17, ?18, CASE WHEN ?3 = 'open' THEN 0 END)",
+                                 ?16, ?17, ?18, CASE WHEN ?3 = 'open' THEN ?19 END)",
                     )?
                     .execute(params![
                         keep.then_some(c.id),
@@ -167,6 +167,7 @@ impl Store {
                         c.created_at.to_string(),
                         c.updated_at.to_string(),
                         c.closed_at.map(|t| t.to_string()),
+                        super::outbox::PLAN_AT_ONCE,
                     ])?;
                     let id = tx.last_insert_rowid();
                     for revision in &record.revisions {
