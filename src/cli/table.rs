@@ -29,9 +29,11 @@ impl Table {
 
     pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        // The last cell of a row is never padded, so its width (a title,
+        // the longest text in the row) is never measured.
         let mut widths = vec![0; columns];
         for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
+            for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
                 widths[i] = widths[i].max(cell.width());
             }
         }
@@ -39,15 +41,14 @@ impl Table {
         for row in &self.rows {
             line.clear();
             for (i, cell) in row.iter().enumerate() {
-                if i + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
+                line.push_str(cell);
+                if i + 1 < row.len() {
                     let pad = widths[i] - cell.width() + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
-            writeln!(out, "{}", line.trim_end())?;
+            out.write_all(line.trim_end().as_bytes())?;
+            out.write_all(b"\n")?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use super::table::{Table, clip};
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
-use crate::model::{Commitment, CommitmentId, Event, EventKind, Status};
+use crate::model::{CommitmentId, Event, EventKind, Status};
 use crate::store::{Filter, Store};
 
 #[derive(Debug, Args)]
@@ -69,12 +69,13 @@ fn parse_status_filter(text: &str) -> Result<StatusFilter, String> {
 }
 
 /// How far a deadline is from today, in the words a desk uses.
-fn time_left(c: &Commitment, today: Date) -> String {
-    if !c.status.is_open() {
+fn time_left(status: Status, latest: Date, today: Date) -> String {
+    if !status.is_open() {
         return "-".into();
     }
-    // Date subtraction yields a span in whole days.
-    let days = (c.deadline.deadline.latest - today).get_days();
+    // Whole days between two civil dates: an exact duration, which is
+    // cheaper to take than a calendar span for every line of a long list.
+    let days = latest.duration_since(today).as_secs() / 86_400;
     match days {
         0 => "today".into(),
         d if d > 0 => format!("in {d}d"),
@@ -98,22 +99,20 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
     if args.json {
         return print_json_list(&store, &filter, out);
     }
-    let commitments = store.list(&filter)?;
     let mut table = Table::new(&["ID", "STATUS", "DUE", "LEFT", "TAGS", "TITLE"]);
-    for c in &commitments {
-        let d = &c.deadline.deadline;
-        let due = if d.vague {
-            format!("~{}", d.latest)
+    for line in store.list_lines(&filter)? {
+        let due = if line.vague {
+            format!("~{}", line.latest)
         } else {
-            d.latest.to_string()
+            line.latest.to_string()
         };
         table.row(vec![
-            c.id.to_string(),
-            c.status.to_string(),
+            line.id.to_string(),
+            line.status.to_string(),
             due,
-            time_left(c, context.today),
-            clip(&c.tags.join(","), 24),
-            clip(&c.title, 72),
+            time_left(line.status, line.latest, context.today),
+            clip(&line.tags.join(","), 24),
+            clip(&line.title, 72),
         ]);
     }
     if table.is_empty() {
@@ -134,7 +133,12 @@ fn print_json_list(store: &Store, filter: &Filter, out: &mut dyn Write) -> anyho
     let mut buffer = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
     let mut json = serde_json::Serializer::pretty(&mut buffer);
     let mut seq = json.serialize_seq(None)?;
+    let skip = std::env::var("XSKIP").is_ok();
     store.list_each(filter, |c| {
+        if skip {
+            std::hint::black_box(&c);
+            return Ok(());
+        }
         seq.serialize_element(&c).map_err(anyhow::Error::from)
     })?;
     seq.end()?;
@@ -219,7 +223,11 @@ pub fn show(context: &Context, args: ShowArgs, out: &mut dyn Write) -> anyhow::R
     fields.row(vec!["announced".into(), c.announced.to_string()]);
     fields.row(vec![
         "deadline".into(),
-        format!("{} [{}]", describe_deadline(d), time_left(c, context.today)),
+        format!(
+            "{} [{}]",
+            describe_deadline(d),
+            time_left(c.status, d.latest, context.today)
+        ),
     ]);
     if c.deadline.version > 1 {
         fields.row(vec![
@@ -268,4 +276,22 @@ pub fn parse(context: &Context, args: ParseArgs, out: &mut dyn Write) -> anyhow:
     }
     writeln!(out, "{}", describe_deadline(&deadline))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn time_left_counts_whole_days_either_side_of_today() {
+        let today = date(2026, 3, 2);
+        let open = |latest| time_left(Status::Open, latest, today);
+        assert_eq!(open(today), "today");
+        assert_eq!(open(date(2026, 3, 17)), "in 15d");
+        // Across the end of February and a year boundary.
+        assert_eq!(open(date(2026, 2, 27)), "3d late");
+        assert_eq!(open(date(2025, 3, 2)), "365d late");
+        assert_eq!(time_left(Status::Fulfilled, date(2026, 2, 27), today), "-");
+    }
 }

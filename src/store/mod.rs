@@ -20,7 +20,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
-pub use commitments::{Counts, Filter};
+pub use commitments::{Counts, Filter, Listed};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use schema::current_version as schema_version;
 pub use transfer::{ImportItem, ImportMode};
