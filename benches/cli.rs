@@ -4,7 +4,9 @@
 //! `cargo bench --bench cli` imports 100,000 commitments, then times
 //! `list --overdue --json` and `show ID` (median of several runs, wall clock
 //! and the child's user+system CPU time), `backup`, `restore` of that
-//! backup, and `doctor`. `FOLLOWUP_BENCH_N` changes the size.
+//! backup, and `doctor`. `FOLLOWUP_BENCH_N` changes the size;
+//! `FOLLOWUP_BENCH_QUICK=1` stops after `show` (the scale curve,
+//! `bench/scale`, needs no more).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -47,6 +49,10 @@ fn main() {
         .map(|_| time(dir, &["show", &id, "--json"]))
         .collect();
     report("show ID --json", &runs);
+    if std::env::var_os("FOLLOWUP_BENCH_QUICK").is_some() {
+        database_size(dir);
+        return;
+    }
 
     let backup = dir.join("backup.db");
     let backup = backup.to_str().unwrap();
@@ -59,7 +65,10 @@ fn main() {
     // doctor exits 1 here: no daemon runs. Timed all the same.
     let runs: Vec<_> = (0..3).map(|_| time_any(dir, &["doctor"])).collect();
     report("doctor", &runs);
+    database_size(dir);
+}
 
+fn database_size(dir: &Path) {
     let size = std::fs::metadata(dir.join("data/followup/followup.db"))
         .map(|m| m.len())
         .unwrap_or(0);
