@@ -321,10 +321,10 @@ fn a_server_that_is_down_loses_nothing() {
 }
 
 #[test]
-fn html_in_a_title_is_escaped_in_the_email() {
+fn html_and_bidi_overrides_in_a_title_are_neutralised_in_the_email() {
     let desk = Desk::with_config(MAILDIR_CONFIG);
     desk.add(&[
-        "<script>alert('x')</script> & co",
+        "<script>alert('x')</script> & co \u{202e}exe.gnp",
         "--due",
         &days_from_today(3),
     ]);
@@ -345,9 +345,11 @@ fn html_in_a_title_is_escaped_in_the_email() {
     );
     let text = message.body_text(0).unwrap();
     assert!(
-        text.contains("<script>alert('x')</script> & co"),
-        "plain text stays as typed: {text}"
+        text.contains("<script>alert('x')</script> & co exe.gnp"),
+        "plain text stays as typed, without the override: {text}"
     );
+    let subject = message.subject().unwrap();
+    assert!(subject.ends_with("& co exe.gnp"), "{subject}");
 }
 
 /// A daemon left running in the background, stopped when dropped.

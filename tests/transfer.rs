@@ -43,6 +43,14 @@ fn busy_desk() -> Desk {
         "--announced",
         "2025-10-01",
     ]);
+    // Hostile text is data: markup, SQL, bidi overrides and isolates.
+    desk.add(&[
+        "<b>Talks</b> \u{202e}exe.gnp\u{2066}'); DROP TABLE commitments;--",
+        "--due",
+        "2026-01-15",
+        "--quote",
+        "<script>alert(\"x\")</script>\r\n\u{202b}قال\u{202c} ' OR 1=1 --",
+    ]);
     desk.run(&[
         "revise",
         &a.to_string(),
@@ -84,7 +92,7 @@ fn round_trip(format: &str) {
     let target = Desk::new();
     let file = target.write(&format!("export.{format}"), exported.as_bytes());
     let out = target.run(&["import", file.to_str().unwrap()]).ok();
-    assert!(out.contains("Imported 3 commitments"), "{out}");
+    assert!(out.contains("Imported 4 commitments"), "{out}");
     assert_eq!(show_all(&source), show_all(&target));
     assert_eq!(target.run(&["export", "--format", format]).ok(), exported);
 }
@@ -107,7 +115,7 @@ fn import_reads_standard_input() {
     let ids = target
         .run_with_stdin(&["import", "-", "--json"], exported.as_bytes())
         .json();
-    assert_eq!(ids["imported"].as_array().unwrap().len(), 3);
+    assert_eq!(ids["imported"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -198,8 +206,8 @@ fn importing_ids_that_exist_is_refused_unless_renumbered() {
     let out = desk
         .run(&["import", file.to_str().unwrap(), "--renumber", "--json"])
         .json();
-    assert_eq!(out["imported"], serde_json::json!([4, 5, 6]));
-    let copy = desk.run(&["show", "4", "--json"]).json();
+    assert_eq!(out["imported"], serde_json::json!([5, 6, 7, 8]));
+    let copy = desk.run(&["show", "5", "--json"]).json();
     assert_eq!(copy["title"], "عقد اجتماع للجنة حكومية دولية مشتركة");
     assert_eq!(copy["history"].as_array().unwrap().len(), 4);
 }

@@ -260,21 +260,34 @@ fn occasion(kind: ReminderKind) -> String {
     }
 }
 
+/// The bidirectional embedding, override and isolate controls (U+202A to
+/// U+202E, U+2066 to U+2069). One left open in a title would turn the rest
+/// of a Subject line or text body around, so a title could disguise what
+/// follows it. Arabic needs none of them to read right to left; the HTML
+/// part isolates each stored text in an element with `dir="auto"` instead.
+/// The marks U+200E and U+200F change no order beyond themselves and stay.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Flattens a one-line field: every control character, line break or run
-/// of white space becomes one space.
+/// of white space becomes one space; bidi controls are dropped.
 fn one_line(text: &str) -> String {
     text.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(|part| part.replace(is_bidi_control, ""))
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 /// Cleans free text (a quote, a note): keeps line breaks and tabs, turns
-/// other control characters into spaces, so nothing odd reaches a mail
-/// client.
+/// other control characters into spaces and drops bidi controls, so
+/// nothing odd reaches a mail client.
 fn clean_text(text: &str) -> String {
     text.replace("\r\n", "\n")
         .chars()
+        .filter(|&c| !is_bidi_control(c))
         .map(|c| match c {
             '\n' | '\t' => c,
             c if c.is_control() => ' ',

@@ -228,6 +228,38 @@ fn script_in_title_or_quote_is_escaped_in_html() {
 }
 
 #[test]
+fn bidi_overrides_cannot_turn_a_subject_or_text_body_around() {
+    // "exe.gnp" behind a right-to-left override displays as "png.exe"; an
+    // unclosed isolate would swallow the rest of the line.
+    let mut record = record("Report \u{202e}exe.gnp\u{2067} \u{200f}عقد اجتماع");
+    record.commitment.quote = Some("\u{202b}قال\u{202c} and \u{202d}more\u{2069}".into());
+    let to = desk();
+    let r = reminder(
+        &record,
+        &to,
+        ReminderKind::Due,
+        date(2025, 12, 31),
+        "v2:due",
+        MESSAGE_ID,
+    );
+    let bytes = render_reminder(&r, &from()).unwrap().formatted();
+    let parsed = parse(&bytes);
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let subject = parsed.subject().unwrap();
+    assert_eq!(subject, "Due today: Report exe.gnp \u{200f}عقد اجتماع");
+    let text = parsed.body_text(0).unwrap();
+    assert!(!text.contains(bidi), "{text}");
+    assert!(text.contains("قال and more"), "{text}");
+    // The HTML part keeps the stored text inside elements marked
+    // dir="auto", which isolate it, and its title line is the subject's.
+    let html = parsed.body_html(0).unwrap();
+    assert!(
+        html.contains(&format!("<h1 dir=\"auto\">{subject}</h1>")),
+        "{html}"
+    );
+}
+
+#[test]
 fn escape_html_covers_the_five_special_characters() {
     assert_eq!(
         escape_html(r#"<a href="x">Tom & 'Jerry'</a>"#),
