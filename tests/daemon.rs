@@ -55,7 +55,7 @@ name = "default"
 recipients = ["desk@example.org"]
 "#;
 
-fn maildir_messages(desk: &Desk) -> Vec<Received> {
+pub fn maildir_messages(desk: &Desk) -> Vec<Received> {
     let new = desk.path().join("outbox/new");
     let mut entries: Vec<_> = std::fs::read_dir(&new)
         .map(|dir| dir.flatten().map(|e| e.path()).collect())
@@ -518,7 +518,7 @@ fn a_desk_digest_is_sent_once_per_local_day() {
 
 /// libfaketime, which the test below preloads to move the wall clock. CI
 /// installs it (`.ci/run`); elsewhere the test says so and stands aside.
-fn libfaketime() -> Option<&'static str> {
+pub fn libfaketime() -> Option<&'static str> {
     let found = [
         "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
         "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
@@ -537,7 +537,7 @@ fn libfaketime() -> Option<&'static str> {
 }
 
 /// One `daemon --once` with the wall clock at `when` (UTC).
-fn tick_at(desk: &Desk, library: &str, when: &str) {
+pub fn tick_at(desk: &Desk, library: &str, when: &str) {
     let output = desk
         .command(&["daemon", "--once"])
         .env("LD_PRELOAD", library)

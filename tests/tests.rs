@@ -7,6 +7,7 @@ mod support;
 mod assets;
 mod backup;
 mod bad_input;
+mod clock;
 mod commitments;
 mod config_files;
 mod daemon;
