@@ -1,7 +1,7 @@
 //! The reminder daemon end to end: the real binary, a real SQLite file,
 //! a real Maildir and a real SMTP server on loopback.
 
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::smtp::{Received, SmtpServer};
@@ -359,8 +359,13 @@ pub struct Running {
 
 impl Running {
     pub fn start(desk: &Desk) -> Running {
-        let mut child = desk
-            .command(&["daemon"])
+        Running::spawn(desk, desk.command(&["daemon"]))
+    }
+
+    /// Starts `command`, which must run `followup daemon` on `desk` as the
+    /// process it starts (a wrapper must `exec` it).
+    pub fn spawn(desk: &Desk, mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -388,14 +393,24 @@ impl Running {
         Running { child }
     }
 
-    fn signal(&self, signal: i32) {
+    pub fn signal(&self, signal: i32) {
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 }
 
 impl Drop for Running {
+    /// SIGTERM first, as systemd would: a daemon under libfaketime killed
+    /// outright leaves its shared memory behind in /dev/shm. SIGKILL if it
+    /// has not stopped within five seconds.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -516,8 +531,9 @@ fn a_desk_digest_is_sent_once_per_local_day() {
     );
 }
 
-/// libfaketime, which the test below preloads to move the wall clock. CI
-/// installs it (`.ci/run`); elsewhere the test says so and stands aside.
+/// libfaketime, which the clock tests (here, in `clock` and in `faults`)
+/// preload to move the wall clock. CI installs it (`.ci/run`); elsewhere a
+/// test that needs it says so and stands aside.
 pub fn libfaketime() -> Option<&'static str> {
     let found = [
         "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",

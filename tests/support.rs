@@ -87,8 +87,27 @@ impl Desk {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_followup"));
+        command.args(args);
+        self.set_up(&mut command);
         command
-            .args(args)
+    }
+
+    /// As `command`, but started through `wrapper` (a program and its first
+    /// arguments), which is given followup and `args` after its own and
+    /// must end by running them: `sh -c '…; exec "$@"' sh`.
+    pub fn command_through(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(env!("CARGO_BIN_EXE_followup"))
+            .args(args);
+        self.set_up(&mut command);
+        command
+    }
+
+    /// This desk's folder and environment, and nothing of the caller's.
+    fn set_up(&self, command: &mut Command) {
+        command
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -99,7 +118,6 @@ impl Desk {
         if let Some(config) = &self.config {
             command.env("FOLLOWUP_CONFIG", config);
         }
-        command
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

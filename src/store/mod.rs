@@ -73,6 +73,14 @@ pub enum Error {
         path.display(), BUSY_TIMEOUT.as_secs()
     )]
     Busy { path: PathBuf },
+    /// SQLITE_FULL: the filesystem (or SQLite's temporary folder) has no
+    /// room for the pages a write needs. SQLite rolls the transaction back,
+    /// so the change is not half made: it is not made at all.
+    #[error(
+        "the disk holding the database {} is full; this change was not saved. Free some space on it and try again",
+        path.display()
+    )]
+    Full { path: PathBuf },
     #[error("no commitment has id {id}; `followup list` shows the ids")]
     UnknownId { id: CommitmentId },
     #[error("{0}")]
@@ -538,6 +546,7 @@ fn classify(path: &Path, source: rusqlite::Error) -> Error {
             Error::ReadOnly { path, detail }
         }
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Busy { path },
+        Some(ErrorCode::DiskFull) => Error::Full { path },
         _ => Error::Sqlite { path, source },
     }
 }
