@@ -745,3 +745,45 @@ impl Store {
         Ok(counts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn plan_of(sql: &str, values: &[String]) -> String {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrations()
+            .to_latest(&mut conn)
+            .unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let details: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(values), |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        details.join("; ")
+    }
+
+    #[test]
+    fn a_desks_table_is_read_from_the_index_alone() {
+        for filter in [
+            Filter {
+                statuses: vec![Status::Open],
+                due_before: Some(date(2026, 3, 17)),
+                ..Filter::default()
+            },
+            Filter {
+                overdue_on: Some(date(2026, 3, 2)),
+                ..Filter::default()
+            },
+        ] {
+            let (sql, values) = filtered(SELECT_LISTED, &filter);
+            let plan = plan_of(&sql, &values);
+            assert!(
+                plan.contains("USING COVERING INDEX commitments_by_status_latest"),
+                "{filter:?}: {plan}"
+            );
+        }
+    }
+}

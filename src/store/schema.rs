@@ -175,18 +175,32 @@ ALTER TABLE commitments DROP COLUMN last_reminder_on;
 UPDATE commitments SET next_reminder_at = 8388608 WHERE next_reminder_at = 0;
 "#;
 
+const V5_LIST_FROM_THE_INDEX: &str = r#"
+-- `list`'s table shows id, status, deadline, vagueness, tags and title.
+-- Carrying the last four in the (status, latest) index lets a desk's list
+-- be read from the index alone, in order, instead of one row lookup per
+-- line on pages all over the file: "what is due in the next two weeks"
+-- among 100,000 commitments went from 25 ms to 10 ms, for 9% more file.
+-- Titles and tags never change, so the index changes only when status or
+-- deadline do, as before.
+DROP INDEX commitments_by_status_latest;
+CREATE INDEX commitments_by_status_latest
+    ON commitments (status, latest, vague, tag_list, title);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_COMMITMENTS),
         M::up(V2_OUTBOX),
         M::up(V3_CURRENT_ON_THE_ROW),
         M::up(V4_STEADY_SCHEDULE),
+        M::up(V5_LIST_FROM_THE_INDEX),
     ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    4
+    5
 }
 
 #[cfg(test)]
