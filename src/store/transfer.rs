@@ -124,6 +124,7 @@ impl Store {
     ) -> Result<Vec<CommitmentId>> {
         let path = self.path.clone();
         self.write(|tx| {
+            let set_aside = set_aside_indexes(tx).map_err(|e| super::classify(&path, e))?;
             let mut ids = Vec::new();
             for item in items {
                 let item = item.map_err(Error::Rejected)?;
@@ -196,7 +197,138 @@ impl Store {
                 })?;
                 ids.push(id);
             }
+            for sql in &set_aside {
+                tx.execute_batch(sql).map_err(|e| super::classify(&path, e))?;
+            }
             Ok(ids)
         })
+    }
+}
+
+/// Into an empty database (a new desk, or a move from another machine)
+/// the secondary indexes are dropped before the records go in and built
+/// again after, in the same transaction: building an index from the
+/// finished table is one sort, where keeping it up to date is a descent to
+/// a random page per record. Unique indexes stay, as they check the
+/// records. Returns the statements that rebuild what was dropped; a
+/// failed import rolls the drop back with everything else. Into a database
+/// that already holds commitments the indexes stay: rebuilding them would
+/// cost as much as the whole table, whatever the import's size.
+fn set_aside_indexes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<String>> {
+    let empty: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM commitments)", [], |r| {
+        r.get(0)
+    })?;
+    if !empty {
+        return Ok(Vec::new());
+    }
+    let indexes: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema
+             WHERE type = 'index' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'
+               AND tbl_name IN ('commitments', 'deadlines', 'tags', 'actors', 'events')",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+    }
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::Deadline;
+    use crate::model::NewCommitment;
+    use crate::store::{Check, Filter};
+    use jiff::Timestamp;
+    use jiff::civil::date;
+
+    fn schema(store: &Store) -> Vec<(String, Option<String>)> {
+        store
+            .conn
+            .prepare("SELECT name, sql FROM sqlite_schema ORDER BY name")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    /// Three records exported from a desk that added them.
+    fn exported(dir: &std::path::Path) -> Vec<CommitmentRecord> {
+        let mut desk = Store::open(&dir.join("desk.db"), Check::Full).unwrap();
+        let at: Timestamp = "2025-10-15T09:00:00Z".parse().unwrap();
+        for (title, tag) in [
+            ("Hold the meeting", "syria"),
+            ("Sign the deal", "energy"),
+            ("Open the crossing", "aid"),
+        ] {
+            let announced = date(2025, 10, 15);
+            let new = NewCommitment {
+                title: title.into(),
+                announced,
+                deadline: Deadline::parse("within two months", announced).unwrap(),
+                actors: vec!["Syria".into()],
+                tags: vec![tag.into()],
+                source: None,
+                quote: None,
+                note: None,
+            };
+            desk.add(&new, at, "test").unwrap();
+        }
+        desk.export().unwrap()
+    }
+
+    fn items(records: &[CommitmentRecord]) -> Vec<std::result::Result<ImportItem, String>> {
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| {
+                Ok(ImportItem {
+                    origin: format!("record {}", i + 1),
+                    record: record.clone(),
+                    has_id: true,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_import_into_an_empty_database_leaves_every_index_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = exported(dir.path());
+        let mut store = Store::open(&dir.path().join("new.db"), Check::Full).unwrap();
+        let before = schema(&store);
+        store.import(items(&records), ImportMode::KeepIds).unwrap();
+        assert_eq!(schema(&store), before);
+        // The rebuilt indexes answer: a tag filter and the list's table.
+        let energy = Filter {
+            tags: vec!["energy".into()],
+            ..Filter::default()
+        };
+        let found = store.list(&energy).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].title, "Sign the deal");
+        assert_eq!(store.list_lines(&Filter::default()).unwrap().len(), 3);
+        let integrity: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+    }
+
+    #[test]
+    fn a_failed_import_into_an_empty_database_keeps_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = exported(dir.path());
+        let mut store = Store::open(&dir.path().join("new.db"), Check::Full).unwrap();
+        let before = schema(&store);
+        let mut items = items(&records);
+        items.push(Err("record 4: not a commitment".into()));
+        let err = store.import(items, ImportMode::KeepIds).unwrap_err();
+        assert!(err.to_string().contains("record 4"), "{err}");
+        assert_eq!(schema(&store), before);
+        assert!(store.list(&Filter::default()).unwrap().is_empty());
     }
 }
