@@ -128,8 +128,9 @@ pub struct Daemon {
 impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
         let store = Store::open(&config.store.path, Check::Full)?;
-        // Opening checked every page; give that page cache back. The file
-        // is mapped only while a tick works (see `Store::start_work`).
+        // Opening checked every page; give that page cache back (and fold
+        // in a WAL a stopped daemon left). The file is mapped only while a
+        // tick works (see `Store::start_work`).
         store.finish_work()?;
         let transport = Transport::from_config(&config.mail)?;
         let policy = Policy::from_config(&config.reminders);
@@ -182,10 +183,17 @@ impl Daemon {
             }
             self.recovered = true;
         }
-        self.plan(now, &mut report)?;
-        self.queue_digests(now, &mut report)?;
-        self.deliver(now, stop, &mut report).await?;
-        self.finish_work()?;
+        let worked = async {
+            self.plan(now, &mut report)?;
+            self.queue_digests(now, &mut report)?;
+            self.deliver(now, stop, &mut report).await
+        }
+        .await;
+        // Also after a failed step: the WAL is folded and the memory given
+        // back whatever the tick managed to do.
+        let finished = self.finish_work();
+        worked?;
+        finished?;
         Ok(report)
     }
 
