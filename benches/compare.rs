@@ -73,6 +73,7 @@ fn against_remind(dir: &Path, n: usize) {
     let import = dir.join("commitments.json");
     std::fs::write(&import, serde_json::to_vec(&records).unwrap()).unwrap();
     followup(dir, &["import", import.to_str().unwrap()]);
+    settle();
 
     let day_text = day.to_string();
     let remind_args = ["-q", "-a", remind_file.to_str().unwrap(), &day_text];
@@ -148,6 +149,7 @@ fn against_taskwarrior(dir: &Path, n: usize) {
     let import = dir.join("commitments.json");
     std::fs::write(&import, serde_json::to_vec(&records).unwrap()).unwrap();
     followup(dir, &["import", import.to_str().unwrap()]);
+    settle();
 
     let due = today.checked_add(40.days()).unwrap().to_string();
     let later = today.checked_add(70.days()).unwrap().to_string();
@@ -191,6 +193,13 @@ fn month_name(month: i8) -> &'static str {
     [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ][month as usize - 1]
+}
+
+/// Writes out what setting up left in the page cache, so the kernel's
+/// flusher (writing back the freshly imported database and task files)
+/// does not compete with the first tool measured.
+fn settle() {
+    let _ = Command::new("sync").status();
 }
 
 fn followup(dir: &Path, args: &[&str]) -> Vec<u8> {
