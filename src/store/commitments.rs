@@ -159,11 +159,16 @@ pub(super) fn split_list(value: Option<String>) -> Vec<String> {
     }
 }
 
+/// Reads a status column, reporting an unknown name as a corrupt value.
+fn status_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
+    let status: String = row.get(index)?;
+    Status::from_str(&status).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment> {
-    let status: String = row.get(2)?;
-    let status = Status::from_str(&status).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
-    })?;
+    let status = status_at(row, 2)?;
     let closed_at: Option<String> = row.get(15)?;
     Ok(Commitment {
         id: row.get(0)?,
@@ -514,17 +519,10 @@ impl Store {
         let (sql, values) = filtered(SELECT_LISTED, filter);
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
         stmt.query_map(rusqlite::params_from_iter(values.iter()), |row| {
-            let status: String = row.get(2)?;
             Ok(Listed {
                 id: row.get(0)?,
                 title: row.get(1)?,
-                status: Status::from_str(&status).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?,
+                status: status_at(row, 2)?,
                 latest: parsed(row, 3)?,
                 vague: row.get(4)?,
                 tags: split_list(row.get(5)?),

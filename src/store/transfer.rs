@@ -53,37 +53,43 @@ impl Store {
         // Revisions and history in one pass each, in index order, rather
         // than two queries per commitment: the per-commitment queries were
         // most of an export's time.
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT commitment_id, version, expression, earliest, latest, vague, anchor, reason, at
-                 FROM deadlines ORDER BY commitment_id, version",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
-            let id: CommitmentId = row.get(0).map_err(|e| self.sqlite(e))?;
-            let revision = super::commitments::revision_at(row, 1).map_err(|e| self.sqlite(e))?;
-            if let Some(&at) = index.get(&id) {
-                records[at].revisions.push(revision);
-            }
-        }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT commitment_id, at, author, kind, detail FROM events
-                 ORDER BY commitment_id, id",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
-            let id: CommitmentId = row.get(0).map_err(|e| self.sqlite(e))?;
-            let event = super::commitments::event_at(row, 1).map_err(|e| self.sqlite(e))?;
-            if let Some(&at) = index.get(&id) {
-                records[at].history.push(event);
-            }
-        }
+        self.each_child(
+            "SELECT commitment_id, version, expression, earliest, latest, vague, anchor, reason, at
+             FROM deadlines ORDER BY commitment_id, version",
+            super::commitments::revision_at,
+            |id, revision| {
+                if let Some(&at) = index.get(&id) {
+                    records[at].revisions.push(revision);
+                }
+            },
+        )?;
+        self.each_child(
+            "SELECT commitment_id, at, author, kind, detail FROM events ORDER BY commitment_id, id",
+            super::commitments::event_at,
+            |id, event| {
+                if let Some(&at) = index.get(&id) {
+                    records[at].history.push(event);
+                }
+            },
+        )?;
         Ok(records)
+    }
+
+    /// Runs `sql` (commitment id first, then the columns `read` takes from
+    /// column 1) and hands each row's commitment id and value to `each`.
+    fn each_child<T>(
+        &self,
+        sql: &str,
+        read: fn(&rusqlite::Row<'_>, usize) -> rusqlite::Result<T>,
+        mut each: impl FnMut(CommitmentId, T),
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sqlite(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
+            let id: CommitmentId = row.get(0).map_err(|e| self.sqlite(e))?;
+            each(id, read(row, 1).map_err(|e| self.sqlite(e))?);
+        }
+        Ok(())
     }
 
     /// Stores `items` in one transaction, returning their ids in order.

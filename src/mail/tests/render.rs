@@ -41,6 +41,20 @@ fn sorted_header_names(bytes: &[u8]) -> Vec<String> {
     names
 }
 
+/// `record`'s reminder on its last on-time day, formatted.
+fn due_on_the_day(record: &CommitmentRecord) -> Vec<u8> {
+    let to = desk();
+    let r = reminder(
+        record,
+        &to,
+        ReminderKind::Due,
+        date(2025, 12, 31),
+        "v2:due",
+        MESSAGE_ID,
+    );
+    render_reminder(&r, &from()).unwrap().formatted()
+}
+
 #[test]
 fn reminder_carries_exactly_the_documented_headers() {
     let (message, bytes) = rendered("Joint committee meets");
@@ -198,16 +212,7 @@ fn a_title_with_line_breaks_cannot_inject_a_header() {
 fn script_in_title_or_quote_is_escaped_in_html() {
     let mut record = record("<script>alert('t')</script> & more");
     record.commitment.quote = Some("He said \"<script>steal()</script>\"".into());
-    let to = desk();
-    let r = reminder(
-        &record,
-        &to,
-        ReminderKind::Due,
-        date(2025, 12, 31),
-        "v2:due",
-        MESSAGE_ID,
-    );
-    let bytes = render_reminder(&r, &from()).unwrap().formatted();
+    let bytes = due_on_the_day(&record);
     let parsed = parse(&bytes);
     let html = parsed.body_html(0).unwrap();
     assert!(!html.contains("<script"), "{html}");
@@ -233,16 +238,7 @@ fn bidi_overrides_cannot_turn_a_subject_or_text_body_around() {
     // unclosed isolate would swallow the rest of the line.
     let mut record = record("Report \u{202e}exe.gnp\u{2067} \u{200f}عقد اجتماع");
     record.commitment.quote = Some("\u{202b}قال\u{202c} and \u{202d}more\u{2069}".into());
-    let to = desk();
-    let r = reminder(
-        &record,
-        &to,
-        ReminderKind::Due,
-        date(2025, 12, 31),
-        "v2:due",
-        MESSAGE_ID,
-    );
-    let bytes = render_reminder(&r, &from()).unwrap().formatted();
+    let bytes = due_on_the_day(&record);
     let parsed = parse(&bytes);
     let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     let subject = parsed.subject().unwrap();
@@ -365,16 +361,7 @@ fn only_web_sources_become_links() {
 
     let mut record = record("Joint committee meets");
     record.commitment.source = Some("javascript:alert(1)".into());
-    let to = desk();
-    let r = reminder(
-        &record,
-        &to,
-        ReminderKind::Due,
-        date(2025, 12, 31),
-        "k",
-        MESSAGE_ID,
-    );
-    let bytes = render_reminder(&r, &from()).unwrap().formatted();
+    let bytes = due_on_the_day(&record);
     let html = parse(&bytes).body_html(0).unwrap().into_owned();
     assert!(!html.contains("href=\"javascript"), "{html}");
     assert!(
