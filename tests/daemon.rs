@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::smtp::{Received, SmtpServer};
-use crate::support::{Desk, days_from_today};
+use crate::support::{Desk, RefusedPort, days_from_today};
 
 /// send_time 00:00 UTC, so today's occurrences are always in the past.
 pub fn smtp_config(port: u16) -> String {
@@ -305,19 +305,32 @@ fn closing_cancels_queued_reminders() {
 }
 
 #[test]
-fn a_server_that_is_down_loses_nothing() {
-    // Reserve a port, then close it: connections are refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let desk = Desk::with_config(&smtp_config(port));
+fn a_server_that_is_down_at_start_gets_the_email_once_it_is_up() {
+    let refused = RefusedPort::new();
+    let desk = Desk::with_config(&smtp_config(refused.port));
     desk.add(&["Resume the talks", "--due", &days_from_today(3)]);
     tick(&desk);
     let status = desk.run(&["status", "--json"]).json();
     assert_eq!(status["outbox"]["retrying"], 1);
     assert_eq!(status["outbox"]["dead"], 0);
+    let queued = outbox_message_id(&desk);
+
+    let server = SmtpServer::start_on(refused.listen());
+    std::thread::sleep(Duration::from_millis(2600));
+    tick(&desk);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].header("Message-ID").unwrap(), queued);
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["retrying"], 0);
+    assert_eq!(status["outbox"]["sent_last_24h"], 1);
+}
+
+/// The Message-ID of the desk's only outbox row.
+fn outbox_message_id(desk: &Desk) -> String {
+    let conn = rusqlite::Connection::open(desk.path().join("followup.db")).unwrap();
+    conn.query_row("SELECT message_id FROM outbox", [], |row| row.get(0))
+        .unwrap()
 }
 
 #[test]

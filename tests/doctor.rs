@@ -7,7 +7,7 @@ use std::process::Output;
 
 use crate::daemon::{MAILDIR_CONFIG, Running};
 use crate::smtp::SmtpServer;
-use crate::support::{Desk, days_from_today};
+use crate::support::{Desk, RefusedPort, days_from_today};
 
 /// An SMTP setup with a login: the password in `smtp-password` beside the
 /// config, mode 0600.
@@ -126,12 +126,8 @@ fn a_wrong_password_fails_with_the_servers_answer() {
 
 #[test]
 fn a_closed_port_fails_naming_the_address() {
-    // Reserve a port, then close it: connections are refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let refused = RefusedPort::new();
+    let port = refused.port;
     let desk = desk_with_login(port, "whatever");
     let (lines, code) = doctor(&desk);
     assert_eq!(code, 2);

@@ -8,15 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::daemon::Running;
-use crate::support::{Desk, days_from_today};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{Desk, RefusedPort, days_from_today};
 
 fn config(port: u16) -> String {
     format!(
@@ -95,7 +87,10 @@ fn samples(text: &str) -> HashMap<String, f64> {
 
 #[test]
 fn healthz_and_metrics_report_the_database_the_daemon_serves() {
-    let port = free_port();
+    // Held until the daemon starts, so no other test's server takes it
+    // meanwhile.
+    let reserved = RefusedPort::new();
+    let port = reserved.port;
     let desk = Desk::with_config(&config(port));
     desk.add(&["Hold the committee meeting", "--due", &days_from_today(-2)]);
     desk.add(&["Open the crossing", "--due", &days_from_today(40)]);
@@ -104,6 +99,7 @@ fn healthz_and_metrics_report_the_database_the_daemon_serves() {
     desk.run(&["close", &closed.to_string(), "--outcome", "fulfilled"])
         .ok();
 
+    drop(reserved);
     let _daemon = Running::start(&desk);
     let body = wait_for_health(port, 200);
     assert!(body.starts_with("ok: last tick"), "{body}");
@@ -147,13 +143,17 @@ fn healthz_and_metrics_report_the_database_the_daemon_serves() {
 
 #[test]
 fn healthz_is_503_while_the_store_cannot_be_written() {
-    let port = free_port();
+    // Held until the daemon starts, so no other test's server takes it
+    // meanwhile.
+    let reserved = RefusedPort::new();
+    let port = reserved.port;
     let desk = Desk::with_config(&config(port));
     desk.add(&["Hold the committee meeting", "--due", &days_from_today(-2)]);
     // Another writer holds the write lock for longer than the busy timeout.
     let blocker = rusqlite::Connection::open(desk.database()).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
 
+    drop(reserved);
     let _daemon = Running::start(&desk);
     let body = wait_for_health(port, 503);
     assert!(body.starts_with("unhealthy:"), "{body}");

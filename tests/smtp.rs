@@ -119,8 +119,17 @@ impl SmtpServer {
         })
     }
 
+    /// A server on a listener the caller opened (a port that refused
+    /// connections until now).
+    pub fn start_on(listener: TcpListener) -> SmtpServer {
+        SmtpServer::serving(listener, Script::default())
+    }
+
     fn with_script(script: Script) -> SmtpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        SmtpServer::serving(TcpListener::bind("127.0.0.1:0").unwrap(), script)
+    }
+
+    fn serving(listener: TcpListener, script: Script) -> SmtpServer {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script));

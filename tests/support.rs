@@ -226,3 +226,31 @@ pub fn days_from_today(days: i64) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A loopback port that refuses connections for as long as this lives.
+///
+/// The port is bound but never listened on. Binding a port and closing it
+/// again is not enough: tests run in parallel, and the kernel may hand the
+/// freed port to another test's SMTP server, which would then receive this
+/// test's mail.
+pub struct RefusedPort {
+    socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl RefusedPort {
+    pub fn new() -> RefusedPort {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&loopback.into()).unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+        RefusedPort { socket, port }
+    }
+
+    /// Starts listening on the port: from now on it accepts connections.
+    pub fn listen(self) -> std::net::TcpListener {
+        self.socket.listen(128).unwrap();
+        self.socket.into()
+    }
+}
