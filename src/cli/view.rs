@@ -133,12 +133,7 @@ fn print_json_list(store: &Store, filter: &Filter, out: &mut dyn Write) -> anyho
     let mut buffer = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
     let mut json = serde_json::Serializer::pretty(&mut buffer);
     let mut seq = json.serialize_seq(None)?;
-    let skip = std::env::var("XSKIP").is_ok();
     store.list_each(filter, |c| {
-        if skip {
-            std::hint::black_box(&c);
-            return Ok(());
-        }
         seq.serialize_element(&c).map_err(anyhow::Error::from)
     })?;
     seq.end()?;
