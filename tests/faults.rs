@@ -782,3 +782,72 @@ fn adds_killed_at_random_moments_keep_every_acknowledged_commitment() {
     // And the database still takes writes.
     desk.add(&["After the kills", "--due", "2030-06-30"]);
 }
+
+/// Imports into a new database killed with SIGKILL at random moments. Such
+/// an import is written with a rollback journal rather than the WAL (see
+/// `Store::import`): whatever the moment, the next command finds every
+/// record or none, the file intact, and the next import completes.
+#[test]
+fn imports_killed_at_random_moments_leave_all_or_nothing() {
+    let rounds = env_number("FOLLOWUP_IMPORT_KILLS", 8);
+    let records = 2000;
+    let seed = fastrand::u64(..);
+    eprintln!("import kill test: {rounds} rounds of {records} records, seed {seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let rows: Vec<_> = (0..records)
+        .map(|i| json!({ "title": format!("Commitment {i}"), "due": "2030-06-30", "tags": ["energy"] }))
+        .collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec(&rows).unwrap()).unwrap();
+    let file = file.path().to_str().unwrap();
+
+    // How long a whole import takes here, so the kills fall within it.
+    let timing = Desk::with_config(MAILDIR_CONFIG);
+    let started = Instant::now();
+    timing.run(&["import", file]).ok();
+    let window = started.elapsed().as_micros() as u64 * 6 / 5;
+
+    let mut cut_short = 0;
+    for round in 0..rounds {
+        let desk = Desk::with_config(MAILDIR_CONFIG);
+        let mut child = desk
+            .command(&["import", file])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.u64(0..=window)));
+        // SAFETY: signalling our own child, not yet waited for.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let status = child.wait().unwrap();
+
+        let found = if desk.database().exists() {
+            desk.run(&["list", "--json"])
+                .json()
+                .as_array()
+                .unwrap()
+                .len()
+        } else {
+            0
+        };
+        assert!(
+            found == 0 || found == records,
+            "round {round}: {found} of {records} records after the kill"
+        );
+        if found == 0 && status.signal() == Some(libc::SIGKILL) {
+            cut_short += 1;
+        }
+        if desk.database().exists() {
+            assert_eq!(integrity(&desk.database()), "ok", "round {round}");
+        }
+        if found == 0 {
+            desk.run(&["import", file]).ok();
+        }
+        let listed = desk.run(&["list", "--json"]).json();
+        assert_eq!(listed.as_array().unwrap().len(), records, "round {round}");
+        let journal = desk.database().with_extension("db-journal");
+        assert!(!journal.exists(), "round {round}: a journal is left behind");
+    }
+    eprintln!("import kill test: {cut_short} of {rounds} imports killed before they finished");
+    assert!(cut_short > 0, "no kill fell before an import finished");
+}
