@@ -27,11 +27,17 @@ fn main() -> ExitCode {
 }
 
 /// A reader that stopped early (`followup list | head`) is not an error.
+/// JSON output fails with serde_json's error, which carries the I/O error
+/// inside rather than as its source.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     err.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(BrokenPipe))
     })
 }
 

@@ -62,36 +62,50 @@ pub fn write_json(records: &[CommitmentRecord], out: &mut dyn Write) -> std::io:
     buffer.flush()
 }
 
+/// A failed write as the I/O error it is, so that a closed pipe is still
+/// seen as one (csv would otherwise wrap it as "other").
+fn io_error(err: csv::Error) -> std::io::Error {
+    if !err.is_io_error() {
+        return std::io::Error::other(err);
+    }
+    match err.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        kind => std::io::Error::other(format!("{kind:?}")),
+    }
+}
+
 /// Writes records as CSV with a header row.
 pub fn write_csv(records: &[CommitmentRecord], out: &mut dyn Write) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(CSV_COLUMNS)?;
+    writer.write_record(CSV_COLUMNS).map_err(io_error)?;
     for record in records {
         let c = &record.commitment;
         let d = &c.deadline.deadline;
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        writer.write_record([
-            c.id.to_string(),
-            c.title.clone(),
-            c.status.to_string(),
-            c.announced.to_string(),
-            cell_json(&c.actors),
-            cell_json(&c.tags),
-            d.expression.clone(),
-            d.earliest.to_string(),
-            d.latest.to_string(),
-            d.vague.to_string(),
-            d.anchor.to_string(),
-            c.deadline.version.to_string(),
-            opt(&c.source),
-            opt(&c.quote),
-            opt(&c.evidence),
-            c.created_at.to_string(),
-            c.updated_at.to_string(),
-            c.closed_at.map(|t| t.to_string()).unwrap_or_default(),
-            cell_json(&record.revisions),
-            cell_json(&record.history),
-        ])?;
+        writer
+            .write_record([
+                c.id.to_string(),
+                c.title.clone(),
+                c.status.to_string(),
+                c.announced.to_string(),
+                cell_json(&c.actors),
+                cell_json(&c.tags),
+                d.expression.clone(),
+                d.earliest.to_string(),
+                d.latest.to_string(),
+                d.vague.to_string(),
+                d.anchor.to_string(),
+                c.deadline.version.to_string(),
+                opt(&c.source),
+                opt(&c.quote),
+                opt(&c.evidence),
+                c.created_at.to_string(),
+                c.updated_at.to_string(),
+                c.closed_at.map(|t| t.to_string()).unwrap_or_default(),
+                cell_json(&record.revisions),
+                cell_json(&record.history),
+            ])
+            .map_err(io_error)?;
     }
     writer.flush()
 }

@@ -316,3 +316,36 @@ fn output_cut_short_by_a_closed_pipe_is_not_an_error() {
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// `followup list --json | head`: a reader that stops early ends the
+/// command quietly, with success, whatever the output's form.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    let desk = Desk::new();
+    let rows: Vec<Value> = (0..400)
+        .map(|i| serde_json::json!({ "title": format!("Commitment {i}"), "due": "2030-06-30", "quote": QUOTE }))
+        .collect();
+    desk.run_with_stdin(&["import", "-"], &serde_json::to_vec(&rows).unwrap())
+        .ok();
+    for args in [
+        &["list", "--json"][..],
+        &["list"][..],
+        &["export"][..],
+        &["export", "--format", "csv"][..],
+    ] {
+        let mut child = desk
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's reading end is closed here, with most still unwritten.
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}

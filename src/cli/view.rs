@@ -133,8 +133,8 @@ fn print_json_list(store: &Store, filter: &Filter, out: &mut dyn Write) -> anyho
     let mut buffer = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
     let mut json = serde_json::Serializer::pretty(&mut buffer);
     let mut seq = json.serialize_seq(None)?;
-    store.list_each(filter, |c| {
-        seq.serialize_element(&c).map_err(anyhow::Error::from)
+    store.list_stored(filter, |c| {
+        seq.serialize_element(c).map_err(anyhow::Error::from)
     })?;
     seq.end()?;
     buffer.write_all(b"\n")?;

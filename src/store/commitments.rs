@@ -72,7 +72,7 @@ pub struct Listed {
 /// `select` (which names the commitments table `c`) narrowed to the
 /// commitments `filter` lets through, soonest deadline first, with the
 /// values to bind.
-fn filtered(select: &str, filter: &Filter) -> (String, Vec<String>) {
+pub(super) fn filtered(select: &str, filter: &Filter) -> (String, Vec<String>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut values: Vec<String> = Vec::new();
     let mut bind = |value: String| {

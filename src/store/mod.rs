@@ -11,6 +11,7 @@ mod backup;
 mod commitments;
 mod outbox;
 mod schema;
+mod stored_json;
 mod transfer;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
 pub use commitments::{Counts, Filter, Listed};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use schema::current_version as schema_version;
+pub use stored_json::StoredCommitment;
 pub use transfer::{ImportItem, ImportMode};
 
 use crate::model::CommitmentId;
