@@ -11,7 +11,7 @@ use std::io::Write;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -52,8 +52,9 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "history",
 ];
 
-/// Writes records as a JSON array, one object per commitment.
-pub fn write_json(records: &[CommitmentRecord], out: &mut dyn Write) -> std::io::Result<()> {
+/// Writes records (a list of `CommitmentRecord`s, or the store's export
+/// read as it is written) as a JSON array, one object per commitment.
+pub fn write_json(records: &impl Serialize, out: &mut dyn Write) -> std::io::Result<()> {
     // A buffer of our own: serde_json writes token by token, and through
     // `dyn Write` each token would be a dynamic call.
     let mut buffer = std::io::BufWriter::with_capacity(1 << 16, out);

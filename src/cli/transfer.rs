@@ -101,10 +101,12 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
 }
 
 pub fn export(context: &Context, args: ExportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let records = context.reader()?.export()?;
+    let store = context.reader()?;
     match args.format {
-        Format::Json => transfer::write_json(&records, out)?,
-        Format::Csv => transfer::write_csv(&records, out)?,
+        // Written as it is read, straight from the rows.
+        Format::Json => store
+            .with_export(|export| transfer::write_json(export, out).map_err(anyhow::Error::from))?,
+        Format::Csv => transfer::write_csv(&store.export()?, out)?,
     }
     Ok(())
 }

@@ -8,12 +8,15 @@
 //! here each row is written as the model's JSON without the round trip.
 //! A test holds the two byte for byte equal.
 
-use rusqlite::Row;
-use serde::ser::{Serialize, SerializeStruct, Serializer};
+use rusqlite::{Row, Rows};
+use std::cell::RefCell;
+
+use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
 use super::{Error, Filter, Store};
-use crate::model::Status;
+use crate::model::{EventKind, Status};
 
 /// One commitment as its row stores it, borrowed from the row.
 pub struct StoredCommitment<'row> {
@@ -71,21 +74,29 @@ impl<'row> StoredCommitment<'row> {
 /// with the deadline's fields and its version in one object.
 impl Serialize for StoredCommitment<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut c = serializer.serialize_struct("Commitment", 13)?;
-        c.serialize_field("id", &self.id)?;
-        c.serialize_field("title", self.title)?;
-        c.serialize_field("status", self.status)?;
-        c.serialize_field("announced", self.announced)?;
-        c.serialize_field("actors", &self.actors)?;
-        c.serialize_field("tags", &self.tags)?;
-        c.serialize_field("deadline", &StoredDeadline(self))?;
-        c.serialize_field("source", &self.source)?;
-        c.serialize_field("quote", &self.quote)?;
-        c.serialize_field("evidence", &self.evidence)?;
-        c.serialize_field("created_at", self.created_at)?;
-        c.serialize_field("updated_at", self.updated_at)?;
-        c.serialize_field("closed_at", &self.closed_at)?;
+        let mut c = serializer.serialize_map(Some(13))?;
+        self.write_fields(&mut c)?;
         c.end()
+    }
+}
+
+impl StoredCommitment<'_> {
+    /// Writes the commitment's fields into `map`: its own object, or the
+    /// start of an exported record's.
+    fn write_fields<M: SerializeMap>(&self, c: &mut M) -> Result<(), M::Error> {
+        c.serialize_entry("id", &self.id)?;
+        c.serialize_entry("title", self.title)?;
+        c.serialize_entry("status", self.status)?;
+        c.serialize_entry("announced", self.announced)?;
+        c.serialize_entry("actors", &self.actors)?;
+        c.serialize_entry("tags", &self.tags)?;
+        c.serialize_entry("deadline", &StoredDeadline(self))?;
+        c.serialize_entry("source", &self.source)?;
+        c.serialize_entry("quote", &self.quote)?;
+        c.serialize_entry("evidence", &self.evidence)?;
+        c.serialize_entry("created_at", self.created_at)?;
+        c.serialize_entry("updated_at", self.updated_at)?;
+        c.serialize_entry("closed_at", &self.closed_at)
     }
 }
 
@@ -189,6 +200,248 @@ impl Store {
     }
 }
 
+/// A revision row of `deadlines`, from its `version` column on.
+struct StoredRevision<'row> {
+    version: i64,
+    expression: &'row str,
+    earliest: &'row str,
+    latest: &'row str,
+    vague: bool,
+    anchor: &'row str,
+    reason: Option<&'row str>,
+    at: &'row str,
+}
+
+impl<'row> StoredRevision<'row> {
+    /// Reads the revision whose columns start at `first`.
+    fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredRevision<'row>> {
+        Ok(StoredRevision {
+            version: row.get(first)?,
+            expression: text(row, first + 1)?,
+            earliest: checked(row, first + 2, is_date)?,
+            latest: checked(row, first + 3, is_date)?,
+            vague: row.get(first + 4)?,
+            anchor: checked(row, first + 5, is_date)?,
+            reason: optional(row, first + 6)?,
+            at: checked(row, first + 7, is_timestamp)?,
+        })
+    }
+}
+
+/// As `Revision` serialises: the deadline's fields, then the revision's.
+impl Serialize for StoredRevision<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut r = serializer.serialize_map(Some(8))?;
+        r.serialize_entry("expression", self.expression)?;
+        r.serialize_entry("earliest", self.earliest)?;
+        r.serialize_entry("latest", self.latest)?;
+        r.serialize_entry("vague", &self.vague)?;
+        r.serialize_entry("anchor", self.anchor)?;
+        r.serialize_entry("version", &self.version)?;
+        r.serialize_entry("reason", &self.reason)?;
+        r.serialize_entry("at", self.at)?;
+        r.end()
+    }
+}
+
+/// An event row, its detail parsed (it is flattened into the event).
+struct StoredEvent<'row> {
+    at: &'row str,
+    author: &'row str,
+    kind: &'row str,
+    detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'row> StoredEvent<'row> {
+    /// Reads the event whose columns (at, author, kind, detail) start at
+    /// `first`.
+    fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
+        let detail = text(row, first + 3)?;
+        Ok(StoredEvent {
+            at: checked(row, first, is_timestamp)?,
+            author: text(row, first + 1)?,
+            kind: checked(row, first + 2, |k| EventKind::parse(k).is_some())?,
+            detail: serde_json::from_str(detail).map_err(|_| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    first + 3,
+                    rusqlite::types::Type::Text,
+                    format!("unreadable event detail {detail:?}").into(),
+                )
+            })?,
+        })
+    }
+}
+
+/// As `Event` serialises: who and when, then the detail's own fields.
+impl Serialize for StoredEvent<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut e = serializer.serialize_map(None)?;
+        e.serialize_entry("at", self.at)?;
+        e.serialize_entry("author", self.author)?;
+        e.serialize_entry("kind", self.kind)?;
+        for (key, value) in &self.detail {
+            e.serialize_entry(key, value)?;
+        }
+        e.end()
+    }
+}
+
+/// Every commitment with its revisions and history, read as it is
+/// written: a `Serialize` for the whole export, as `export` prints it.
+///
+/// Three queries ordered by commitment id are walked side by side, so each
+/// record is written from its rows and forgotten: an archive of a million
+/// commitments exports in the memory of one.
+pub struct StoredExport<'stmt> {
+    commitments: RefCell<Rows<'stmt>>,
+    revisions: RefCell<Rows<'stmt>>,
+    history: RefCell<Rows<'stmt>>,
+    /// The first database error met while writing; serde carries only
+    /// its text.
+    failure: RefCell<Option<rusqlite::Error>>,
+}
+
+impl StoredExport<'_> {
+    fn fail<E: serde::ser::Error>(&self, err: rusqlite::Error) -> E {
+        let message = err.to_string();
+        self.failure.borrow_mut().get_or_insert(err);
+        E::custom(message)
+    }
+}
+
+impl Serialize for StoredExport<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut records = serializer.serialize_seq(None)?;
+        let mut commitments = self.commitments.borrow_mut();
+        while let Some(row) = commitments.next().map_err(|e| self.fail::<S::Error>(e))? {
+            let commitment = StoredCommitment::read(row).map_err(|e| self.fail::<S::Error>(e))?;
+            records.serialize_element(&StoredRecord {
+                export: self,
+                commitment,
+            })?;
+        }
+        records.end()
+    }
+}
+
+/// One exported record: the commitment's fields, then its revisions and
+/// history, taken from the side cursors as far as they stay on its id.
+struct StoredRecord<'a, 'stmt, 'row> {
+    export: &'a StoredExport<'stmt>,
+    commitment: StoredCommitment<'row>,
+}
+
+impl Serialize for StoredRecord<'_, '_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut r = serializer.serialize_map(None)?;
+        self.commitment.write_fields(&mut r)?;
+        let children = |kind| Children {
+            export: self.export,
+            id: self.commitment.id,
+            kind,
+        };
+        r.serialize_entry("revisions", &children(Child::Revision))?;
+        r.serialize_entry("history", &children(Child::Event))?;
+        r.end()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Child {
+    Revision,
+    Event,
+}
+
+/// The rows of a side cursor (commitment id in column 0) that belong to
+/// commitment `id`, as an array. The cursor is left on the first row of
+/// the next commitment.
+struct Children<'a, 'stmt> {
+    export: &'a StoredExport<'stmt>,
+    id: i64,
+    kind: Child,
+}
+
+impl Serialize for Children<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let export = self.export;
+        let fail = |e| export.fail::<S::Error>(e);
+        let mut seq = serializer.serialize_seq(None)?;
+        let mut rows = match self.kind {
+            Child::Revision => export.revisions.borrow_mut(),
+            Child::Event => export.history.borrow_mut(),
+        };
+        while let Some(row) = rows.get() {
+            let owner: i64 = row.get(0).map_err(fail)?;
+            if owner > self.id {
+                break;
+            }
+            // A row of an id before this one belongs to no commitment (the
+            // foreign keys make that impossible); it is passed over, not
+            // misfiled.
+            if owner == self.id {
+                match self.kind {
+                    Child::Revision => {
+                        seq.serialize_element(&StoredRevision::read(row, 1).map_err(fail)?)?
+                    }
+                    Child::Event => {
+                        seq.serialize_element(&StoredEvent::read(row, 1).map_err(fail)?)?
+                    }
+                }
+            }
+            rows.advance().map_err(fail)?;
+        }
+        seq.end()
+    }
+}
+
+impl Store {
+    /// Runs `write` on the whole export (see [`StoredExport`]), read in one
+    /// transaction so that it is a consistent snapshot even while the
+    /// daemon or an analyst writes.
+    pub fn with_export<T, E>(
+        &self,
+        write: impl FnOnce(&StoredExport<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.sqlite(e))?;
+        let mut commitments = snapshot
+            .prepare(&format!("{SELECT_COMMITMENT} ORDER BY c.id"))
+            .map_err(|e| self.sqlite(e))?;
+        let mut revisions = snapshot
+            .prepare(
+                "SELECT commitment_id, version, expression, earliest, latest, vague, anchor, reason, at
+                 FROM deadlines ORDER BY commitment_id, version",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut history = snapshot
+            .prepare(
+                "SELECT commitment_id, at, author, kind, detail FROM events ORDER BY commitment_id, id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        // The side cursors start on their first row, the commitments
+        // cursor before its first.
+        let export = StoredExport {
+            commitments: RefCell::new(commitments.query([]).map_err(|e| self.sqlite(e))?),
+            revisions: RefCell::new(revisions.query([]).map_err(|e| self.sqlite(e))?),
+            history: RefCell::new(history.query([]).map_err(|e| self.sqlite(e))?),
+            failure: RefCell::new(None),
+        };
+        for side in [&export.revisions, &export.history] {
+            side.borrow_mut().advance().map_err(|e| self.sqlite(e))?;
+        }
+        let written = write(&export);
+        if let Some(err) = export.failure.take() {
+            return Err(self.sqlite(err).into());
+        }
+        written
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +500,63 @@ mod tests {
             )
             .unwrap();
         store
+            .note(
+                ids[1],
+                "Nothing yet.\n<b>Still</b> \"waiting\"",
+                "2026-01-03T10:00:00Z".parse().unwrap(),
+                "analyst",
+            )
+            .unwrap();
+        store
+    }
+
+    fn export_json(store: &Store) -> String {
+        let mut out = Vec::new();
+        store
+            .with_export(|export| {
+                serde_json::to_writer_pretty(&mut out, export)
+                    .map_err(|e| Error::Rejected(e.to_string()))
+            })
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_export_prints_exactly_as_the_records_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(dir.path());
+        let records = store.export().unwrap();
+        assert!(records.iter().any(|r| r.revisions.len() == 2));
+        assert!(records.iter().all(|r| r.history.len() >= 2));
+        let model = serde_json::to_string_pretty(&records).unwrap();
+        assert_eq!(export_json(&store), model);
+
+        let empty = Store::open(&dir.path().join("empty.db"), Check::Full).unwrap();
+        assert_eq!(export_json(&empty), "[]");
+    }
+
+    #[test]
+    fn a_damaged_history_fails_the_export_naming_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(dir.path());
+        let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
+        // The history is append-only; damage comes from outside the schema.
+        conn.execute_batch(
+            "DROP TRIGGER events_are_append_only_update;
+             UPDATE events SET detail = '{\"text\": tru' WHERE kind = 'note';",
+        )
+        .unwrap();
+        let err = store
+            .with_export(|export| {
+                serde_json::to_writer_pretty(std::io::sink(), export)
+                    .map_err(|e| Error::Rejected(e.to_string()))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Sqlite { .. } | Error::Corrupt { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("unreadable event detail"), "{err}");
     }
 
     fn stored_json(store: &Store, filter: &Filter) -> String {

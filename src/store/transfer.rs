@@ -38,8 +38,14 @@ pub struct ImportItem {
 }
 
 impl Store {
-    /// Every commitment with its revisions and history, in id order.
+    /// Every commitment with its revisions and history, in id order, as
+    /// values (`with_export` writes the same without holding them all).
     pub fn export(&self) -> Result<Vec<CommitmentRecord>> {
+        // One snapshot for the three reads below, whoever writes meanwhile.
+        let _snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.sqlite(e))?;
         let mut records: Vec<CommitmentRecord> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let mut stmt = self
