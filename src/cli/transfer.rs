@@ -61,18 +61,21 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
     // Records cross in batches: handing them over one by one cost a wake-up
     // of the other thread per record, a tenth of the whole import.
     let (batches, arriving) = std::sync::mpsc::sync_channel::<Result<Vec<ImportItem>, String>>(4);
+    // Records written go back to the reading thread to be freed there (see
+    // `Store::import_then`).
+    let (written, spent) = std::sync::mpsc::channel::<Vec<ImportItem>>();
+    let (text, name, import_context) = (&text, &name, &import_context);
     let ids = std::thread::scope(|scope| {
-        scope.spawn(|| {
+        scope.spawn(move || {
             let mut batch = Vec::with_capacity(IMPORT_BATCH);
-            let read = transfer::read_each(&text, format, &import_context, |item| {
+            let read = transfer::read_each(text, format, import_context, |item| {
                 batch.push(item);
-                batch.len() < IMPORT_BATCH
-                    || batches
-                        .send(Ok(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(IMPORT_BATCH),
-                        )))
-                        .is_ok()
+                if batch.len() < IMPORT_BATCH {
+                    return true;
+                }
+                spent.try_iter().for_each(drop);
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
+                batches.send(Ok(full)).is_ok()
             });
             // A closed channel means the import has already failed.
             let _ = match read {
@@ -80,6 +83,8 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
                 Err(e) => batches.send(Err(format!("{name}: {e}; nothing was imported"))),
             };
             drop(batches);
+            // Until the import ends and drops the sender.
+            spent.iter().for_each(drop);
         });
         // The receiver moves into the import and is dropped when it ends,
         // so a reader blocked on a full channel is released on failure.
@@ -90,7 +95,16 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
             };
             items.into_iter().map(Ok).chain(failed)
         });
-        store.import(items, mode)
+        let mut done = Vec::with_capacity(IMPORT_BATCH);
+        store.import_then(items, mode, move |item| {
+            done.push(item);
+            if done.len() == IMPORT_BATCH {
+                let _ = written.send(std::mem::replace(
+                    &mut done,
+                    Vec::with_capacity(IMPORT_BATCH),
+                ));
+            }
+        })
     })?;
     if args.json {
         super::print_json(out, &serde_json::json!({ "imported": ids }))?;
