@@ -12,7 +12,7 @@ use rusqlite::{Row, Rows};
 use std::cell::RefCell;
 
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
 use super::{Error, Filter, Store};
@@ -27,12 +27,7 @@ pub struct StoredCommitment<'row> {
     source: Option<&'row str>,
     quote: Option<&'row str>,
     evidence: Option<&'row str>,
-    version: i64,
-    expression: &'row str,
-    earliest: &'row str,
-    latest: &'row str,
-    vague: bool,
-    anchor: &'row str,
+    deadline: StoredDeadline<'row>,
     created_at: &'row str,
     updated_at: &'row str,
     closed_at: Option<&'row str>,
@@ -52,12 +47,7 @@ impl<'row> StoredCommitment<'row> {
             source: optional(row, 4)?,
             quote: optional(row, 5)?,
             evidence: optional(row, 6)?,
-            version: row.get(7)?,
-            expression: text(row, 8)?,
-            earliest: checked(row, 9, is_date)?,
-            latest: checked(row, 10, is_date)?,
-            vague: row.get(11)?,
-            anchor: checked(row, 12, is_date)?,
+            deadline: StoredDeadline::read(row, 7, 8)?,
             created_at: checked(row, 13, is_timestamp)?,
             updated_at: checked(row, 14, is_timestamp)?,
             closed_at: match optional(row, 15)? {
@@ -90,7 +80,7 @@ impl StoredCommitment<'_> {
         c.serialize_entry("announced", self.announced)?;
         c.serialize_entry("actors", &self.actors)?;
         c.serialize_entry("tags", &self.tags)?;
-        c.serialize_entry("deadline", &StoredDeadline(self))?;
+        c.serialize_entry("deadline", &self.deadline)?;
         c.serialize_entry("source", &self.source)?;
         c.serialize_entry("quote", &self.quote)?;
         c.serialize_entry("evidence", &self.evidence)?;
@@ -100,18 +90,48 @@ impl StoredCommitment<'_> {
     }
 }
 
-struct StoredDeadline<'a, 'row>(&'a StoredCommitment<'row>);
+/// A deadline version's columns: its version, then expression, earliest,
+/// latest, vague and anchor.
+struct StoredDeadline<'row> {
+    version: i64,
+    expression: &'row str,
+    earliest: &'row str,
+    latest: &'row str,
+    vague: bool,
+    anchor: &'row str,
+}
 
-impl Serialize for StoredDeadline<'_, '_> {
+impl<'row> StoredDeadline<'row> {
+    /// Reads the version at column `version` and the five deadline
+    /// columns from `first` on.
+    fn read(row: &'row Row<'row>, version: usize, first: usize) -> rusqlite::Result<Self> {
+        Ok(StoredDeadline {
+            version: row.get(version)?,
+            expression: text(row, first)?,
+            earliest: checked(row, first + 1, is_date)?,
+            latest: checked(row, first + 2, is_date)?,
+            vague: row.get(first + 3)?,
+            anchor: checked(row, first + 4, is_date)?,
+        })
+    }
+
+    /// The deadline's fields, then its version, as `DeadlineVersion` and
+    /// `Revision` both begin.
+    fn write_fields<M: SerializeMap>(&self, d: &mut M) -> Result<(), M::Error> {
+        d.serialize_entry("expression", self.expression)?;
+        d.serialize_entry("earliest", self.earliest)?;
+        d.serialize_entry("latest", self.latest)?;
+        d.serialize_entry("vague", &self.vague)?;
+        d.serialize_entry("anchor", self.anchor)?;
+        d.serialize_entry("version", &self.version)
+    }
+}
+
+/// As `DeadlineVersion` serialises.
+impl Serialize for StoredDeadline<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let c = self.0;
-        let mut d = serializer.serialize_struct("DeadlineVersion", 6)?;
-        d.serialize_field("expression", c.expression)?;
-        d.serialize_field("earliest", c.earliest)?;
-        d.serialize_field("latest", c.latest)?;
-        d.serialize_field("vague", &c.vague)?;
-        d.serialize_field("anchor", c.anchor)?;
-        d.serialize_field("version", &c.version)?;
+        let mut d = serializer.serialize_map(Some(6))?;
+        self.write_fields(&mut d)?;
         d.end()
     }
 }
@@ -202,26 +222,17 @@ impl Store {
 
 /// A revision row of `deadlines`, from its `version` column on.
 struct StoredRevision<'row> {
-    version: i64,
-    expression: &'row str,
-    earliest: &'row str,
-    latest: &'row str,
-    vague: bool,
-    anchor: &'row str,
+    deadline: StoredDeadline<'row>,
     reason: Option<&'row str>,
     at: &'row str,
 }
 
 impl<'row> StoredRevision<'row> {
-    /// Reads the revision whose columns start at `first`.
+    /// Reads the revision whose columns (version, the five deadline
+    /// columns, reason, at) start at `first`.
     fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredRevision<'row>> {
         Ok(StoredRevision {
-            version: row.get(first)?,
-            expression: text(row, first + 1)?,
-            earliest: checked(row, first + 2, is_date)?,
-            latest: checked(row, first + 3, is_date)?,
-            vague: row.get(first + 4)?,
-            anchor: checked(row, first + 5, is_date)?,
+            deadline: StoredDeadline::read(row, first, first + 1)?,
             reason: optional(row, first + 6)?,
             at: checked(row, first + 7, is_timestamp)?,
         })
@@ -232,12 +243,7 @@ impl<'row> StoredRevision<'row> {
 impl Serialize for StoredRevision<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut r = serializer.serialize_map(Some(8))?;
-        r.serialize_entry("expression", self.expression)?;
-        r.serialize_entry("earliest", self.earliest)?;
-        r.serialize_entry("latest", self.latest)?;
-        r.serialize_entry("vague", &self.vague)?;
-        r.serialize_entry("anchor", self.anchor)?;
-        r.serialize_entry("version", &self.version)?;
+        self.deadline.write_fields(&mut r)?;
         r.serialize_entry("reason", &self.reason)?;
         r.serialize_entry("at", self.at)?;
         r.end()
