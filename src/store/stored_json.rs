@@ -1,17 +1,19 @@
-//! Commitments serialised straight from their rows, for `list --json`.
+//! Commitments serialised straight from their rows, for `list --json` and
+//! `export`.
 //!
-//! A desk's overdue list can run to tens of thousands of commitments.
-//! Building a [`Commitment`](crate::model::Commitment) for each (parsing
-//! every date and timestamp, copying every string) only to print it again
-//! was a third of the command's time. The columns already hold the text
-//! the JSON carries (dates and timestamps are stored as they print), so
-//! here each row is written as the model's JSON without the round trip.
-//! A test holds the two byte for byte equal.
+//! A desk's overdue list can run to tens of thousands of commitments, an
+//! export to the whole archive. Building a
+//! [`Commitment`](crate::model::Commitment) for each (parsing every date
+//! and timestamp, copying every string) only to print it again was a
+//! third of `list --json`'s time and half of `export`'s. The columns
+//! already hold the text the JSON carries (dates and timestamps are
+//! stored as they print), so here each row is written as the model's JSON
+//! without the round trip. Tests hold the two byte for byte equal.
 
-use rusqlite::{Row, Rows};
 use std::cell::RefCell;
 
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+use rusqlite::{Row, Rows};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
