@@ -323,11 +323,18 @@ fn output_cut_short_by_a_closed_pipe_is_not_an_error() {
 fn a_reader_that_stops_early_is_not_an_error() {
     use std::io::Read;
     let desk = Desk::new();
-    let rows: Vec<Value> = (0..400)
-        .map(|i| serde_json::json!({ "title": format!("Commitment {i}"), "due": "2030-06-30", "quote": QUOTE }))
+    // Enough that every form of the output overflows the pipe (64 KiB)
+    // before the reader goes: the table alone is over 100 KiB.
+    let rows: Vec<Value> = (0..1000)
+        .map(|i| {
+            let title =
+                format!("Commitment {i}: hold the joint committee meeting on reconstruction");
+            serde_json::json!({ "title": title, "due": "2030-06-30", "quote": QUOTE })
+        })
         .collect();
     desk.run_with_stdin(&["import", "-"], &serde_json::to_vec(&rows).unwrap())
         .ok();
+    assert!(desk.run(&["list"]).ok().len() > 100 << 10);
     for args in [
         &["list", "--json"][..],
         &["list"][..],
