@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, Statement, Transaction, params};
 use serde_json::{Map, Value, json};
 
 use super::{Error, Result, Store};
@@ -242,6 +242,16 @@ fn deadline_json(deadline: &Deadline, version: u32) -> Value {
     })
 }
 
+pub(super) const INSERT_EVENT: &str =
+    "INSERT INTO events (commitment_id, at, author, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub(super) const INSERT_DEADLINE: &str =
+    "INSERT INTO deadlines (commitment_id, version, expression, earliest, latest, vague, anchor, reason, at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+pub(super) const INSERT_TAG: &str =
+    "INSERT OR IGNORE INTO tags (commitment_id, tag) VALUES (?1, ?2)";
+pub(super) const INSERT_ACTOR: &str =
+    "INSERT INTO actors (commitment_id, position, actor) VALUES (?1, ?2, ?3)";
+
 pub(super) fn insert_event(
     tx: &Transaction<'_>,
     id: CommitmentId,
@@ -250,12 +260,29 @@ pub(super) fn insert_event(
     kind: EventKind,
     detail: &Map<String, Value>,
 ) -> rusqlite::Result<()> {
+    write_event(
+        &mut *tx.prepare_cached(INSERT_EVENT)?,
+        id,
+        at,
+        author,
+        kind,
+        detail,
+    )
+}
+
+/// Adds an event through `insert`, a prepared [`INSERT_EVENT`] (a bulk
+/// import holds its statements rather than looking them up per row).
+pub(super) fn write_event(
+    insert: &mut Statement<'_>,
+    id: CommitmentId,
+    at: Timestamp,
+    author: &str,
+    kind: EventKind,
+    detail: &Map<String, Value>,
+) -> rusqlite::Result<()> {
     let detail = serde_json::to_string(detail)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-    tx.prepare_cached(
-        "INSERT INTO events (commitment_id, at, author, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![id, at.to_string(), author, kind.as_str(), detail])?;
+    insert.execute(params![id, at.to_string(), author, kind.as_str(), detail])?;
     Ok(())
 }
 
@@ -264,12 +291,18 @@ pub(super) fn insert_deadline(
     id: CommitmentId,
     revision: &Revision,
 ) -> rusqlite::Result<()> {
+    write_deadline(&mut *tx.prepare_cached(INSERT_DEADLINE)?, id, revision)
+}
+
+/// Adds a deadline version through `insert`, a prepared
+/// [`INSERT_DEADLINE`].
+pub(super) fn write_deadline(
+    insert: &mut Statement<'_>,
+    id: CommitmentId,
+    revision: &Revision,
+) -> rusqlite::Result<()> {
     let d = &revision.deadline;
-    tx.prepare_cached(
-        "INSERT INTO deadlines (commitment_id, version, expression, earliest, latest, vague, anchor, reason, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+    insert.execute(params![
         id,
         revision.version,
         d.expression,
@@ -289,16 +322,30 @@ pub(super) fn insert_tags_and_actors(
     tags: &[String],
     actors: &[String],
 ) -> rusqlite::Result<()> {
-    let mut insert_tag =
-        tx.prepare_cached("INSERT OR IGNORE INTO tags (commitment_id, tag) VALUES (?1, ?2)")?;
+    write_tags(&mut *tx.prepare_cached(INSERT_TAG)?, id, tags)?;
+    write_actors(&mut *tx.prepare_cached(INSERT_ACTOR)?, id, actors)
+}
+
+/// Adds tags through `insert`, a prepared [`INSERT_TAG`].
+pub(super) fn write_tags(
+    insert: &mut Statement<'_>,
+    id: CommitmentId,
+    tags: &[String],
+) -> rusqlite::Result<()> {
     for tag in tags {
-        insert_tag.execute(params![id, tag])?;
+        insert.execute(params![id, tag])?;
     }
-    let mut insert_actor = tx.prepare_cached(
-        "INSERT INTO actors (commitment_id, position, actor) VALUES (?1, ?2, ?3)",
-    )?;
+    Ok(())
+}
+
+/// Adds actors, in order, through `insert`, a prepared [`INSERT_ACTOR`].
+pub(super) fn write_actors(
+    insert: &mut Statement<'_>,
+    id: CommitmentId,
+    actors: &[String],
+) -> rusqlite::Result<()> {
     for (position, actor) in actors.iter().enumerate() {
-        insert_actor.execute(params![id, position as i64, actor])?;
+        insert.execute(params![id, position as i64, actor])?;
     }
     Ok(())
 }
