@@ -16,7 +16,7 @@ use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::{Row, Rows};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
-use super::commitments::{SELECT_COMMITMENT, filtered};
+use super::commitments::{SELECT_ALL_HISTORY, SELECT_ALL_REVISIONS, SELECT_COMMITMENT, filtered};
 use super::{Error, Filter, Store};
 use crate::model::{EventKind, Status};
 
@@ -421,15 +421,10 @@ impl Store {
             .prepare(&format!("{SELECT_COMMITMENT} ORDER BY c.id"))
             .map_err(|e| self.sqlite(e))?;
         let mut revisions = snapshot
-            .prepare(
-                "SELECT commitment_id, version, expression, earliest, latest, vague, anchor, reason, at
-                 FROM deadlines ORDER BY commitment_id, version",
-            )
+            .prepare(SELECT_ALL_REVISIONS)
             .map_err(|e| self.sqlite(e))?;
         let mut history = snapshot
-            .prepare(
-                "SELECT commitment_id, at, author, kind, detail FROM events ORDER BY commitment_id, id",
-            )
+            .prepare(SELECT_ALL_HISTORY)
             .map_err(|e| self.sqlite(e))?;
         // The side cursors start on their first row, the commitments
         // cursor before its first.

@@ -6,8 +6,8 @@ use rusqlite::{CachedStatement, params};
 use tracing::warn;
 
 use super::commitments::{
-    INSERT_ACTOR, INSERT_DEADLINE, INSERT_EVENT, INSERT_TAG, SELECT_COMMITMENT, write_actors,
-    write_deadline, write_event, write_tags,
+    INSERT_ACTOR, INSERT_DEADLINE, INSERT_EVENT, INSERT_TAG, SELECT_ALL_HISTORY,
+    SELECT_ALL_REVISIONS, SELECT_COMMITMENT, write_actors, write_deadline, write_event, write_tags,
 };
 use super::{Error, Result, Store};
 use crate::model::{CommitmentId, CommitmentRecord};
@@ -69,8 +69,7 @@ impl Store {
         // than two queries per commitment: the per-commitment queries were
         // most of an export's time.
         self.each_child(
-            "SELECT commitment_id, version, expression, earliest, latest, vague, anchor, reason, at
-             FROM deadlines ORDER BY commitment_id, version",
+            SELECT_ALL_REVISIONS,
             super::commitments::revision_at,
             |id, revision| {
                 if let Some(&at) = index.get(&id) {
@@ -79,7 +78,7 @@ impl Store {
             },
         )?;
         self.each_child(
-            "SELECT commitment_id, at, author, kind, detail FROM events ORDER BY commitment_id, id",
+            SELECT_ALL_HISTORY,
             super::commitments::event_at,
             |id, event| {
                 if let Some(&at) = index.get(&id) {
