@@ -11,7 +11,7 @@ use std::io::Write;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -51,17 +51,6 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "revisions",
     "history",
 ];
-
-/// Writes records (a list of `CommitmentRecord`s, or the store's export
-/// read as it is written) as a JSON array, one object per commitment.
-pub fn write_json(records: &impl Serialize, out: &mut dyn Write) -> std::io::Result<()> {
-    // A buffer of our own: serde_json writes token by token, and through
-    // `dyn Write` each token would be a dynamic call.
-    let mut buffer = std::io::BufWriter::with_capacity(1 << 16, out);
-    serde_json::to_writer_pretty(&mut buffer, records)?;
-    writeln!(buffer)?;
-    buffer.flush()
-}
 
 /// A failed write as the I/O error it is, so that a closed pipe is still
 /// seen as one (csv would otherwise wrap it as "other").

@@ -119,7 +119,7 @@ pub fn export(context: &Context, args: ExportArgs, out: &mut dyn Write) -> anyho
     match args.format {
         // Written as it is read, straight from the rows.
         Format::Json => store
-            .with_export(|export| transfer::write_json(export, out).map_err(anyhow::Error::from))?,
+            .with_export(|export| export.write_json(out).map_err(anyhow::Error::from))?,
         Format::Csv => transfer::write_csv(&store.export()?, out)?,
     }
     Ok(())

@@ -9,6 +9,7 @@
 
 mod backup;
 mod commitments;
+mod json_text;
 mod outbox;
 mod schema;
 mod stored_json;

@@ -11,11 +11,13 @@
 //! without the round trip. Tests hold the two byte for byte equal.
 
 use std::cell::RefCell;
+use std::io::Write;
 
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
 use rusqlite::{Row, Rows};
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::json_text::{push_bool, push_int, push_opt_str, push_str};
 use super::commitments::{SELECT_ALL_HISTORY, SELECT_ALL_REVISIONS, SELECT_COMMITMENT, filtered};
 use super::{Error, Filter, Store};
 use crate::model::{EventKind, Status};
@@ -90,6 +92,39 @@ impl StoredCommitment<'_> {
         c.serialize_entry("updated_at", self.updated_at)?;
         c.serialize_entry("closed_at", &self.closed_at)
     }
+
+    /// Appends the commitment's fields, compact and in the same order,
+    /// leaving its object open for an exported record's revisions and
+    /// history.
+    fn push_fields(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"id\":");
+        push_int(out, self.id);
+        out.extend_from_slice(b",\"title\":");
+        push_str(out, self.title);
+        out.extend_from_slice(b",\"status\":");
+        push_str(out, self.status);
+        out.extend_from_slice(b",\"announced\":");
+        push_str(out, self.announced);
+        out.extend_from_slice(b",\"actors\":");
+        self.actors.push(out);
+        out.extend_from_slice(b",\"tags\":");
+        self.tags.push(out);
+        out.extend_from_slice(b",\"deadline\":");
+        self.deadline.push_fields(out);
+        out.push(b'}');
+        out.extend_from_slice(b",\"source\":");
+        push_opt_str(out, self.source);
+        out.extend_from_slice(b",\"quote\":");
+        push_opt_str(out, self.quote);
+        out.extend_from_slice(b",\"evidence\":");
+        push_opt_str(out, self.evidence);
+        out.extend_from_slice(b",\"created_at\":");
+        push_str(out, self.created_at);
+        out.extend_from_slice(b",\"updated_at\":");
+        push_str(out, self.updated_at);
+        out.extend_from_slice(b",\"closed_at\":");
+        push_opt_str(out, self.closed_at);
+    }
 }
 
 /// A deadline version's columns: its version, then expression, earliest,
@@ -127,6 +162,22 @@ impl<'row> StoredDeadline<'row> {
         d.serialize_entry("anchor", self.anchor)?;
         d.serialize_entry("version", &self.version)
     }
+
+    /// Appends the same fields compact, leaving the object open.
+    fn push_fields(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"expression\":");
+        push_str(out, self.expression);
+        out.extend_from_slice(b",\"earliest\":");
+        push_str(out, self.earliest);
+        out.extend_from_slice(b",\"latest\":");
+        push_str(out, self.latest);
+        out.extend_from_slice(b",\"vague\":");
+        push_bool(out, self.vague);
+        out.extend_from_slice(b",\"anchor\":");
+        push_str(out, self.anchor);
+        out.extend_from_slice(b",\"version\":");
+        push_int(out, self.version);
+    }
 }
 
 /// As `DeadlineVersion` serialises.
@@ -140,6 +191,22 @@ impl Serialize for StoredDeadline<'_> {
 
 /// A list stored joined by U+001F, serialised as an array.
 struct Joined<'row>(&'row str);
+
+impl Joined<'_> {
+    /// Appends the list as a compact JSON array.
+    fn push(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        if !self.0.is_empty() {
+            for (i, item) in self.0.split('\u{1f}').enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_str(out, item);
+            }
+        }
+        out.push(b']');
+    }
+}
 
 impl Serialize for Joined<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -239,63 +306,173 @@ impl<'row> StoredRevision<'row> {
             at: checked(row, first + 7, is_timestamp)?,
         })
     }
-}
 
-/// As `Revision` serialises: the deadline's fields, then the revision's.
-impl Serialize for StoredRevision<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut r = serializer.serialize_map(Some(8))?;
-        self.deadline.write_fields(&mut r)?;
-        r.serialize_entry("reason", &self.reason)?;
-        r.serialize_entry("at", self.at)?;
-        r.end()
+    /// Appends the revision as `Revision` serialises: the deadline's
+    /// fields, then the revision's.
+    fn push(&self, out: &mut Vec<u8>) {
+        self.deadline.push_fields(out);
+        out.extend_from_slice(b",\"reason\":");
+        push_opt_str(out, self.reason);
+        out.extend_from_slice(b",\"at\":");
+        push_str(out, self.at);
+        out.push(b'}');
     }
 }
 
-/// An event row, its detail parsed (it is flattened into the event).
+/// An event row; its detail is a JSON object flattened into the event.
 struct StoredEvent<'row> {
     at: &'row str,
     author: &'row str,
     kind: &'row str,
-    detail: serde_json::Map<String, serde_json::Value>,
+    detail: &'row str,
 }
 
 impl<'row> StoredEvent<'row> {
     /// Reads the event whose columns (at, author, kind, detail) start at
     /// `first`.
     fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
-        let detail = text(row, first + 3)?;
         Ok(StoredEvent {
             at: checked(row, first, is_timestamp)?,
             author: text(row, first + 1)?,
             kind: checked(row, first + 2, |k| EventKind::parse(k).is_some())?,
-            detail: serde_json::from_str(detail).map_err(|_| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    first + 3,
-                    rusqlite::types::Type::Text,
-                    format!("unreadable event detail {detail:?}").into(),
-                )
-            })?,
+            detail: checked(row, first + 3, is_json_object)?,
         })
+    }
+
+    /// Appends the event as `Event` serialises: who and when, then the
+    /// detail's own fields.
+    fn push(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"at\":");
+        push_str(out, self.at);
+        out.extend_from_slice(b",\"author\":");
+        push_str(out, self.author);
+        out.extend_from_slice(b",\"kind\":");
+        push_str(out, self.kind);
+        match detail_members(self.detail) {
+            Some(members) => {
+                if !members.is_empty() {
+                    out.push(b',');
+                    out.extend_from_slice(members.as_bytes());
+                }
+            }
+            None => {
+                // Not as followup writes details (spaces, another key
+                // order): written again the way it would have been.
+                let detail: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(self.detail).unwrap_or_default();
+                let canonical = serde_json::to_string(&detail).unwrap_or_default();
+                if let Some(members) = detail_members(&canonical).filter(|m| !m.is_empty()) {
+                    out.push(b',');
+                    out.extend_from_slice(members.as_bytes());
+                }
+            }
+        }
+        out.push(b'}');
     }
 }
 
-/// As `Event` serialises: who and when, then the detail's own fields.
-impl Serialize for StoredEvent<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut e = serializer.serialize_map(None)?;
-        e.serialize_entry("at", self.at)?;
-        e.serialize_entry("author", self.author)?;
-        e.serialize_entry("kind", self.kind)?;
-        for (key, value) in &self.detail {
-            e.serialize_entry(key, value)?;
+/// Whether `text` is one JSON object.
+fn is_json_object(text: &str) -> bool {
+    text.starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// The members of a stored detail object (`"a":1,"b":"x"`), ready to
+/// follow an event's own fields, when the object is written as followup
+/// writes every detail: `serde_json::to_string` of a map, so compact and
+/// with its keys in order. `None` for anything else.
+fn detail_members(detail: &str) -> Option<&str> {
+    let members = detail.strip_prefix('{')?.strip_suffix('}')?;
+    let mut keys = TopLevelKeys::new(members);
+    let mut previous: Option<&str> = None;
+    for key in &mut keys {
+        if previous.is_some_and(|p| p >= key) {
+            return None;
         }
-        e.end()
+        previous = Some(key);
+    }
+    keys.compact.then_some(members)
+}
+
+/// The keys of the members of a JSON object's inside, in order, noting
+/// whether it has any whitespace between tokens. Expects valid JSON (the
+/// detail was checked when it was read).
+struct TopLevelKeys<'a> {
+    text: &'a [u8],
+    at: usize,
+    compact: bool,
+}
+
+impl<'a> TopLevelKeys<'a> {
+    fn new(members: &'a str) -> Self {
+        TopLevelKeys {
+            text: members.as_bytes(),
+            at: 0,
+            compact: true,
+        }
+    }
+
+    /// Moves past a string whose opening quote is at `self.at`, returning
+    /// its inside.
+    fn string(&mut self) -> &'a [u8] {
+        let start = self.at + 1;
+        let mut at = start;
+        while at < self.text.len() {
+            match self.text[at] {
+                b'\\' => at += 2,
+                b'"' => break,
+                _ => at += 1,
+            }
+        }
+        self.at = at + 1;
+        &self.text[start..at.min(self.text.len())]
+    }
+}
+
+impl<'a> Iterator for TopLevelKeys<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        // At the start of a member: its key, a colon, then the value up to
+        // the comma at depth 0.
+        if self.at >= self.text.len() {
+            return None;
+        }
+        if self.text[self.at] != b'"' {
+            self.compact = false;
+            self.at = self.text.len();
+            return None;
+        }
+        let key = self.string();
+        let mut depth = 0usize;
+        while self.at < self.text.len() {
+            match self.text[self.at] {
+                b'"' => {
+                    self.string();
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b',' if depth == 0 => {
+                    self.at += 1;
+                    break;
+                }
+                b' ' | b'\n' | b'\r' | b'\t' => self.compact = false,
+                _ => {}
+            }
+            self.at += 1;
+        }
+        // A key with an escape is compared as written; serde_json would
+        // order by the unescaped text, so leave it to the slow path.
+        if key.contains(&b'\\') {
+            self.compact = false;
+        }
+        std::str::from_utf8(key).ok()
     }
 }
 
 /// Every commitment with its revisions and history, read as it is
-/// written: a `Serialize` for the whole export, as `export` prints it.
+/// written (see [`StoredExport::write_json`]).
 ///
 /// Three queries ordered by commitment id are walked side by side, so each
 /// record is written from its rows and forgotten: an archive of a million
@@ -304,53 +481,85 @@ pub struct StoredExport<'stmt> {
     commitments: RefCell<Rows<'stmt>>,
     revisions: RefCell<Rows<'stmt>>,
     history: RefCell<Rows<'stmt>>,
-    /// The first database error met while writing; serde carries only
-    /// its text.
+    /// The first database error met while writing; the writer's caller
+    /// sees an I/O error carrying its text.
     failure: RefCell<Option<rusqlite::Error>>,
 }
 
+/// How much of the export is gathered before it is written out.
+const EXPORT_CHUNK: usize = 1 << 16;
+
 impl StoredExport<'_> {
-    fn fail<E: serde::ser::Error>(&self, err: rusqlite::Error) -> E {
+    /// Writes the export as a JSON array with one commitment per line
+    /// (`[`, then each record compact on its own line, then `]`): an
+    /// archive that `grep`, `diff` and `wc -l` can read line by line, and a
+    /// third smaller than indented JSON. Each record carries the model's
+    /// fields in the model's order.
+    pub fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut buffer = Vec::with_capacity(EXPORT_CHUNK * 2);
+        buffer.push(b'[');
+        let mut commitments = self.commitments.borrow_mut();
+        let mut any = false;
+        while let Some(row) = commitments.next().map_err(|e| self.fail(e))? {
+            let commitment = StoredCommitment::read(row).map_err(|e| self.fail(e))?;
+            buffer.extend_from_slice(if any { b",\n" } else { b"\n" });
+            any = true;
+            commitment.push_fields(&mut buffer);
+            buffer.extend_from_slice(b",\"revisions\":[");
+            self.push_children(Child::Revision, commitment.id, &mut buffer)?;
+            buffer.extend_from_slice(b"],\"history\":[");
+            self.push_children(Child::Event, commitment.id, &mut buffer)?;
+            buffer.extend_from_slice(b"]}");
+            if buffer.len() >= EXPORT_CHUNK {
+                out.write_all(&buffer)?;
+                buffer.clear();
+            }
+        }
+        buffer.extend_from_slice(if any { b"\n]\n" } else { b"]\n" });
+        out.write_all(&buffer)?;
+        out.flush()
+    }
+
+    fn fail(&self, err: rusqlite::Error) -> std::io::Error {
         let message = err.to_string();
         self.failure.borrow_mut().get_or_insert(err);
-        E::custom(message)
+        std::io::Error::other(message)
     }
-}
 
-impl Serialize for StoredExport<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut records = serializer.serialize_seq(None)?;
-        let mut commitments = self.commitments.borrow_mut();
-        while let Some(row) = commitments.next().map_err(|e| self.fail::<S::Error>(e))? {
-            let commitment = StoredCommitment::read(row).map_err(|e| self.fail::<S::Error>(e))?;
-            records.serialize_element(&StoredRecord {
-                export: self,
-                commitment,
-            })?;
-        }
-        records.end()
-    }
-}
-
-/// One exported record: the commitment's fields, then its revisions and
-/// history, taken from the side cursors as far as they stay on its id.
-struct StoredRecord<'a, 'stmt, 'row> {
-    export: &'a StoredExport<'stmt>,
-    commitment: StoredCommitment<'row>,
-}
-
-impl Serialize for StoredRecord<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut r = serializer.serialize_map(None)?;
-        self.commitment.write_fields(&mut r)?;
-        let children = |kind| Children {
-            export: self.export,
-            id: self.commitment.id,
-            kind,
+    /// Appends the rows of a side cursor (commitment id in column 0) that
+    /// belong to commitment `id`, comma-separated. The cursor is left on
+    /// the first row of the next commitment.
+    fn push_children(&self, kind: Child, id: i64, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let mut rows = match kind {
+            Child::Revision => self.revisions.borrow_mut(),
+            Child::Event => self.history.borrow_mut(),
         };
-        r.serialize_entry("revisions", &children(Child::Revision))?;
-        r.serialize_entry("history", &children(Child::Event))?;
-        r.end()
+        let mut any = false;
+        while let Some(row) = rows.get() {
+            let owner: i64 = row.get(0).map_err(|e| self.fail(e))?;
+            if owner > id {
+                break;
+            }
+            // A row of an id before this one belongs to no commitment (the
+            // foreign keys make that impossible); it is passed over, not
+            // misfiled.
+            if owner == id {
+                if any {
+                    out.push(b',');
+                }
+                any = true;
+                match kind {
+                    Child::Revision => StoredRevision::read(row, 1)
+                        .map_err(|e| self.fail(e))?
+                        .push(out),
+                    Child::Event => StoredEvent::read(row, 1)
+                        .map_err(|e| self.fail(e))?
+                        .push(out),
+                }
+            }
+            rows.advance().map_err(|e| self.fail(e))?;
+        }
+        Ok(())
     }
 }
 
@@ -358,48 +567,6 @@ impl Serialize for StoredRecord<'_, '_, '_> {
 enum Child {
     Revision,
     Event,
-}
-
-/// The rows of a side cursor (commitment id in column 0) that belong to
-/// commitment `id`, as an array. The cursor is left on the first row of
-/// the next commitment.
-struct Children<'a, 'stmt> {
-    export: &'a StoredExport<'stmt>,
-    id: i64,
-    kind: Child,
-}
-
-impl Serialize for Children<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let export = self.export;
-        let fail = |e| export.fail::<S::Error>(e);
-        let mut seq = serializer.serialize_seq(None)?;
-        let mut rows = match self.kind {
-            Child::Revision => export.revisions.borrow_mut(),
-            Child::Event => export.history.borrow_mut(),
-        };
-        while let Some(row) = rows.get() {
-            let owner: i64 = row.get(0).map_err(fail)?;
-            if owner > self.id {
-                break;
-            }
-            // A row of an id before this one belongs to no commitment (the
-            // foreign keys make that impossible); it is passed over, not
-            // misfiled.
-            if owner == self.id {
-                match self.kind {
-                    Child::Revision => {
-                        seq.serialize_element(&StoredRevision::read(row, 1).map_err(fail)?)?
-                    }
-                    Child::Event => {
-                        seq.serialize_element(&StoredEvent::read(row, 1).map_err(fail)?)?
-                    }
-                }
-            }
-            rows.advance().map_err(fail)?;
-        }
-        seq.end()
-    }
 }
 
 impl Store {
@@ -517,11 +684,24 @@ mod tests {
         let mut out = Vec::new();
         store
             .with_export(|export| {
-                serde_json::to_writer_pretty(&mut out, export)
+                export
+                    .write_json(&mut out)
                     .map_err(|e| Error::Rejected(e.to_string()))
             })
             .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// The records as serde_json writes the model, one per line.
+    fn model_lines(records: &[crate::model::CommitmentRecord]) -> String {
+        if records.is_empty() {
+            return "[]\n".into();
+        }
+        let lines: Vec<String> = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap())
+            .collect();
+        format!("[\n{}\n]\n", lines.join(",\n"))
     }
 
     #[test]
@@ -531,11 +711,42 @@ mod tests {
         let records = store.export().unwrap();
         assert!(records.iter().any(|r| r.revisions.len() == 2));
         assert!(records.iter().all(|r| r.history.len() >= 2));
-        let model = serde_json::to_string_pretty(&records).unwrap();
-        assert_eq!(export_json(&store), model);
+        let exported = export_json(&store);
+        assert_eq!(exported, model_lines(&records));
+        // One record per line: the hostile title's CR/LF stay escaped.
+        assert_eq!(exported.lines().count(), records.len() + 2);
 
         let empty = Store::open(&dir.path().join("empty.db"), Check::Full).unwrap();
-        assert_eq!(export_json(&empty), "[]");
+        assert_eq!(export_json(&empty), "[]\n");
+    }
+
+    #[test]
+    fn a_detail_not_written_as_followup_writes_it_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(dir.path());
+        let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
+        conn.execute_batch("DROP TRIGGER events_are_append_only_update;")
+            .unwrap();
+        // Spaces, keys out of order, a duplicate key, an escaped key: as
+        // another tool might have stored them.
+        for (detail, expected) in [
+            ("{ \"text\" : \"spaced\" }", "\"text\":\"spaced\""),
+            ("{\"z\":1,\"a\":[1, 2]}", "\"a\":[1,2],\"z\":1"),
+            ("{\"a\":1,\"a\":2}", "\"a\":2"),
+            ("{\"\\u0061\":1}", "\"a\":1"),
+            ("{}", "\"kind\":\"note\"}"),
+        ] {
+            conn.execute("UPDATE events SET detail = ?1 WHERE kind = 'note'", [detail])
+                .unwrap();
+            let exported = export_json(&store);
+            let line = exported
+                .lines()
+                .find(|l| l.contains("\"kind\":\"note\""))
+                .unwrap();
+            assert!(line.contains(expected), "{detail}: {line}");
+            let records: Vec<serde_json::Value> = serde_json::from_str(&exported).unwrap();
+            assert_eq!(records.len(), 3);
+        }
     }
 
     #[test]
@@ -544,22 +755,28 @@ mod tests {
         let store = desk(dir.path());
         let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
         // The history is append-only; damage comes from outside the schema.
-        conn.execute_batch(
-            "DROP TRIGGER events_are_append_only_update;
-             UPDATE events SET detail = '{\"text\": tru' WHERE kind = 'note';",
-        )
-        .unwrap();
-        let err = store
-            .with_export(|export| {
-                serde_json::to_writer_pretty(std::io::sink(), export)
-                    .map_err(|e| Error::Rejected(e.to_string()))
-            })
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::Sqlite { .. } | Error::Corrupt { .. }),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("unreadable event detail"), "{err}");
+        conn.execute_batch("DROP TRIGGER events_are_append_only_update;")
+            .unwrap();
+        for damaged in ["{\"text\": tru", "[1]", "{\"text\":\"x\"} trailing", ""] {
+            conn.execute("UPDATE events SET detail = ?1 WHERE kind = 'note'", [damaged])
+                .unwrap();
+            let err = store
+                .with_export(|export| {
+                    export
+                        .write_json(&mut std::io::sink())
+                        .map_err(|e| Error::Rejected(e.to_string()))
+                })
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::Sqlite { .. } | Error::Corrupt { .. }),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(&format!("unreadable value {damaged:?}")),
+                "{err}"
+            );
+        }
     }
 
     fn stored_json(store: &Store, filter: &Filter) -> String {

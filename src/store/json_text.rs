@@ -1,0 +1,191 @@
+//! JSON text written straight into a byte buffer, for the outputs that
+//! carry thousands of commitments (`export`).
+//!
+//! serde_json writes token by token through its `Write` and formatter
+//! layers; for an export whose shape is fixed and whose values are mostly
+//! plain text, that machinery was most of the time. Strings here are
+//! escaped exactly as serde_json escapes them, so a value reads back the
+//! same whichever wrote it (a test holds the two byte for byte equal).
+
+/// What a byte turns into inside a JSON string: 0 for itself, `u` for a
+/// `\u00XX` escape, or the letter of a short escape (`\n`, `\"`, ...).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes in `word` must be escaped: a control
+/// character, a quote or a backslash. Exact for "any"; the caller then
+/// finds which byte, one at a time.
+fn any_to_escape(word: u64) -> bool {
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES)
+        & !(word ^ (ONES * u64::from(b'"')));
+    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES)
+        & !(word ^ (ONES * u64::from(b'\\')));
+    (control | quote | backslash) & HIGHS != 0
+}
+
+/// Appends `text` as a JSON string, quotes included.
+pub fn push_str(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut plain_from = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        // Eight bytes at a time while none needs escaping: most text,
+        // Arabic included, has no byte that does.
+        if let Some(chunk) = bytes.get(at..at + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if !any_to_escape(word) {
+                at += 8;
+                continue;
+            }
+        }
+        let byte = bytes[at];
+        let escape = ESCAPE[usize::from(byte)];
+        if escape != 0 {
+            out.extend_from_slice(&bytes[plain_from..at]);
+            if escape == b'u' {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xf)]);
+            } else {
+                out.push(b'\\');
+                out.push(escape);
+            }
+            plain_from = at + 1;
+        }
+        at += 1;
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
+}
+
+/// Appends `text` as a JSON string, or `null`.
+pub fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => push_str(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends a whole number.
+pub fn push_int(out: &mut Vec<u8>, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `true` or `false`.
+pub fn push_bool(out: &mut Vec<u8>, value: bool) {
+    out.extend_from_slice(if value { b"true" } else { b"false" });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn as_json(text: &str) -> String {
+        let mut out = Vec::new();
+        push_str(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for text in [
+            "",
+            "plain",
+            "كما تم الاتفاق على عقد اجتماع",
+            "\"quoted\" \\ back",
+            "line\r\nBcc: x@example.org",
+            "\u{0}\u{1}\u{8}\u{9}\u{b}\u{c}\u{1f}\u{7f}",
+            "<script>alert('x')</script>",
+            "\u{202e}bidi\u{2028}sep",
+            "exactly8",
+            "seven7\"",
+            "12345678\"",
+        ] {
+            assert_eq!(as_json(text), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_escaped_as_serde_json_escapes_it(text in "\\PC*|[\\x00-\\x7f]{0,40}") {
+            prop_assert_eq!(as_json(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn any_number_prints_as_serde_json_prints_it(value in any::<i64>()) {
+            let mut out = Vec::new();
+            push_int(&mut out, value);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+        }
+    }
+
+    #[test]
+    fn each_byte_that_needs_escaping_is_found_wherever_it_sits_in_a_word() {
+        for byte in 0u8..=0x7f {
+            for position in 0..8 {
+                let mut word = [b'a'; 8];
+                word[position] = byte;
+                let expected = ESCAPE[usize::from(byte)] != 0;
+                assert_eq!(
+                    any_to_escape(u64::from_le_bytes(word)),
+                    expected,
+                    "byte {byte:#x} at {position}"
+                );
+            }
+        }
+        // Bytes of multi-byte UTF-8 never need escaping.
+        assert!(!any_to_escape(u64::from_le_bytes(*b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3")));
+    }
+
+    #[test]
+    fn extremes_of_numbers_and_truth() {
+        let mut out = Vec::new();
+        push_int(&mut out, i64::MIN);
+        out.push(b' ');
+        push_int(&mut out, 0);
+        out.push(b' ');
+        push_bool(&mut out, true);
+        out.push(b' ');
+        push_opt_str(&mut out, None);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{} 0 true null", i64::MIN)
+        );
+    }
+}
