@@ -118,8 +118,7 @@ pub fn export(context: &Context, args: ExportArgs, out: &mut dyn Write) -> anyho
     let store = context.reader()?;
     match args.format {
         // Written as it is read, straight from the rows.
-        Format::Json => store
-            .with_export(|export| export.write_json(out).map_err(anyhow::Error::from))?,
+        Format::Json => store.export_json(out)?,
         Format::Csv => transfer::write_csv(&store.export()?, out)?,
     }
     Ok(())

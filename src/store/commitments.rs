@@ -200,16 +200,18 @@ pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment>
     })
 }
 
-/// Every deadline version, grouped by commitment in id order: the
-/// commitment id, then the columns [`revision_at`] reads from column 1.
-pub(super) const SELECT_ALL_REVISIONS: &str =
+/// Every deadline version of the commitments with ids ?1 to ?2, grouped by
+/// commitment in id order: the commitment id, then the columns
+/// [`revision_at`] reads from column 1.
+pub(super) const SELECT_REVISIONS_BETWEEN: &str =
     "SELECT commitment_id, version, expression, earliest, latest, vague, anchor, reason, at
-     FROM deadlines ORDER BY commitment_id, version";
+     FROM deadlines WHERE commitment_id BETWEEN ?1 AND ?2 ORDER BY commitment_id, version";
 
-/// Every event, grouped by commitment in id order, oldest first: the
-/// commitment id, then the columns [`event_at`] reads from column 1.
-pub(super) const SELECT_ALL_HISTORY: &str =
-    "SELECT commitment_id, at, author, kind, detail FROM events ORDER BY commitment_id, id";
+/// Every event of the commitments with ids ?1 to ?2, grouped by commitment
+/// in id order, oldest first: the commitment id, then the columns
+/// [`event_at`] reads from column 1.
+pub(super) const SELECT_HISTORY_BETWEEN: &str = "SELECT commitment_id, at, author, kind, detail
+     FROM events WHERE commitment_id BETWEEN ?1 AND ?2 ORDER BY commitment_id, id";
 
 /// Reads a deadline version from the columns version, expression,
 /// earliest, latest, vague, anchor, reason, at, starting at `first`.

@@ -34,10 +34,10 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// finds which byte, one at a time.
 fn any_to_escape(word: u64) -> bool {
     let control = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES)
-        & !(word ^ (ONES * u64::from(b'"')));
-    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES)
-        & !(word ^ (ONES * u64::from(b'\\')));
+    let quote =
+        (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(word ^ (ONES * u64::from(b'"')));
+    let backslash =
+        (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(word ^ (ONES * u64::from(b'\\')));
     (control | quote | backslash) & HIGHS != 0
 }
 
@@ -137,7 +137,11 @@ mod tests {
             "seven7\"",
             "12345678\"",
         ] {
-            assert_eq!(as_json(text), serde_json::to_string(text).unwrap(), "{text:?}");
+            assert_eq!(
+                as_json(text),
+                serde_json::to_string(text).unwrap(),
+                "{text:?}"
+            );
         }
     }
 
@@ -170,7 +174,9 @@ mod tests {
             }
         }
         // Bytes of multi-byte UTF-8 never need escaping.
-        assert!(!any_to_escape(u64::from_le_bytes(*b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3")));
+        assert!(!any_to_escape(u64::from_le_bytes(
+            *b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3"
+        )));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod backup;
 mod commitments;
+mod export;
 mod json_text;
 mod outbox;
 mod schema;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
 pub use commitments::{Counts, Filter, Listed};
+pub use export::ExportError;
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use schema::current_version as schema_version;
 pub use stored_json::StoredCommitment;

@@ -10,15 +10,11 @@
 //! stored as they print), so here each row is written as the model's JSON
 //! without the round trip. Tests hold the two byte for byte equal.
 
-use std::cell::RefCell;
-use std::io::Write;
-
-use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
-use rusqlite::{Row, Rows};
+use rusqlite::Row;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::commitments::{SELECT_COMMITMENT, filtered};
 use super::json_text::{push_bool, push_int, push_opt_str, push_str};
-use super::commitments::{SELECT_ALL_HISTORY, SELECT_ALL_REVISIONS, SELECT_COMMITMENT, filtered};
 use super::{Error, Filter, Store};
 use crate::model::{EventKind, Status};
 
@@ -42,7 +38,7 @@ pub struct StoredCommitment<'row> {
 impl<'row> StoredCommitment<'row> {
     /// Reads a row of `SELECT_COMMITMENT`, checking the shape of each date,
     /// timestamp and status so a damaged value is reported, not printed.
-    fn read(row: &'row Row<'row>) -> rusqlite::Result<StoredCommitment<'row>> {
+    pub(super) fn read(row: &'row Row<'row>) -> rusqlite::Result<StoredCommitment<'row>> {
         Ok(StoredCommitment {
             id: row.get(0)?,
             title: text(row, 1)?,
@@ -75,6 +71,10 @@ impl Serialize for StoredCommitment<'_> {
 }
 
 impl StoredCommitment<'_> {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
     /// Writes the commitment's fields into `map`: its own object, or the
     /// start of an exported record's.
     fn write_fields<M: SerializeMap>(&self, c: &mut M) -> Result<(), M::Error> {
@@ -96,7 +96,7 @@ impl StoredCommitment<'_> {
     /// Appends the commitment's fields, compact and in the same order,
     /// leaving its object open for an exported record's revisions and
     /// history.
-    fn push_fields(&self, out: &mut Vec<u8>) {
+    pub(super) fn push_fields(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
         push_int(out, self.id);
         out.extend_from_slice(b",\"title\":");
@@ -194,7 +194,7 @@ struct Joined<'row>(&'row str);
 
 impl Joined<'_> {
     /// Appends the list as a compact JSON array.
-    fn push(&self, out: &mut Vec<u8>) {
+    pub(super) fn push(&self, out: &mut Vec<u8>) {
         out.push(b'[');
         if !self.0.is_empty() {
             for (i, item) in self.0.split('\u{1f}').enumerate() {
@@ -290,7 +290,7 @@ impl Store {
 }
 
 /// A revision row of `deadlines`, from its `version` column on.
-struct StoredRevision<'row> {
+pub(super) struct StoredRevision<'row> {
     deadline: StoredDeadline<'row>,
     reason: Option<&'row str>,
     at: &'row str,
@@ -299,7 +299,10 @@ struct StoredRevision<'row> {
 impl<'row> StoredRevision<'row> {
     /// Reads the revision whose columns (version, the five deadline
     /// columns, reason, at) start at `first`.
-    fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredRevision<'row>> {
+    pub(super) fn read(
+        row: &'row Row<'row>,
+        first: usize,
+    ) -> rusqlite::Result<StoredRevision<'row>> {
         Ok(StoredRevision {
             deadline: StoredDeadline::read(row, first, first + 1)?,
             reason: optional(row, first + 6)?,
@@ -309,7 +312,7 @@ impl<'row> StoredRevision<'row> {
 
     /// Appends the revision as `Revision` serialises: the deadline's
     /// fields, then the revision's.
-    fn push(&self, out: &mut Vec<u8>) {
+    pub(super) fn push(&self, out: &mut Vec<u8>) {
         self.deadline.push_fields(out);
         out.extend_from_slice(b",\"reason\":");
         push_opt_str(out, self.reason);
@@ -320,7 +323,7 @@ impl<'row> StoredRevision<'row> {
 }
 
 /// An event row; its detail is a JSON object flattened into the event.
-struct StoredEvent<'row> {
+pub(super) struct StoredEvent<'row> {
     at: &'row str,
     author: &'row str,
     kind: &'row str,
@@ -330,7 +333,7 @@ struct StoredEvent<'row> {
 impl<'row> StoredEvent<'row> {
     /// Reads the event whose columns (at, author, kind, detail) start at
     /// `first`.
-    fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
+    pub(super) fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
         Ok(StoredEvent {
             at: checked(row, first, is_timestamp)?,
             author: text(row, first + 1)?,
@@ -341,7 +344,7 @@ impl<'row> StoredEvent<'row> {
 
     /// Appends the event as `Event` serialises: who and when, then the
     /// detail's own fields.
-    fn push(&self, out: &mut Vec<u8>) {
+    pub(super) fn push(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"at\":");
         push_str(out, self.at);
         out.extend_from_slice(b",\"author\":");
@@ -373,8 +376,7 @@ impl<'row> StoredEvent<'row> {
 
 /// Whether `text` is one JSON object.
 fn is_json_object(text: &str) -> bool {
-    text.starts_with('{')
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    text.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// The members of a stored detail object (`"a":1,"b":"x"`), ready to
@@ -471,147 +473,6 @@ impl<'a> Iterator for TopLevelKeys<'a> {
     }
 }
 
-/// Every commitment with its revisions and history, read as it is
-/// written (see [`StoredExport::write_json`]).
-///
-/// Three queries ordered by commitment id are walked side by side, so each
-/// record is written from its rows and forgotten: an archive of a million
-/// commitments exports in the memory of one.
-pub struct StoredExport<'stmt> {
-    commitments: RefCell<Rows<'stmt>>,
-    revisions: RefCell<Rows<'stmt>>,
-    history: RefCell<Rows<'stmt>>,
-    /// The first database error met while writing; the writer's caller
-    /// sees an I/O error carrying its text.
-    failure: RefCell<Option<rusqlite::Error>>,
-}
-
-/// How much of the export is gathered before it is written out.
-const EXPORT_CHUNK: usize = 1 << 16;
-
-impl StoredExport<'_> {
-    /// Writes the export as a JSON array with one commitment per line
-    /// (`[`, then each record compact on its own line, then `]`): an
-    /// archive that `grep`, `diff` and `wc -l` can read line by line, and a
-    /// third smaller than indented JSON. Each record carries the model's
-    /// fields in the model's order.
-    pub fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut buffer = Vec::with_capacity(EXPORT_CHUNK * 2);
-        buffer.push(b'[');
-        let mut commitments = self.commitments.borrow_mut();
-        let mut any = false;
-        while let Some(row) = commitments.next().map_err(|e| self.fail(e))? {
-            let commitment = StoredCommitment::read(row).map_err(|e| self.fail(e))?;
-            buffer.extend_from_slice(if any { b",\n" } else { b"\n" });
-            any = true;
-            commitment.push_fields(&mut buffer);
-            buffer.extend_from_slice(b",\"revisions\":[");
-            self.push_children(Child::Revision, commitment.id, &mut buffer)?;
-            buffer.extend_from_slice(b"],\"history\":[");
-            self.push_children(Child::Event, commitment.id, &mut buffer)?;
-            buffer.extend_from_slice(b"]}");
-            if buffer.len() >= EXPORT_CHUNK {
-                out.write_all(&buffer)?;
-                buffer.clear();
-            }
-        }
-        buffer.extend_from_slice(if any { b"\n]\n" } else { b"]\n" });
-        out.write_all(&buffer)?;
-        out.flush()
-    }
-
-    fn fail(&self, err: rusqlite::Error) -> std::io::Error {
-        let message = err.to_string();
-        self.failure.borrow_mut().get_or_insert(err);
-        std::io::Error::other(message)
-    }
-
-    /// Appends the rows of a side cursor (commitment id in column 0) that
-    /// belong to commitment `id`, comma-separated. The cursor is left on
-    /// the first row of the next commitment.
-    fn push_children(&self, kind: Child, id: i64, out: &mut Vec<u8>) -> std::io::Result<()> {
-        let mut rows = match kind {
-            Child::Revision => self.revisions.borrow_mut(),
-            Child::Event => self.history.borrow_mut(),
-        };
-        let mut any = false;
-        while let Some(row) = rows.get() {
-            let owner: i64 = row.get(0).map_err(|e| self.fail(e))?;
-            if owner > id {
-                break;
-            }
-            // A row of an id before this one belongs to no commitment (the
-            // foreign keys make that impossible); it is passed over, not
-            // misfiled.
-            if owner == id {
-                if any {
-                    out.push(b',');
-                }
-                any = true;
-                match kind {
-                    Child::Revision => StoredRevision::read(row, 1)
-                        .map_err(|e| self.fail(e))?
-                        .push(out),
-                    Child::Event => StoredEvent::read(row, 1)
-                        .map_err(|e| self.fail(e))?
-                        .push(out),
-                }
-            }
-            rows.advance().map_err(|e| self.fail(e))?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Child {
-    Revision,
-    Event,
-}
-
-impl Store {
-    /// Runs `write` on the whole export (see [`StoredExport`]), read in one
-    /// transaction so that it is a consistent snapshot even while the
-    /// daemon or an analyst writes.
-    pub fn with_export<T, E>(
-        &self,
-        write: impl FnOnce(&StoredExport<'_>) -> std::result::Result<T, E>,
-    ) -> std::result::Result<T, E>
-    where
-        E: From<Error>,
-    {
-        let snapshot = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.sqlite(e))?;
-        let mut commitments = snapshot
-            .prepare(&format!("{SELECT_COMMITMENT} ORDER BY c.id"))
-            .map_err(|e| self.sqlite(e))?;
-        let mut revisions = snapshot
-            .prepare(SELECT_ALL_REVISIONS)
-            .map_err(|e| self.sqlite(e))?;
-        let mut history = snapshot
-            .prepare(SELECT_ALL_HISTORY)
-            .map_err(|e| self.sqlite(e))?;
-        // The side cursors start on their first row, the commitments
-        // cursor before its first.
-        let export = StoredExport {
-            commitments: RefCell::new(commitments.query([]).map_err(|e| self.sqlite(e))?),
-            revisions: RefCell::new(revisions.query([]).map_err(|e| self.sqlite(e))?),
-            history: RefCell::new(history.query([]).map_err(|e| self.sqlite(e))?),
-            failure: RefCell::new(None),
-        };
-        for side in [&export.revisions, &export.history] {
-            side.borrow_mut().advance().map_err(|e| self.sqlite(e))?;
-        }
-        let written = write(&export);
-        if let Some(err) = export.failure.take() {
-            return Err(self.sqlite(err).into());
-        }
-        written
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,13 +543,7 @@ mod tests {
 
     fn export_json(store: &Store) -> String {
         let mut out = Vec::new();
-        store
-            .with_export(|export| {
-                export
-                    .write_json(&mut out)
-                    .map_err(|e| Error::Rejected(e.to_string()))
-            })
-            .unwrap();
+        store.export_json(&mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -736,8 +591,11 @@ mod tests {
             ("{\"\\u0061\":1}", "\"a\":1"),
             ("{}", "\"kind\":\"note\"}"),
         ] {
-            conn.execute("UPDATE events SET detail = ?1 WHERE kind = 'note'", [detail])
-                .unwrap();
+            conn.execute(
+                "UPDATE events SET detail = ?1 WHERE kind = 'note'",
+                [detail],
+            )
+            .unwrap();
             let exported = export_json(&store);
             let line = exported
                 .lines()
@@ -758,17 +616,17 @@ mod tests {
         conn.execute_batch("DROP TRIGGER events_are_append_only_update;")
             .unwrap();
         for damaged in ["{\"text\": tru", "[1]", "{\"text\":\"x\"} trailing", ""] {
-            conn.execute("UPDATE events SET detail = ?1 WHERE kind = 'note'", [damaged])
-                .unwrap();
-            let err = store
-                .with_export(|export| {
-                    export
-                        .write_json(&mut std::io::sink())
-                        .map_err(|e| Error::Rejected(e.to_string()))
-                })
-                .unwrap_err();
+            conn.execute(
+                "UPDATE events SET detail = ?1 WHERE kind = 'note'",
+                [damaged],
+            )
+            .unwrap();
+            let err = store.export_json(&mut std::io::sink()).unwrap_err();
             assert!(
-                matches!(err, Error::Sqlite { .. } | Error::Corrupt { .. }),
+                matches!(
+                    err,
+                    crate::store::ExportError::Store(Error::Sqlite { .. } | Error::Corrupt { .. })
+                ),
                 "{err:?}"
             );
             assert!(

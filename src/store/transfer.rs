@@ -6,8 +6,9 @@ use rusqlite::{CachedStatement, params};
 use tracing::warn;
 
 use super::commitments::{
-    INSERT_ACTOR, INSERT_DEADLINE, INSERT_EVENT, INSERT_TAG, SELECT_ALL_HISTORY,
-    SELECT_ALL_REVISIONS, SELECT_COMMITMENT, write_actors, write_deadline, write_event, write_tags,
+    INSERT_ACTOR, INSERT_DEADLINE, INSERT_EVENT, INSERT_TAG, SELECT_COMMITMENT,
+    SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN, write_actors, write_deadline, write_event,
+    write_tags,
 };
 use super::{Error, Result, Store};
 use crate::model::{CommitmentId, CommitmentRecord};
@@ -40,7 +41,7 @@ pub struct ImportItem {
 
 impl Store {
     /// Every commitment with its revisions and history, in id order, as
-    /// values (`with_export` writes the same without holding them all).
+    /// values (`export_json` writes the same without holding them all).
     pub fn export(&self) -> Result<Vec<CommitmentRecord>> {
         // One snapshot for the three reads below, whoever writes meanwhile.
         let _snapshot = self
@@ -69,7 +70,7 @@ impl Store {
         // than two queries per commitment: the per-commitment queries were
         // most of an export's time.
         self.each_child(
-            SELECT_ALL_REVISIONS,
+            SELECT_REVISIONS_BETWEEN,
             super::commitments::revision_at,
             |id, revision| {
                 if let Some(&at) = index.get(&id) {
@@ -78,7 +79,7 @@ impl Store {
             },
         )?;
         self.each_child(
-            SELECT_ALL_HISTORY,
+            SELECT_HISTORY_BETWEEN,
             super::commitments::event_at,
             |id, event| {
                 if let Some(&at) = index.get(&id) {
@@ -98,7 +99,9 @@ impl Store {
         mut each: impl FnMut(CommitmentId, T),
     ) -> Result<()> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
+        let mut rows = stmt
+            .query([i64::MIN, i64::MAX])
+            .map_err(|e| self.sqlite(e))?;
         while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
             let id: CommitmentId = row.get(0).map_err(|e| self.sqlite(e))?;
             each(id, read(row, 1).map_err(|e| self.sqlite(e))?);
