@@ -123,23 +123,11 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
     Ok(())
 }
 
-/// Writes the list as one JSON array, each commitment serialised as it is
+/// Writes the list as one JSON array, each commitment written as it is
 /// read: an overdue list of tens of thousands stays a few kilobytes of
 /// memory instead of a copy of every row.
 fn print_json_list(store: &Store, filter: &Filter, out: &mut dyn Write) -> anyhow::Result<()> {
-    use serde::ser::{SerializeSeq, Serializer};
-    // A buffer of our own, so serde_json's many small writes stay static
-    // calls; only full buffers go through `dyn Write`.
-    let mut buffer = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
-    let mut json = serde_json::Serializer::pretty(&mut buffer);
-    let mut seq = json.serialize_seq(None)?;
-    store.list_stored(filter, |c| {
-        seq.serialize_element(c).map_err(anyhow::Error::from)
-    })?;
-    seq.end()?;
-    buffer.write_all(b"\n")?;
-    buffer.flush()?;
-    Ok(())
+    Ok(store.list_json(filter, out)?)
 }
 
 fn describe_deadline(d: &Deadline) -> String {

@@ -6,71 +6,31 @@
 //! forgotten: an archive of a million commitments exports in a few
 //! megabytes.
 //!
-//! An archive of thousands is read by several threads at once, each on its
-//! own connection, taking turns over runs of ids; the records are written
-//! out in id order as the runs arrive. An export must be one consistent
-//! snapshot even while the daemon or an analyst writes, so this
-//! connection holds the write lock while the readers begin their read
-//! transactions: no commit can land between their snapshots, which are
-//! therefore the same. The lock is held for the time it takes to open the
-//! readers (about a millisecond), not for the export.
+//! An archive of thousands is shared out among readers by runs of ids
+//! (see `readers`).
 
 use std::io::Write;
-use std::path::Path;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
-use rusqlite::{Connection, OpenFlags, Rows, Statement, params};
+use rusqlite::{Connection, Rows, Statement, params};
 
+use super::Store;
 use super::commitments::{SELECT_COMMITMENT, SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN};
+use super::readers::{ExportError, Fault, Framed, SharedWork, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
-use super::{BUSY_TIMEOUT, Error, Store};
 
 /// Ids in one run a reader renders as a piece: enough to outweigh starting
 /// three queries, few enough that the pieces waiting to be written stay
 /// small (a few hundred kilobytes each).
 const RUN_IDS: i64 = 1024;
-/// Pieces a reader may have ready before the writer takes them.
-const AHEAD: usize = 2;
-/// Readers at most: past the cores there is nothing to gain.
-const MAX_READERS: usize = 4;
-/// How long a parallel export waits for the write lock before reading
-/// alone instead.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 /// How much a single reader gathers before writing it out.
 const WRITE_AT: usize = 1 << 16;
-
-/// Why an export stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error(transparent)]
-    Store(#[from] Error),
-    #[error("could not write the export: {0}")]
-    Write(#[source] std::io::Error),
-}
-
-/// What went wrong while rendering or writing records.
-enum Fault {
-    Read(rusqlite::Error),
-    Write(std::io::Error),
-    /// A reader could not go on for a reason of its own, said here.
-    Stopped(&'static str),
-}
-
-impl From<rusqlite::Error> for Fault {
-    fn from(err: rusqlite::Error) -> Self {
-        Fault::Read(err)
-    }
-}
 
 impl Store {
     /// Writes every commitment with its revisions and history as a JSON
     /// array, one record per line, from one consistent snapshot.
     pub fn export_json(&self, out: &mut dyn Write) -> Result<(), ExportError> {
-        let readers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_READERS);
-        self.export_json_with(out, RUN_IDS, readers)
+        self.export_json_with(out, RUN_IDS, reader_count())
     }
 
     fn export_json_with(
@@ -79,41 +39,27 @@ impl Store {
         run_ids: i64,
         readers: usize,
     ) -> Result<(), ExportError> {
-        let mut framed = Framed {
-            out,
-            started: false,
-        };
-        let written = match self.begin_parallel_export(run_ids, readers) {
-            Some(span) => self.export_in_parallel(span, run_ids, readers, &mut framed),
+        let mut framed = Framed::new(out);
+        let written = match self.plan_shared_export(run_ids, readers) {
+            Some(runs) => self.read_shared(&runs, readers, &mut framed),
             None => self.export_alone(&mut framed),
         };
-        let _ = self.conn.execute_batch("ROLLBACK");
-        match written {
-            Ok(()) => framed.finish().map_err(ExportError::Write),
-            Err(Fault::Write(err)) => Err(ExportError::Write(err)),
-            Err(Fault::Read(err)) => Err(self.sqlite(err).into()),
-            Err(Fault::Stopped(why)) => Err(Error::Rejected(why.into()).into()),
-        }
+        self.finish_output(written, framed)
     }
 
-    /// Takes the write lock for a parallel export, returning the span of
-    /// ids to export, or `None` to export on this connection alone: one
-    /// core, too few commitments to share out, or no lock to be had (a
-    /// read-only file).
-    fn begin_parallel_export(&self, run_ids: i64, readers: usize) -> Option<(i64, i64)> {
-        if readers < 2 {
-            return None;
-        }
-        // A long write elsewhere (a daemon tick) is not waited out: the
-        // export then reads alone, which needs no lock.
-        let locked = self.conn.busy_timeout(LOCK_WAIT).is_ok()
-            && self.conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
-        if !locked {
+    /// The runs of a shared-out export, planned holding the write lock, or
+    /// `None` (and no transaction) to export on this connection alone: one
+    /// core, too few commitments to share out, or no lock to be had.
+    fn plan_shared_export(&self, run_ids: i64, readers: usize) -> Option<ExportRuns> {
+        if readers < 2 || !self.lock_for_readers() {
             return None;
         }
         match id_span(&self.conn) {
-            Ok(Some((first, last))) if last - first >= run_ids => Some((first, last)),
+            Ok(Some((first, last))) if last - first >= run_ids => Some(ExportRuns {
+                first,
+                last,
+                run_ids,
+            }),
             _ => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 None
@@ -127,144 +73,41 @@ impl Store {
         let mut queries = Queries::prepare(&self.conn)?;
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
         queries.push_records(i64::MIN, i64::MAX, &mut buffer, |full| {
-            framed.records(full).map_err(Fault::Write)?;
+            framed.elements(full)?;
             full.clear();
             Ok(())
         })?;
-        framed.records(&buffer).map_err(Fault::Write)
+        framed.elements(&buffer)
+    }
+}
+
+/// An export cut into runs of `run_ids` ids from `first` to `last`.
+struct ExportRuns {
+    first: i64,
+    last: i64,
+    run_ids: i64,
+}
+
+impl SharedWork for ExportRuns {
+    type Reader<'conn> = Queries<'conn>;
+
+    fn runs(&self) -> usize {
+        usize::try_from((self.last - self.first) / self.run_ids + 1).unwrap_or(0)
     }
 
-    /// The export read by `readers` threads, run `k` of ids going to
-    /// reader `k % readers`. Called holding the write lock, which it lets
-    /// go once every reader has its snapshot.
-    fn export_in_parallel(
+    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Queries<'conn>> {
+        Queries::prepare(conn)
+    }
+
+    fn render(
         &self,
-        (first, last): (i64, i64),
-        run_ids: i64,
-        readers: usize,
-        framed: &mut Framed<'_>,
+        queries: &mut Queries<'_>,
+        run: usize,
+        out: &mut Vec<u8>,
     ) -> Result<(), Fault> {
-        let runs = (last - first) / run_ids + 1;
-        let path = self.path.as_path();
-        std::thread::scope(|scope| {
-            let mut pieces: Vec<Receiver<Piece>> = Vec::with_capacity(readers);
-            let mut spent: Vec<Sender<Vec<u8>>> = Vec::with_capacity(readers);
-            for reader in 0..readers {
-                let (send, receive) = sync_channel(AHEAD);
-                let (give_back, reuse) = channel();
-                pieces.push(receive);
-                spent.push(give_back);
-                let mine = (reader as i64..runs).step_by(readers).map(move |run| {
-                    let from = first + run * run_ids;
-                    (from, (from + run_ids - 1).min(last))
-                });
-                scope.spawn(move || read_runs(path, (first, last), mine, &send, &reuse));
-            }
-            // Every reader has its snapshot (or has failed) before the
-            // lock is let go.
-            let mut failed = None;
-            for receive in &pieces {
-                match receive.recv() {
-                    Ok(Piece::Ready) => {}
-                    Ok(Piece::Failed(fault)) => failed = failed.or(Some(fault)),
-                    Ok(Piece::Records(_)) | Err(_) => failed = failed.or(Some(READER_LOST)),
-                }
-            }
-            self.conn.execute_batch("ROLLBACK")?;
-            if let Some(fault) = failed {
-                return Err(fault);
-            }
-            for run in 0..runs {
-                let reader = usize::try_from(run).unwrap_or(0) % readers;
-                match pieces[reader].recv() {
-                    Ok(Piece::Records(records)) => {
-                        framed.records(&records).map_err(Fault::Write)?;
-                        // Back to its reader to be filled again: fresh
-                        // megabyte buffers cost page faults, and memory
-                        // freed on another thread than its own is slow to free.
-                        let _ = spent[reader].send(records);
-                    }
-                    Ok(Piece::Failed(fault)) => return Err(fault),
-                    Ok(Piece::Ready) | Err(_) => return Err(READER_LOST),
-                }
-            }
-            Ok(())
-            // Returning early drops the receivers: each reader's next send
-            // fails, and it stops.
-        })
-    }
-}
-
-/// What a reader hands the writer.
-enum Piece {
-    /// Its read transaction has begun: the snapshot is taken.
-    Ready,
-    /// The records of its next run.
-    Records(Vec<u8>),
-    Failed(Fault),
-}
-
-const READER_LOST: Fault =
-    Fault::Stopped("an export reader stopped unexpectedly; run the export again");
-
-/// A reader: opens its own connection, begins its snapshot, checks that it
-/// sees the span the writer saw, then renders its runs in order.
-fn read_runs(
-    path: &Path,
-    span: (i64, i64),
-    runs: impl Iterator<Item = (i64, i64)>,
-    send: &SyncSender<Piece>,
-    reuse: &Receiver<Vec<u8>>,
-) {
-    let opened = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .and_then(|conn| {
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch("PRAGMA mmap_size = 268435456; BEGIN")?;
-        Ok(conn)
-    });
-    let conn = match opened.and_then(|conn| Ok((id_span(&conn)?, conn))) {
-        Ok((seen, conn)) if seen == Some(span) => conn,
-        Ok(_) => {
-            // Impossible while the writer holds the lock; said plainly if
-            // it ever happens rather than exported inconsistently.
-            let changed = Fault::Stopped("the database changed as the export began; run it again");
-            let _ = send.send(Piece::Failed(changed));
-            return;
-        }
-        Err(err) => {
-            let _ = send.send(Piece::Failed(Fault::Read(err)));
-            return;
-        }
-    };
-    if send.send(Piece::Ready).is_err() {
-        return;
-    }
-    let mut queries = match Queries::prepare(&conn) {
-        Ok(queries) => queries,
-        Err(err) => {
-            let _ = send.send(Piece::Failed(Fault::Read(err)));
-            return;
-        }
-    };
-    for (from, to) in runs {
-        let mut records = match reuse.try_recv() {
-            Ok(mut spent) => {
-                spent.clear();
-                spent
-            }
-            Err(_) => Vec::with_capacity(WRITE_AT),
-        };
-        let piece = match queries.push_records(from, to, &mut records, |_| Ok(())) {
-            Ok(()) => Piece::Records(records),
-            Err(fault) => Piece::Failed(fault),
-        };
-        let failed = matches!(piece, Piece::Failed(_));
-        if send.send(piece).is_err() || failed {
-            return;
-        }
+        let from = self.first + i64::try_from(run).unwrap_or(i64::MAX) * self.run_ids;
+        let to = (from + self.run_ids - 1).min(self.last);
+        queries.push_records(from, to, out, |_| Ok(()))
     }
 }
 
@@ -279,32 +122,6 @@ fn id_span(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
             .get::<_, Option<i64>>(0)?
             .zip(row.get::<_, Option<i64>>(1)?))
     })
-}
-
-/// The export's array around records that each begin with `,\n`.
-struct Framed<'w> {
-    out: &'w mut dyn Write,
-    started: bool,
-}
-
-impl Framed<'_> {
-    fn records(&mut self, records: &[u8]) -> std::io::Result<()> {
-        match records.split_first() {
-            None => Ok(()),
-            Some((_, rest)) if !self.started => {
-                self.started = true;
-                self.out.write_all(b"[")?;
-                self.out.write_all(rest)
-            }
-            Some(_) => self.out.write_all(records),
-        }
-    }
-
-    fn finish(self) -> std::io::Result<()> {
-        self.out
-            .write_all(if self.started { b"\n]\n" } else { b"[]\n" })?;
-        self.out.flush()
-    }
 }
 
 /// The three statements an export walks side by side over a run of ids.
@@ -397,8 +214,10 @@ mod tests {
     use super::*;
     use crate::deadline::Deadline;
     use crate::model::NewCommitment;
+    use crate::store::BUSY_TIMEOUT;
     use crate::store::{Check, ImportItem, ImportMode};
     use jiff::civil::date;
+    use std::path::Path;
 
     /// A desk of `n` commitments, every third revised and every fifth with
     /// a note, so records differ in their revisions and history.

@@ -12,6 +12,7 @@ mod commitments;
 mod export;
 mod json_text;
 mod outbox;
+mod readers;
 mod schema;
 mod stored_json;
 mod transfer;
@@ -24,8 +25,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
 pub use commitments::{Counts, Filter, Listed};
-pub use export::ExportError;
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
+pub use readers::ExportError;
 pub use schema::current_version as schema_version;
 pub use stored_json::StoredCommitment;
 pub use transfer::{ImportItem, ImportMode};

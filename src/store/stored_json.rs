@@ -10,12 +10,14 @@
 //! stored as they print), so here each row is written as the model's JSON
 //! without the round trip. Tests hold the two byte for byte equal.
 
-use rusqlite::Row;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::io::Write;
+
+use rusqlite::{Connection, Row, Statement};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
 use super::json_text::{push_bool, push_int, push_opt_str, push_str};
-use super::{Error, Filter, Store};
+use super::readers::{Fault, Framed, SharedWork, reader_count};
+use super::{ExportError, Filter, Store};
 use crate::model::{EventKind, Status};
 
 /// One commitment as its row stores it, borrowed from the row.
@@ -60,37 +62,53 @@ impl<'row> StoredCommitment<'row> {
     }
 }
 
-/// The field order and nesting of `Commitment`'s derived serialisation,
-/// with the deadline's fields and its version in one object.
-impl Serialize for StoredCommitment<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut c = serializer.serialize_map(Some(13))?;
-        self.write_fields(&mut c)?;
-        c.end()
-    }
-}
-
 impl StoredCommitment<'_> {
     pub(super) fn id(&self) -> i64 {
         self.id
     }
 
-    /// Writes the commitment's fields into `map`: its own object, or the
-    /// start of an exported record's.
-    fn write_fields<M: SerializeMap>(&self, c: &mut M) -> Result<(), M::Error> {
-        c.serialize_entry("id", &self.id)?;
-        c.serialize_entry("title", self.title)?;
-        c.serialize_entry("status", self.status)?;
-        c.serialize_entry("announced", self.announced)?;
-        c.serialize_entry("actors", &self.actors)?;
-        c.serialize_entry("tags", &self.tags)?;
-        c.serialize_entry("deadline", &self.deadline)?;
-        c.serialize_entry("source", &self.source)?;
-        c.serialize_entry("quote", &self.quote)?;
-        c.serialize_entry("evidence", &self.evidence)?;
-        c.serialize_entry("created_at", self.created_at)?;
-        c.serialize_entry("updated_at", self.updated_at)?;
-        c.serialize_entry("closed_at", &self.closed_at)
+    /// Appends the commitment as an element of an indented JSON array,
+    /// exactly as `serde_json::to_string_pretty` lays out a `Commitment`
+    /// there.
+    pub(super) fn push_pretty(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"  {\n    \"id\": ");
+        push_int(out, self.id);
+        out.extend_from_slice(b",\n    \"title\": ");
+        push_str(out, self.title);
+        out.extend_from_slice(b",\n    \"status\": ");
+        push_str(out, self.status);
+        out.extend_from_slice(b",\n    \"announced\": ");
+        push_str(out, self.announced);
+        out.extend_from_slice(b",\n    \"actors\": ");
+        self.actors.push_pretty(out);
+        out.extend_from_slice(b",\n    \"tags\": ");
+        self.tags.push_pretty(out);
+        let d = &self.deadline;
+        out.extend_from_slice(b",\n    \"deadline\": {\n      \"expression\": ");
+        push_str(out, d.expression);
+        out.extend_from_slice(b",\n      \"earliest\": ");
+        push_str(out, d.earliest);
+        out.extend_from_slice(b",\n      \"latest\": ");
+        push_str(out, d.latest);
+        out.extend_from_slice(b",\n      \"vague\": ");
+        push_bool(out, d.vague);
+        out.extend_from_slice(b",\n      \"anchor\": ");
+        push_str(out, d.anchor);
+        out.extend_from_slice(b",\n      \"version\": ");
+        push_int(out, d.version);
+        out.extend_from_slice(b"\n    },\n    \"source\": ");
+        push_opt_str(out, self.source);
+        out.extend_from_slice(b",\n    \"quote\": ");
+        push_opt_str(out, self.quote);
+        out.extend_from_slice(b",\n    \"evidence\": ");
+        push_opt_str(out, self.evidence);
+        out.extend_from_slice(b",\n    \"created_at\": ");
+        push_str(out, self.created_at);
+        out.extend_from_slice(b",\n    \"updated_at\": ");
+        push_str(out, self.updated_at);
+        out.extend_from_slice(b",\n    \"closed_at\": ");
+        push_opt_str(out, self.closed_at);
+        out.extend_from_slice(b"\n  }");
     }
 
     /// Appends the commitment's fields, compact and in the same order,
@@ -152,18 +170,9 @@ impl<'row> StoredDeadline<'row> {
         })
     }
 
-    /// The deadline's fields, then its version, as `DeadlineVersion` and
-    /// `Revision` both begin.
-    fn write_fields<M: SerializeMap>(&self, d: &mut M) -> Result<(), M::Error> {
-        d.serialize_entry("expression", self.expression)?;
-        d.serialize_entry("earliest", self.earliest)?;
-        d.serialize_entry("latest", self.latest)?;
-        d.serialize_entry("vague", &self.vague)?;
-        d.serialize_entry("anchor", self.anchor)?;
-        d.serialize_entry("version", &self.version)
-    }
-
-    /// Appends the same fields compact, leaving the object open.
+    /// Appends the deadline's fields, then its version, as
+    /// `DeadlineVersion` and `Revision` both begin, compact, leaving the
+    /// object open.
     fn push_fields(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"expression\":");
         push_str(out, self.expression);
@@ -177,15 +186,6 @@ impl<'row> StoredDeadline<'row> {
         push_str(out, self.anchor);
         out.extend_from_slice(b",\"version\":");
         push_int(out, self.version);
-    }
-}
-
-/// As `DeadlineVersion` serialises.
-impl Serialize for StoredDeadline<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut d = serializer.serialize_map(Some(6))?;
-        self.write_fields(&mut d)?;
-        d.end()
     }
 }
 
@@ -206,12 +206,20 @@ impl Joined<'_> {
         }
         out.push(b']');
     }
-}
 
-impl Serialize for Joined<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let items = self.0.split('\u{1f}').filter(|_| !self.0.is_empty());
-        serializer.collect_seq(items)
+    /// Appends the list as an indented array at the depth of a
+    /// commitment's fields in a list.
+    fn push_pretty(&self, out: &mut Vec<u8>) {
+        if self.0.is_empty() {
+            out.extend_from_slice(b"[]");
+            return;
+        }
+        out.push(b'[');
+        for (i, item) in self.0.split('\u{1f}').enumerate() {
+            out.extend_from_slice(if i > 0 { b",\n      " } else { b"\n      " });
+            push_str(out, item);
+        }
+        out.extend_from_slice(b"\n    ]");
     }
 }
 
@@ -267,23 +275,110 @@ fn is_timestamp(text: &str) -> bool {
         && b[b.len() - 1] == b'Z'
 }
 
+/// Lines of a list rendered as one run by a reader.
+const LIST_RUN: usize = 512;
+/// How much of a list read alone is gathered before it is written out.
+const WRITE_AT: usize = 1 << 16;
+
 impl Store {
-    /// Hands each commitment matching `filter` to `each` as its row is
-    /// read, soonest deadline first, ready to serialise as the model's
-    /// JSON. Stops at the first error.
-    pub fn list_stored<E: From<Error>>(
+    /// Writes the commitments matching `filter`, soonest deadline first,
+    /// as an indented JSON array of the model's `Commitment`s, from one
+    /// snapshot. A long list is shared out among readers (see `readers`):
+    /// its rows lie all over the file, and finding them is most of the
+    /// work.
+    pub fn list_json(&self, filter: &Filter, out: &mut dyn Write) -> Result<(), ExportError> {
+        self.list_json_with(filter, out, LIST_RUN, reader_count())
+    }
+
+    fn list_json_with(
         &self,
         filter: &Filter,
-        mut each: impl FnMut(&StoredCommitment<'_>) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
+        out: &mut dyn Write,
+        run_len: usize,
+        readers: usize,
+    ) -> Result<(), ExportError> {
+        let mut framed = Framed::new(out);
+        let written = match self.plan_shared_list(filter, run_len, readers) {
+            Ok(Some(runs)) => self.read_shared(&runs, readers, &mut framed),
+            Ok(None) => self.list_alone(filter, &mut framed),
+            Err(fault) => Err(fault),
+        };
+        self.finish_output(written, framed)
+    }
+
+    /// The ids of a long list in order, read holding the write lock so
+    /// that readers can share the snapshot; `None` (and no transaction)
+    /// for a short list or when the lock is not to be had.
+    fn plan_shared_list(
+        &self,
+        filter: &Filter,
+        run_len: usize,
+        readers: usize,
+    ) -> Result<Option<ListRuns>, Fault> {
+        if readers < 2 || !self.lock_for_readers() {
+            return Ok(None);
+        }
+        // Read from the list's index alone: no row is visited.
+        let (sql, values) = filtered("SELECT c.id FROM commitments c", filter);
+        let ids = self
+            .conn
+            .prepare(&sql)?
+            .query_map(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        if ids.len() <= run_len {
+            self.conn.execute_batch("ROLLBACK")?;
+            return Ok(None);
+        }
+        Ok(Some(ListRuns { ids, run_len }))
+    }
+
+    /// The list read by this connection alone, each line written as its
+    /// row is read.
+    fn list_alone(&self, filter: &Filter, framed: &mut Framed<'_>) -> Result<(), Fault> {
         let (sql, values) = filtered(SELECT_COMMITMENT, filter);
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(values.iter()))
-            .map_err(|e| self.sqlite(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
-            let stored = StoredCommitment::read(row).map_err(|e| self.sqlite(e))?;
-            each(&stored)?;
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        let mut buffer = Vec::with_capacity(2 * WRITE_AT);
+        while let Some(row) = rows.next()? {
+            buffer.extend_from_slice(b",\n");
+            StoredCommitment::read(row)?.push_pretty(&mut buffer);
+            if buffer.len() >= WRITE_AT {
+                framed.elements(&buffer)?;
+                buffer.clear();
+            }
+        }
+        framed.elements(&buffer)
+    }
+}
+
+/// A list's ids, in its order, cut into runs of `run_len`.
+struct ListRuns {
+    ids: Vec<i64>,
+    run_len: usize,
+}
+
+impl SharedWork for ListRuns {
+    type Reader<'conn> = Statement<'conn>;
+
+    fn runs(&self) -> usize {
+        self.ids.len().div_ceil(self.run_len)
+    }
+
+    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Statement<'conn>> {
+        conn.prepare(&format!("{SELECT_COMMITMENT} WHERE c.id = ?1"))
+    }
+
+    fn render(&self, one: &mut Statement<'_>, run: usize, out: &mut Vec<u8>) -> Result<(), Fault> {
+        let ids = self.ids.chunks(self.run_len).nth(run).unwrap_or_default();
+        for id in ids {
+            let mut rows = one.query([id])?;
+            let Some(row) = rows.next()? else {
+                return Err(Fault::Stopped(
+                    "a listed commitment was not found in the same snapshot; run the command again",
+                ));
+            };
+            out.extend_from_slice(b",\n");
+            StoredCommitment::read(row)?.push_pretty(out);
         }
         Ok(())
     }
@@ -625,7 +720,9 @@ mod tests {
             assert!(
                 matches!(
                     err,
-                    crate::store::ExportError::Store(Error::Sqlite { .. } | Error::Corrupt { .. })
+                    crate::store::ExportError::Store(
+                        crate::store::Error::Sqlite { .. } | crate::store::Error::Corrupt { .. }
+                    )
                 ),
                 "{err:?}"
             );
@@ -638,17 +735,8 @@ mod tests {
     }
 
     fn stored_json(store: &Store, filter: &Filter) -> String {
-        use serde::ser::SerializeSeq;
         let mut out = Vec::new();
-        let mut json = serde_json::Serializer::pretty(&mut out);
-        let mut seq = json.serialize_seq(None).unwrap();
-        store
-            .list_stored(filter, |c| {
-                seq.serialize_element(c)
-                    .map_err(|e| Error::Rejected(e.to_string()))
-            })
-            .unwrap();
-        SerializeSeq::end(seq).unwrap();
+        store.list_json(filter, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -668,9 +756,57 @@ mod tests {
             },
         ] {
             let model = serde_json::to_string_pretty(&store.list(&filter).unwrap()).unwrap();
-            assert_eq!(stored_json(&store, &filter), model, "{filter:?}");
+            assert_eq!(stored_json(&store, &filter), model + "\n", "{filter:?}");
         }
         assert!(stored_json(&store, &Filter::default()).contains("\\r\\nBcc"));
+    }
+
+    #[test]
+    fn a_list_shared_out_among_readers_prints_as_one_read_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(dir.path());
+        let overdue = Filter {
+            overdue_on: Some(date(2026, 6, 1)),
+            ..Filter::default()
+        };
+        for filter in [Filter::default(), overdue] {
+            let model = serde_json::to_string_pretty(&store.list(&filter).unwrap()).unwrap() + "\n";
+            for (run_len, readers) in [(1, 2), (2, 3), (1, 4)] {
+                let mut out = Vec::new();
+                store
+                    .list_json_with(&filter, &mut out, run_len, readers)
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    model,
+                    "{run_len} {readers}"
+                );
+            }
+        }
+        // Nothing is left holding the database.
+        store
+            .conn
+            .execute_batch("BEGIN IMMEDIATE; ROLLBACK")
+            .unwrap();
+    }
+
+    #[test]
+    fn a_damaged_value_in_a_shared_out_list_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(dir.path());
+        let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
+        conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        conn.execute("UPDATE commitments SET announced = 'soon' WHERE id = 3", [])
+            .unwrap();
+        let err = store
+            .list_json_with(&Filter::default(), &mut std::io::sink(), 1, 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("\"soon\""), "{err}");
+        store
+            .conn
+            .execute_batch("BEGIN IMMEDIATE; ROLLBACK")
+            .unwrap();
     }
 
     #[test]
@@ -697,14 +833,14 @@ mod tests {
                 .unwrap();
             conn.execute(&sql, [value]).unwrap();
             let err = store
-                .list_stored(&Filter::default(), |_| Ok::<(), Error>(()))
+                .list_json(&Filter::default(), &mut std::io::sink())
                 .unwrap_err();
             assert!(err.to_string().contains(value), "{column}: {err}");
             conn.execute(&sql, [before]).unwrap();
         }
         assert!(
             store
-                .list_stored(&Filter::default(), |_| Ok::<(), Error>(()))
+                .list_json(&Filter::default(), &mut std::io::sink())
                 .is_ok()
         );
     }

@@ -1,0 +1,278 @@
+//! Large JSON outputs (`export`, `list --json`) read by several threads at
+//! once, from one snapshot.
+//!
+//! The work is cut into runs (of commitment ids, or of a list's lines);
+//! each reader, on its own connection, renders every `readers`-th run, and
+//! the runs are written out in order as they arrive. An output must be one
+//! consistent snapshot even while the daemon or an analyst writes, so the
+//! command's own connection holds the write lock while the readers begin
+//! their read transactions: no commit can land between their snapshots,
+//! which are therefore the same as each other and as the one the work was
+//! planned in. The lock is held for about a millisecond, not for the
+//! output.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{BUSY_TIMEOUT, Error, Store};
+
+/// Runs a reader may have ready before the writer takes them.
+const AHEAD: usize = 2;
+/// Readers at most: past the cores there is nothing to gain.
+const MAX_READERS: usize = 4;
+/// How long to wait for the write lock before reading alone instead.
+const LOCK_WAIT: Duration = Duration::from_millis(200);
+
+/// Why a JSON output (`export`, `list --json`) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] Error),
+    #[error("could not write the output: {0}")]
+    Write(#[source] std::io::Error),
+}
+
+/// What went wrong while rendering or writing.
+pub(super) enum Fault {
+    Read(rusqlite::Error),
+    Write(std::io::Error),
+    /// A reader could not go on for a reason of its own, said here.
+    Stopped(&'static str),
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(err: rusqlite::Error) -> Self {
+        Fault::Read(err)
+    }
+}
+
+/// Work that can be cut into runs and rendered on any connection reading
+/// the same snapshot.
+pub(super) trait SharedWork: Sync {
+    /// A reader's prepared statements.
+    type Reader<'conn>;
+    fn runs(&self) -> usize;
+    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Self::Reader<'conn>>;
+    /// Appends run `run`'s elements, each as `,\n` and the element.
+    fn render(
+        &self,
+        reader: &mut Self::Reader<'_>,
+        run: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fault>;
+}
+
+/// How many readers to share work out among on this machine.
+pub(super) fn reader_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_READERS)
+}
+
+/// A JSON array around elements that each begin with `,\n`.
+pub(super) struct Framed<'w> {
+    out: &'w mut dyn Write,
+    started: bool,
+}
+
+impl<'w> Framed<'w> {
+    pub(super) fn new(out: &'w mut dyn Write) -> Self {
+        Framed {
+            out,
+            started: false,
+        }
+    }
+
+    pub(super) fn elements(&mut self, elements: &[u8]) -> Result<(), Fault> {
+        let written = match elements.split_first() {
+            None => Ok(()),
+            Some((_, rest)) if !self.started => {
+                self.started = true;
+                self.out
+                    .write_all(b"[")
+                    .and_then(|()| self.out.write_all(rest))
+            }
+            Some(_) => self.out.write_all(elements),
+        };
+        written.map_err(Fault::Write)
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.started { b"\n]\n" } else { b"[]\n" })?;
+        self.out.flush()
+    }
+}
+
+/// What a reader hands the writer.
+enum Piece {
+    /// Its read transaction has begun: the snapshot is taken.
+    Ready,
+    /// The elements of its next run.
+    Elements(Vec<u8>),
+    Failed(Fault),
+}
+
+const READER_LOST: Fault = Fault::Stopped("a reader stopped unexpectedly; run the command again");
+
+/// What every reader must see to be reading the writer's snapshot.
+const FINGERPRINT: &str = "SELECT (SELECT max(id) FROM events), (SELECT max(id) FROM commitments)";
+
+fn fingerprint(conn: &Connection) -> rusqlite::Result<(Option<i64>, Option<i64>)> {
+    conn.query_row(FINGERPRINT, [], |row| Ok((row.get(0)?, row.get(1)?)))
+}
+
+impl Store {
+    /// Begins a transaction holding the write lock, so that readers can
+    /// share this snapshot. False, with no transaction, when the lock is
+    /// not free soon (a long write elsewhere, which is not waited out) or
+    /// not to be had (a read-only file): the work is then read alone.
+    pub(super) fn lock_for_readers(&self) -> bool {
+        let locked = self.conn.busy_timeout(LOCK_WAIT).is_ok()
+            && self.conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        locked
+    }
+
+    /// Ends whatever transaction an output left open and says how it
+    /// went, closing the array if it did.
+    pub(super) fn finish_output(
+        &self,
+        written: Result<(), Fault>,
+        framed: Framed<'_>,
+    ) -> Result<(), ExportError> {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        match written {
+            Ok(()) => framed.finish().map_err(ExportError::Write),
+            Err(Fault::Write(err)) => Err(ExportError::Write(err)),
+            Err(Fault::Read(err)) => Err(self.sqlite(err).into()),
+            Err(Fault::Stopped(why)) => Err(Error::Rejected(why.into()).into()),
+        }
+    }
+
+    /// Renders `work` with `readers` threads, run `k` going to reader
+    /// `k % readers`, writing the runs in order. Called holding the write
+    /// lock (see [`Store::lock_for_readers`]), which it lets go once every
+    /// reader has its snapshot.
+    pub(super) fn read_shared<W: SharedWork>(
+        &self,
+        work: &W,
+        readers: usize,
+        framed: &mut Framed<'_>,
+    ) -> Result<(), Fault> {
+        let seen = fingerprint(&self.conn)?;
+        let runs = work.runs();
+        let path = self.path.as_path();
+        std::thread::scope(|scope| {
+            let mut pieces: Vec<Receiver<Piece>> = Vec::with_capacity(readers);
+            let mut spent: Vec<Sender<Vec<u8>>> = Vec::with_capacity(readers);
+            for reader in 0..readers {
+                let (send, receive) = sync_channel(AHEAD);
+                let (give_back, reuse) = channel();
+                pieces.push(receive);
+                spent.push(give_back);
+                let mine = (reader..runs).step_by(readers);
+                scope.spawn(move || read_runs(work, path, seen, mine, &send, &reuse));
+            }
+            // Every reader has its snapshot (or has failed) before the
+            // lock is let go.
+            let mut failed = None;
+            for receive in &pieces {
+                match receive.recv() {
+                    Ok(Piece::Ready) => {}
+                    Ok(Piece::Failed(fault)) => failed = failed.or(Some(fault)),
+                    Ok(Piece::Elements(_)) | Err(_) => failed = failed.or(Some(READER_LOST)),
+                }
+            }
+            self.conn.execute_batch("ROLLBACK")?;
+            if let Some(fault) = failed {
+                return Err(fault);
+            }
+            for run in 0..runs {
+                let reader = run % readers;
+                match pieces[reader].recv() {
+                    Ok(Piece::Elements(elements)) => {
+                        framed.elements(&elements)?;
+                        // Back to its reader to be filled again: fresh
+                        // megabyte buffers cost page faults, and memory is
+                        // slow to free on another thread than its own.
+                        let _ = spent[reader].send(elements);
+                    }
+                    Ok(Piece::Failed(fault)) => return Err(fault),
+                    Ok(Piece::Ready) | Err(_) => return Err(READER_LOST),
+                }
+            }
+            Ok(())
+            // Returning early drops the receivers: each reader's next send
+            // fails, and it stops.
+        })
+    }
+}
+
+/// A reader: opens its own connection, begins its snapshot, checks that it
+/// sees what the writer saw, then renders its runs in order.
+fn read_runs<W: SharedWork>(
+    work: &W,
+    path: &Path,
+    seen: (Option<i64>, Option<i64>),
+    runs: impl Iterator<Item = usize>,
+    send: &SyncSender<Piece>,
+    reuse: &Receiver<Vec<u8>>,
+) {
+    let opened = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|conn| {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch("PRAGMA mmap_size = 268435456; BEGIN")?;
+        Ok(conn)
+    });
+    let conn = match opened.and_then(|conn| Ok((fingerprint(&conn)?, conn))) {
+        Ok((fingerprint, conn)) if fingerprint == seen => conn,
+        Ok(_) => {
+            // Impossible while the writer holds the lock; said plainly if
+            // it ever happens rather than written inconsistently.
+            let changed = Fault::Stopped("the database changed as the output began; run it again");
+            let _ = send.send(Piece::Failed(changed));
+            return;
+        }
+        Err(err) => {
+            let _ = send.send(Piece::Failed(Fault::Read(err)));
+            return;
+        }
+    };
+    if send.send(Piece::Ready).is_err() {
+        return;
+    }
+    let mut reader = match work.prepare(&conn) {
+        Ok(reader) => reader,
+        Err(err) => {
+            let _ = send.send(Piece::Failed(Fault::Read(err)));
+            return;
+        }
+    };
+    for run in runs {
+        let mut elements = match reuse.try_recv() {
+            Ok(mut spent) => {
+                spent.clear();
+                spent
+            }
+            Err(_) => Vec::new(),
+        };
+        let piece = match work.render(&mut reader, run, &mut elements) {
+            Ok(()) => Piece::Elements(elements),
+            Err(fault) => Piece::Failed(fault),
+        };
+        let failed = matches!(piece, Piece::Failed(_));
+        if send.send(piece).is_err() || failed {
+            return;
+        }
+    }
+}
