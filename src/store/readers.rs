@@ -178,7 +178,18 @@ impl Store {
                 pieces.push(receive);
                 spent.push(give_back);
                 let mine = (reader..runs).step_by(readers);
-                scope.spawn(move || read_runs(work, path, seen, mine, &send, &reuse));
+                let started = std::thread::Builder::new()
+                    .name("followup-reader".into())
+                    .spawn_scoped(scope, move || {
+                        read_runs(work, path, seen, mine, &send, &reuse)
+                    });
+                if started.is_err() {
+                    // Readers already started stop when their receivers go.
+                    self.conn.execute_batch("ROLLBACK")?;
+                    return Err(Fault::Stopped(
+                        "could not start a thread to read with; free some memory or raise the process limit and run the command again",
+                    ));
+                }
             }
             // Every reader has its snapshot (or has failed) before the
             // lock is let go.
