@@ -79,6 +79,16 @@ pub fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Appends `text`, which has been checked to be a date, a timestamp or a
+/// name from a fixed set (nothing to escape), as a JSON string.
+pub fn push_plain(out: &mut Vec<u8>, text: &str) {
+    debug_assert!(!text.bytes().any(|b| ESCAPE[usize::from(b)] != 0));
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
 /// Appends `text` as a JSON string, or `null`.
 pub fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
@@ -109,6 +119,152 @@ pub fn push_int(out: &mut Vec<u8>, value: i64) {
 /// Appends `true` or `false`.
 pub fn push_bool(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });
+}
+
+/// The members of `text` (`"a":1,"b":[2]`, without the braces) when it is
+/// one JSON object written as serde_json writes a map: compact, its keys
+/// unescaped and in ascending order. `None` otherwise, including for
+/// anything this does not fully check (deep nesting, exponents, long
+/// numbers); the caller then parses it properly. Whatever is accepted is
+/// valid JSON; what serde_json wrote is accepted exactly as written.
+pub fn canonical_members(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    if bytes.get(1) == Some(&b'}') {
+        return (bytes.len() == 2).then_some("");
+    }
+    let mut at = 1;
+    let mut previous: Option<&[u8]> = None;
+    loop {
+        let key_end = skip_string(bytes, at)?;
+        let key = &bytes[at + 1..key_end - 1];
+        if key.contains(&b'\\') || previous.is_some_and(|p| p >= key) {
+            return None;
+        }
+        previous = Some(key);
+        if bytes.get(key_end) != Some(&b':') {
+            return None;
+        }
+        at = skip_value(bytes, key_end + 1, 0)?;
+        match bytes.get(at)? {
+            b',' => at += 1,
+            b'}' if at + 1 == bytes.len() => return Some(&text[1..at]),
+            _ => return None,
+        }
+    }
+}
+
+/// Nesting deeper than this is left to serde_json.
+const MAX_DEPTH: usize = 32;
+
+/// The index just past the JSON string starting at `at`.
+fn skip_string(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut at = at + 1;
+    loop {
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => match *bytes.get(at + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
+                b'u' => {
+                    let hex = bytes.get(at + 2..at + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    at += 6;
+                }
+                _ => return None,
+            },
+            byte if byte < 0x20 => return None,
+            _ => at += 1,
+        }
+    }
+}
+
+/// The index just past the compact JSON value starting at `at`.
+fn skip_value(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match *bytes.get(at)? {
+        b'"' => skip_string(bytes, at),
+        b'{' => {
+            if bytes.get(at + 1) == Some(&b'}') {
+                return Some(at + 2);
+            }
+            let mut at = at + 1;
+            loop {
+                at = skip_string(bytes, at)?;
+                if bytes.get(at) != Some(&b':') {
+                    return None;
+                }
+                at = skip_value(bytes, at + 1, depth + 1)?;
+                match *bytes.get(at)? {
+                    b',' => at += 1,
+                    b'}' => return Some(at + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            if bytes.get(at + 1) == Some(&b']') {
+                return Some(at + 2);
+            }
+            let mut at = at + 1;
+            loop {
+                at = skip_value(bytes, at, depth + 1)?;
+                match *bytes.get(at)? {
+                    b',' => at += 1,
+                    b']' => return Some(at + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b't' => skip_literal(bytes, at, b"true"),
+        b'f' => skip_literal(bytes, at, b"false"),
+        b'n' => skip_literal(bytes, at, b"null"),
+        b'-' | b'0'..=b'9' => skip_number(bytes, at),
+        _ => None,
+    }
+}
+
+fn skip_literal(bytes: &[u8], at: usize, literal: &[u8]) -> Option<usize> {
+    bytes[at..]
+        .starts_with(literal)
+        .then_some(at + literal.len())
+}
+
+/// A number as serde_json writes one: an integer, or a decimal fraction
+/// without exponent; at most 17 digits, so it always reads back.
+fn skip_number(bytes: &[u8], at: usize) -> Option<usize> {
+    let digits = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let start = at;
+    let mut at = at + usize::from(bytes[at] == b'-');
+    let whole = digits(at);
+    if whole == 0 || (whole > 1 && bytes[at] == b'0') {
+        return None;
+    }
+    at += whole;
+    if bytes.get(at) == Some(&b'.') {
+        let fraction = digits(at + 1);
+        if fraction == 0 {
+            return None;
+        }
+        at += 1 + fraction;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) || at - start > 18 {
+        return None;
+    }
+    Some(at)
 }
 
 #[cfg(test)]
@@ -177,6 +333,66 @@ mod tests {
         assert!(!any_to_escape(u64::from_le_bytes(
             *b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3"
         )));
+    }
+
+    #[test]
+    fn details_as_serde_writes_them_are_taken_as_they_are() {
+        for detail in [
+            serde_json::json!({}),
+            serde_json::json!({ "text": "Nothing yet.\n<b>\"x\"</b> \u{1} \u{202e}" }),
+            serde_json::json!({ "deadline": { "anchor": "2025-10-15", "vague": false, "version": 2 },
+                                "from": null, "reason": "slipped", "to": [1, -2.5, 0, true, [], {}] }),
+            serde_json::json!({ "a": 12345678901234567_i64, "b": -0.001 }),
+        ] {
+            let text = serde_json::to_string(&detail).unwrap();
+            let members = canonical_members(&text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(format!("{{{members}}}"), text);
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_be_parsed() {
+        for text in [
+            "",
+            "{",
+            "}",
+            "[]",
+            "{}x",
+            "{ }",
+            "{\"a\": 1}",
+            "{\"b\":1,\"a\":2}",
+            "{\"a\":1,\"a\":2}",
+            "{\"\\u0061\":1}",
+            "{\"a\":tru}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":1e5}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":[1,]}",
+            "{\"a\":{\"b\"}}",
+            "{\"a\":\"\u{1}\"}",
+            "{\"a\":1,}",
+            "{\"a\":-}",
+        ] {
+            assert_eq!(canonical_members(text), None, "{text:?}");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(40), "]".repeat(40));
+        assert_eq!(canonical_members(&deep), None);
+    }
+
+    proptest! {
+        #[test]
+        fn what_is_taken_as_it_is_is_valid_json(
+            body in "[{}\\[\\]\",:ab01.e\\\\ut-]{0,24}"
+        ) {
+            let text = format!("{{{body}}}");
+            if let Some(members) = canonical_members(&text) {
+                let parsed = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text);
+                prop_assert!(parsed.is_ok(), "{text}");
+                prop_assert_eq!(format!("{{{members}}}"), text);
+            }
+        }
     }
 
     #[test]

@@ -188,6 +188,17 @@ CREATE INDEX commitments_by_status_latest
     ON commitments (status, latest, vague, tag_list, title);
 "#;
 
+const V6_LIST_IN_ORDER_FROM_THE_INDEX: &str = r#"
+-- Lists are ordered by deadline, then id. With the id after the deadline
+-- in the (status, deadline) index, that order is the index's own: v5's
+-- index put vagueness, tags and title first, so SQLite sorted every
+-- deadline's commitments by id in a temporary B-tree, 6 ms of an overdue
+-- list of 13,699 among 100,000.
+DROP INDEX commitments_by_status_latest;
+CREATE INDEX commitments_by_status_latest
+    ON commitments (status, latest, id, vague, tag_list, title);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_COMMITMENTS),
@@ -195,12 +206,13 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V3_CURRENT_ON_THE_ROW),
         M::up(V4_STEADY_SCHEDULE),
         M::up(V5_LIST_FROM_THE_INDEX),
+        M::up(V6_LIST_IN_ORDER_FROM_THE_INDEX),
     ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    5
+    6
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use std::io::Write;
 use rusqlite::{Connection, Row, Statement};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
-use super::json_text::{push_bool, push_int, push_opt_str, push_str};
+use super::json_text::{
+    canonical_members, push_bool, push_int, push_opt_str, push_plain, push_str,
+};
 use super::readers::{Fault, Framed, SharedWork, reader_count};
 use super::{ExportError, Filter, Store};
 use crate::model::{EventKind, Status};
@@ -76,9 +78,9 @@ impl StoredCommitment<'_> {
         out.extend_from_slice(b",\n    \"title\": ");
         push_str(out, self.title);
         out.extend_from_slice(b",\n    \"status\": ");
-        push_str(out, self.status);
+        push_plain(out, self.status);
         out.extend_from_slice(b",\n    \"announced\": ");
-        push_str(out, self.announced);
+        push_plain(out, self.announced);
         out.extend_from_slice(b",\n    \"actors\": ");
         self.actors.push_pretty(out);
         out.extend_from_slice(b",\n    \"tags\": ");
@@ -87,13 +89,13 @@ impl StoredCommitment<'_> {
         out.extend_from_slice(b",\n    \"deadline\": {\n      \"expression\": ");
         push_str(out, d.expression);
         out.extend_from_slice(b",\n      \"earliest\": ");
-        push_str(out, d.earliest);
+        push_plain(out, d.earliest);
         out.extend_from_slice(b",\n      \"latest\": ");
-        push_str(out, d.latest);
+        push_plain(out, d.latest);
         out.extend_from_slice(b",\n      \"vague\": ");
         push_bool(out, d.vague);
         out.extend_from_slice(b",\n      \"anchor\": ");
-        push_str(out, d.anchor);
+        push_plain(out, d.anchor);
         out.extend_from_slice(b",\n      \"version\": ");
         push_int(out, d.version);
         out.extend_from_slice(b"\n    },\n    \"source\": ");
@@ -103,11 +105,14 @@ impl StoredCommitment<'_> {
         out.extend_from_slice(b",\n    \"evidence\": ");
         push_opt_str(out, self.evidence);
         out.extend_from_slice(b",\n    \"created_at\": ");
-        push_str(out, self.created_at);
+        push_plain(out, self.created_at);
         out.extend_from_slice(b",\n    \"updated_at\": ");
-        push_str(out, self.updated_at);
+        push_plain(out, self.updated_at);
         out.extend_from_slice(b",\n    \"closed_at\": ");
-        push_opt_str(out, self.closed_at);
+        match self.closed_at {
+            Some(at) => push_plain(out, at),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b"\n  }");
     }
 
@@ -120,9 +125,9 @@ impl StoredCommitment<'_> {
         out.extend_from_slice(b",\"title\":");
         push_str(out, self.title);
         out.extend_from_slice(b",\"status\":");
-        push_str(out, self.status);
+        push_plain(out, self.status);
         out.extend_from_slice(b",\"announced\":");
-        push_str(out, self.announced);
+        push_plain(out, self.announced);
         out.extend_from_slice(b",\"actors\":");
         self.actors.push(out);
         out.extend_from_slice(b",\"tags\":");
@@ -137,11 +142,14 @@ impl StoredCommitment<'_> {
         out.extend_from_slice(b",\"evidence\":");
         push_opt_str(out, self.evidence);
         out.extend_from_slice(b",\"created_at\":");
-        push_str(out, self.created_at);
+        push_plain(out, self.created_at);
         out.extend_from_slice(b",\"updated_at\":");
-        push_str(out, self.updated_at);
+        push_plain(out, self.updated_at);
         out.extend_from_slice(b",\"closed_at\":");
-        push_opt_str(out, self.closed_at);
+        match self.closed_at {
+            Some(at) => push_plain(out, at),
+            None => out.extend_from_slice(b"null"),
+        }
     }
 }
 
@@ -177,13 +185,13 @@ impl<'row> StoredDeadline<'row> {
         out.extend_from_slice(b"{\"expression\":");
         push_str(out, self.expression);
         out.extend_from_slice(b",\"earliest\":");
-        push_str(out, self.earliest);
+        push_plain(out, self.earliest);
         out.extend_from_slice(b",\"latest\":");
-        push_str(out, self.latest);
+        push_plain(out, self.latest);
         out.extend_from_slice(b",\"vague\":");
         push_bool(out, self.vague);
         out.extend_from_slice(b",\"anchor\":");
-        push_str(out, self.anchor);
+        push_plain(out, self.anchor);
         out.extend_from_slice(b",\"version\":");
         push_int(out, self.version);
     }
@@ -412,7 +420,7 @@ impl<'row> StoredRevision<'row> {
         out.extend_from_slice(b",\"reason\":");
         push_opt_str(out, self.reason);
         out.extend_from_slice(b",\"at\":");
-        push_str(out, self.at);
+        push_plain(out, self.at);
         out.push(b'}');
     }
 }
@@ -422,18 +430,50 @@ pub(super) struct StoredEvent<'row> {
     at: &'row str,
     author: &'row str,
     kind: &'row str,
-    detail: &'row str,
+    /// The detail's members, ready to follow the event's own fields.
+    detail: Members<'row>,
+}
+
+/// The members of an event's detail object.
+enum Members<'row> {
+    /// As stored: followup writes every detail as serde_json writes a map.
+    Stored(&'row str),
+    /// Written again, for a detail stored some other way.
+    Rewritten(String),
 }
 
 impl<'row> StoredEvent<'row> {
     /// Reads the event whose columns (at, author, kind, detail) start at
     /// `first`.
     pub(super) fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
+        let detail = text(row, first + 3)?;
+        let members = match canonical_members(detail) {
+            Some(members) => Members::Stored(members),
+            None => {
+                // Not as followup writes details (spaces, another key
+                // order), or damaged: parsed, and written again the way it
+                // would have been.
+                let parsed: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(detail).map_err(|_| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            first + 3,
+                            rusqlite::types::Type::Text,
+                            format!("unreadable value {detail:?}").into(),
+                        )
+                    })?;
+                let canonical = serde_json::to_string(&parsed).unwrap_or_default();
+                let inner = canonical
+                    .strip_prefix('{')
+                    .and_then(|c| c.strip_suffix('}'))
+                    .unwrap_or_default();
+                Members::Rewritten(inner.to_string())
+            }
+        };
         Ok(StoredEvent {
             at: checked(row, first, is_timestamp)?,
             author: text(row, first + 1)?,
             kind: checked(row, first + 2, |k| EventKind::parse(k).is_some())?,
-            detail: checked(row, first + 3, is_json_object)?,
+            detail: members,
         })
     }
 
@@ -441,130 +481,20 @@ impl<'row> StoredEvent<'row> {
     /// detail's own fields.
     pub(super) fn push(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"at\":");
-        push_str(out, self.at);
+        push_plain(out, self.at);
         out.extend_from_slice(b",\"author\":");
         push_str(out, self.author);
         out.extend_from_slice(b",\"kind\":");
-        push_str(out, self.kind);
-        match detail_members(self.detail) {
-            Some(members) => {
-                if !members.is_empty() {
-                    out.push(b',');
-                    out.extend_from_slice(members.as_bytes());
-                }
-            }
-            None => {
-                // Not as followup writes details (spaces, another key
-                // order): written again the way it would have been.
-                let detail: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(self.detail).unwrap_or_default();
-                let canonical = serde_json::to_string(&detail).unwrap_or_default();
-                if let Some(members) = detail_members(&canonical).filter(|m| !m.is_empty()) {
-                    out.push(b',');
-                    out.extend_from_slice(members.as_bytes());
-                }
-            }
+        push_plain(out, self.kind);
+        let members = match &self.detail {
+            Members::Stored(members) => members,
+            Members::Rewritten(members) => members.as_str(),
+        };
+        if !members.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(members.as_bytes());
         }
         out.push(b'}');
-    }
-}
-
-/// Whether `text` is one JSON object.
-fn is_json_object(text: &str) -> bool {
-    text.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-}
-
-/// The members of a stored detail object (`"a":1,"b":"x"`), ready to
-/// follow an event's own fields, when the object is written as followup
-/// writes every detail: `serde_json::to_string` of a map, so compact and
-/// with its keys in order. `None` for anything else.
-fn detail_members(detail: &str) -> Option<&str> {
-    let members = detail.strip_prefix('{')?.strip_suffix('}')?;
-    let mut keys = TopLevelKeys::new(members);
-    let mut previous: Option<&str> = None;
-    for key in &mut keys {
-        if previous.is_some_and(|p| p >= key) {
-            return None;
-        }
-        previous = Some(key);
-    }
-    keys.compact.then_some(members)
-}
-
-/// The keys of the members of a JSON object's inside, in order, noting
-/// whether it has any whitespace between tokens. Expects valid JSON (the
-/// detail was checked when it was read).
-struct TopLevelKeys<'a> {
-    text: &'a [u8],
-    at: usize,
-    compact: bool,
-}
-
-impl<'a> TopLevelKeys<'a> {
-    fn new(members: &'a str) -> Self {
-        TopLevelKeys {
-            text: members.as_bytes(),
-            at: 0,
-            compact: true,
-        }
-    }
-
-    /// Moves past a string whose opening quote is at `self.at`, returning
-    /// its inside.
-    fn string(&mut self) -> &'a [u8] {
-        let start = self.at + 1;
-        let mut at = start;
-        while at < self.text.len() {
-            match self.text[at] {
-                b'\\' => at += 2,
-                b'"' => break,
-                _ => at += 1,
-            }
-        }
-        self.at = at + 1;
-        &self.text[start..at.min(self.text.len())]
-    }
-}
-
-impl<'a> Iterator for TopLevelKeys<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        // At the start of a member: its key, a colon, then the value up to
-        // the comma at depth 0.
-        if self.at >= self.text.len() {
-            return None;
-        }
-        if self.text[self.at] != b'"' {
-            self.compact = false;
-            self.at = self.text.len();
-            return None;
-        }
-        let key = self.string();
-        let mut depth = 0usize;
-        while self.at < self.text.len() {
-            match self.text[self.at] {
-                b'"' => {
-                    self.string();
-                    continue;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => depth = depth.saturating_sub(1),
-                b',' if depth == 0 => {
-                    self.at += 1;
-                    break;
-                }
-                b' ' | b'\n' | b'\r' | b'\t' => self.compact = false,
-                _ => {}
-            }
-            self.at += 1;
-        }
-        // A key with an escape is compared as written; serde_json would
-        // order by the unescaped text, so leave it to the slow path.
-        if key.contains(&b'\\') {
-            self.compact = false;
-        }
-        std::str::from_utf8(key).ok()
     }
 }
 
