@@ -34,7 +34,7 @@ impl Table {
         let mut widths = vec![0; columns];
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
-                widths[i] = widths[i].max(cell.width());
+                widths[i] = widths[i].max(display_width(cell));
             }
         }
         let mut line = String::new();
@@ -43,7 +43,7 @@ impl Table {
             for (i, cell) in row.iter().enumerate() {
                 line.push_str(cell);
                 if i + 1 < row.len() {
-                    let pad = widths[i] - cell.width() + 2;
+                    let pad = widths[i] - display_width(cell) + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
@@ -54,9 +54,20 @@ impl Table {
     }
 }
 
+/// Display columns of `text`. Most cells (ids, dates, statuses, English
+/// titles) are printable ASCII, one column a byte; measuring those
+/// character by character was a sixth of listing thousands of lines.
+fn display_width(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.len()
+    } else {
+        text.width()
+    }
+}
+
 /// Shortens text to at most `max` display columns, marking the cut with "…".
 pub fn clip(text: &str, max: usize) -> String {
-    if text.width() <= max {
+    if display_width(text) <= max {
         return text.to_string();
     }
     let mut clipped = String::new();
@@ -97,6 +108,22 @@ mod tests {
             })
             .collect();
         assert_eq!(title_columns, vec![12, 12, 12], "{text}");
+    }
+
+    #[test]
+    fn printable_ascii_is_measured_as_unicode_width_measures_it() {
+        for text in [
+            "",
+            "ID",
+            "2026-01-31",
+            "~2026-01-31",
+            "Hold the joint committee meeting; 3d late!",
+        ] {
+            assert_eq!(display_width(text), text.width(), "{text:?}");
+        }
+        for text in ["عقد اجتماع", "会议", "caf\u{e9}", "\u{202e}x"] {
+            assert_eq!(display_width(text), text.width(), "{text:?}");
+        }
     }
 
     #[test]
