@@ -16,20 +16,19 @@ use rusqlite::{Connection, Rows, Statement, params};
 
 use super::Store;
 use super::commitments::{SELECT_COMMITMENT, SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN};
-use super::readers::{ExportError, Fault, Framed, SharedWork, reader_count};
+use super::json_text::Layout;
+use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
 /// Ids in one run a reader renders as a piece: enough to outweigh starting
 /// three queries, few enough that the pieces waiting to be written stay
 /// small (a few hundred kilobytes each).
 const RUN_IDS: i64 = 1024;
-/// How much a single reader gathers before writing it out.
-const WRITE_AT: usize = 1 << 16;
 
 impl Store {
     /// Writes every commitment with its revisions and history as a JSON
     /// array, one record per line, from one consistent snapshot.
-    pub fn export_json(&self, out: &mut dyn Write) -> Result<(), ExportError> {
+    pub fn export_json(&self, out: &mut dyn Write) -> Result<(), OutputError> {
         self.export_json_with(out, RUN_IDS, reader_count())
     }
 
@@ -38,7 +37,7 @@ impl Store {
         out: &mut dyn Write,
         run_ids: i64,
         readers: usize,
-    ) -> Result<(), ExportError> {
+    ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
         let written = match self.plan_shared_export(run_ids, readers) {
             Some(runs) => self.read_shared(&runs, readers, &mut framed),
@@ -161,7 +160,7 @@ impl<'conn> Queries<'conn> {
         while let Some(row) = commitments.next()? {
             let commitment = StoredCommitment::read(row)?;
             out.extend_from_slice(b",\n");
-            commitment.push_fields(out);
+            commitment.push_fields(out, Layout::Compact);
             out.extend_from_slice(b",\"revisions\":[");
             push_children(&mut revisions, commitment.id(), out, |row, out| {
                 StoredRevision::read(row, 1).map(|revision| revision.push(out))
@@ -399,7 +398,7 @@ mod tests {
                 .export_json_with(&mut GoesAway { left: 10_000 }, 8, readers)
                 .unwrap_err();
             match err {
-                ExportError::Write(io) => assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe),
+                OutputError::Write(io) => assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe),
                 other => panic!("{readers} readers: {other:?}"),
             }
         }
@@ -432,7 +431,7 @@ mod tests {
                 err.to_string().contains("{\\\"text\\\": tru"),
                 "{readers} readers: {err}"
             );
-            assert!(matches!(err, ExportError::Store(_)), "{err:?}");
+            assert!(matches!(err, OutputError::Store(_)), "{err:?}");
         }
         store
             .conn

@@ -89,10 +89,73 @@ pub fn push_plain(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// How the members of an object (and the items of an array) are laid
+/// out: compact, or indented as serde_json's pretty printer indents them
+/// at a depth (1 for the fields of an array's element).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Compact,
+    Pretty(usize),
+}
+
+/// Enough spaces for any depth the outputs reach.
+const SPACES: &[u8] = b"                                ";
+
+impl Layout {
+    /// The layout of what is nested one level inside.
+    pub fn inner(self) -> Layout {
+        match self {
+            Layout::Compact => Layout::Compact,
+            Layout::Pretty(depth) => Layout::Pretty(depth + 1),
+        }
+    }
+
+    /// Starts a member of an object laid out at this depth: the comma
+    /// before it unless it is the first, then its key (plain ASCII).
+    pub fn key(self, out: &mut Vec<u8>, first: bool, key: &str) {
+        self.item(out, first);
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(match self {
+            Layout::Compact => b"\":",
+            Layout::Pretty(_) => b"\": ",
+        });
+    }
+
+    /// Starts an item of an array (or a member) at this depth.
+    pub fn item(self, out: &mut Vec<u8>, first: bool) {
+        if !first {
+            out.push(b',');
+        }
+        if let Layout::Pretty(depth) = self {
+            out.push(b'\n');
+            out.extend_from_slice(&SPACES[..2 * depth]);
+        }
+    }
+
+    /// Ends an object or array whose items were laid out at this depth,
+    /// with its closing bracket.
+    pub fn close(self, out: &mut Vec<u8>, bracket: u8) {
+        if let Layout::Pretty(depth) = self {
+            out.push(b'\n');
+            out.extend_from_slice(&SPACES[..2 * depth.saturating_sub(1)]);
+        }
+        out.push(bracket);
+    }
+}
+
 /// Appends `text` as a JSON string, or `null`.
 pub fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => push_str(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// As [`push_plain`], or `null`.
+pub fn push_opt_plain(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => push_plain(out, text),
         None => out.extend_from_slice(b"null"),
     }
 }

@@ -26,7 +26,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
 pub use commitments::{Counts, Filter, Listed};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
-pub use readers::ExportError;
+pub use readers::OutputError;
 pub use schema::current_version as schema_version;
 pub use stored_json::StoredCommitment;
 pub use transfer::{ImportItem, ImportMode};

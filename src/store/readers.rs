@@ -24,12 +24,15 @@ use super::{BUSY_TIMEOUT, Error, Store};
 const AHEAD: usize = 2;
 /// Readers at most: past the cores there is nothing to gain.
 const MAX_READERS: usize = 4;
+/// How much output read on one connection alone is gathered before it
+/// is written out.
+pub(super) const WRITE_AT: usize = 1 << 16;
 /// How long to wait for the write lock before reading alone instead.
 const LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// Why a JSON output (`export`, `list --json`) stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub enum OutputError {
     #[error(transparent)]
     Store(#[from] Error),
     #[error("could not write the output: {0}")]
@@ -144,13 +147,13 @@ impl Store {
         &self,
         written: Result<(), Fault>,
         framed: Framed<'_>,
-    ) -> Result<(), ExportError> {
+    ) -> Result<(), OutputError> {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         match written {
-            Ok(()) => framed.finish().map_err(ExportError::Write),
-            Err(Fault::Write(err)) => Err(ExportError::Write(err)),
+            Ok(()) => framed.finish().map_err(OutputError::Write),
+            Err(Fault::Write(err)) => Err(OutputError::Write(err)),
             Err(Fault::Read(err)) => Err(self.sqlite(err).into()),
             Err(Fault::Stopped(why)) => Err(Error::Rejected(why.into()).into()),
         }

@@ -16,10 +16,11 @@ use rusqlite::{Connection, Row, Statement};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
 use super::json_text::{
-    canonical_members, push_bool, push_int, push_opt_str, push_plain, push_str,
+    Layout, canonical_members, push_bool, push_int, push_opt_plain, push_opt_str, push_plain,
+    push_str,
 };
-use super::readers::{Fault, Framed, SharedWork, reader_count};
-use super::{ExportError, Filter, Store};
+use super::readers::{Fault, Framed, SharedWork, WRITE_AT, reader_count};
+use super::{Filter, OutputError, Store};
 use crate::model::{EventKind, Status};
 
 /// One commitment as its row stores it, borrowed from the row.
@@ -69,87 +70,48 @@ impl StoredCommitment<'_> {
         self.id
     }
 
+    /// Appends the commitment's fields as `Commitment` serialises them,
+    /// in `layout`, leaving its object open: `{` and the members, to be
+    /// closed by the caller (an exported record goes on with its
+    /// revisions and history).
+    pub(super) fn push_fields(&self, out: &mut Vec<u8>, layout: Layout) {
+        out.push(b'{');
+        layout.key(out, true, "id");
+        push_int(out, self.id);
+        layout.key(out, false, "title");
+        push_str(out, self.title);
+        layout.key(out, false, "status");
+        push_plain(out, self.status);
+        layout.key(out, false, "announced");
+        push_plain(out, self.announced);
+        layout.key(out, false, "actors");
+        self.actors.push(out, layout.inner());
+        layout.key(out, false, "tags");
+        self.tags.push(out, layout.inner());
+        layout.key(out, false, "deadline");
+        self.deadline.push_fields(out, layout.inner());
+        layout.inner().close(out, b'}');
+        layout.key(out, false, "source");
+        push_opt_str(out, self.source);
+        layout.key(out, false, "quote");
+        push_opt_str(out, self.quote);
+        layout.key(out, false, "evidence");
+        push_opt_str(out, self.evidence);
+        layout.key(out, false, "created_at");
+        push_plain(out, self.created_at);
+        layout.key(out, false, "updated_at");
+        push_plain(out, self.updated_at);
+        layout.key(out, false, "closed_at");
+        push_opt_plain(out, self.closed_at);
+    }
+
     /// Appends the commitment as an element of an indented JSON array,
     /// exactly as `serde_json::to_string_pretty` lays out a `Commitment`
     /// there.
     pub(super) fn push_pretty(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"  {\n    \"id\": ");
-        push_int(out, self.id);
-        out.extend_from_slice(b",\n    \"title\": ");
-        push_str(out, self.title);
-        out.extend_from_slice(b",\n    \"status\": ");
-        push_plain(out, self.status);
-        out.extend_from_slice(b",\n    \"announced\": ");
-        push_plain(out, self.announced);
-        out.extend_from_slice(b",\n    \"actors\": ");
-        self.actors.push_pretty(out);
-        out.extend_from_slice(b",\n    \"tags\": ");
-        self.tags.push_pretty(out);
-        let d = &self.deadline;
-        out.extend_from_slice(b",\n    \"deadline\": {\n      \"expression\": ");
-        push_str(out, d.expression);
-        out.extend_from_slice(b",\n      \"earliest\": ");
-        push_plain(out, d.earliest);
-        out.extend_from_slice(b",\n      \"latest\": ");
-        push_plain(out, d.latest);
-        out.extend_from_slice(b",\n      \"vague\": ");
-        push_bool(out, d.vague);
-        out.extend_from_slice(b",\n      \"anchor\": ");
-        push_plain(out, d.anchor);
-        out.extend_from_slice(b",\n      \"version\": ");
-        push_int(out, d.version);
-        out.extend_from_slice(b"\n    },\n    \"source\": ");
-        push_opt_str(out, self.source);
-        out.extend_from_slice(b",\n    \"quote\": ");
-        push_opt_str(out, self.quote);
-        out.extend_from_slice(b",\n    \"evidence\": ");
-        push_opt_str(out, self.evidence);
-        out.extend_from_slice(b",\n    \"created_at\": ");
-        push_plain(out, self.created_at);
-        out.extend_from_slice(b",\n    \"updated_at\": ");
-        push_plain(out, self.updated_at);
-        out.extend_from_slice(b",\n    \"closed_at\": ");
-        match self.closed_at {
-            Some(at) => push_plain(out, at),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b"\n  }");
-    }
-
-    /// Appends the commitment's fields, compact and in the same order,
-    /// leaving its object open for an exported record's revisions and
-    /// history.
-    pub(super) fn push_fields(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"id\":");
-        push_int(out, self.id);
-        out.extend_from_slice(b",\"title\":");
-        push_str(out, self.title);
-        out.extend_from_slice(b",\"status\":");
-        push_plain(out, self.status);
-        out.extend_from_slice(b",\"announced\":");
-        push_plain(out, self.announced);
-        out.extend_from_slice(b",\"actors\":");
-        self.actors.push(out);
-        out.extend_from_slice(b",\"tags\":");
-        self.tags.push(out);
-        out.extend_from_slice(b",\"deadline\":");
-        self.deadline.push_fields(out);
-        out.push(b'}');
-        out.extend_from_slice(b",\"source\":");
-        push_opt_str(out, self.source);
-        out.extend_from_slice(b",\"quote\":");
-        push_opt_str(out, self.quote);
-        out.extend_from_slice(b",\"evidence\":");
-        push_opt_str(out, self.evidence);
-        out.extend_from_slice(b",\"created_at\":");
-        push_plain(out, self.created_at);
-        out.extend_from_slice(b",\"updated_at\":");
-        push_plain(out, self.updated_at);
-        out.extend_from_slice(b",\"closed_at\":");
-        match self.closed_at {
-            Some(at) => push_plain(out, at),
-            None => out.extend_from_slice(b"null"),
-        }
+        out.extend_from_slice(b"  ");
+        self.push_fields(out, Layout::Pretty(2));
+        Layout::Pretty(2).close(out, b'}');
     }
 }
 
@@ -178,21 +140,22 @@ impl<'row> StoredDeadline<'row> {
         })
     }
 
-    /// Appends the deadline's fields, then its version, as
-    /// `DeadlineVersion` and `Revision` both begin, compact, leaving the
-    /// object open.
-    fn push_fields(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"expression\":");
+    /// Appends `{` and the deadline's fields, then its version, as
+    /// `DeadlineVersion` and `Revision` both begin, in `layout`, leaving
+    /// the object open.
+    fn push_fields(&self, out: &mut Vec<u8>, layout: Layout) {
+        out.push(b'{');
+        layout.key(out, true, "expression");
         push_str(out, self.expression);
-        out.extend_from_slice(b",\"earliest\":");
+        layout.key(out, false, "earliest");
         push_plain(out, self.earliest);
-        out.extend_from_slice(b",\"latest\":");
+        layout.key(out, false, "latest");
         push_plain(out, self.latest);
-        out.extend_from_slice(b",\"vague\":");
+        layout.key(out, false, "vague");
         push_bool(out, self.vague);
-        out.extend_from_slice(b",\"anchor\":");
+        layout.key(out, false, "anchor");
         push_plain(out, self.anchor);
-        out.extend_from_slice(b",\"version\":");
+        layout.key(out, false, "version");
         push_int(out, self.version);
     }
 }
@@ -201,33 +164,19 @@ impl<'row> StoredDeadline<'row> {
 struct Joined<'row>(&'row str);
 
 impl Joined<'_> {
-    /// Appends the list as a compact JSON array.
-    pub(super) fn push(&self, out: &mut Vec<u8>) {
-        out.push(b'[');
-        if !self.0.is_empty() {
-            for (i, item) in self.0.split('\u{1f}').enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_str(out, item);
-            }
-        }
-        out.push(b']');
-    }
-
-    /// Appends the list as an indented array at the depth of a
-    /// commitment's fields in a list.
-    fn push_pretty(&self, out: &mut Vec<u8>) {
+    /// Appends the list as a JSON array whose items are laid out in
+    /// `layout`.
+    fn push(&self, out: &mut Vec<u8>, layout: Layout) {
         if self.0.is_empty() {
             out.extend_from_slice(b"[]");
             return;
         }
         out.push(b'[');
         for (i, item) in self.0.split('\u{1f}').enumerate() {
-            out.extend_from_slice(if i > 0 { b",\n      " } else { b"\n      " });
+            layout.item(out, i == 0);
             push_str(out, item);
         }
-        out.extend_from_slice(b"\n    ]");
+        layout.close(out, b']');
     }
 }
 
@@ -285,8 +234,6 @@ fn is_timestamp(text: &str) -> bool {
 
 /// Lines of a list rendered as one run by a reader.
 const LIST_RUN: usize = 512;
-/// How much of a list read alone is gathered before it is written out.
-const WRITE_AT: usize = 1 << 16;
 
 impl Store {
     /// Writes the commitments matching `filter`, soonest deadline first,
@@ -294,7 +241,7 @@ impl Store {
     /// snapshot. A long list is shared out among readers (see `readers`):
     /// its rows lie all over the file, and finding them is most of the
     /// work.
-    pub fn list_json(&self, filter: &Filter, out: &mut dyn Write) -> Result<(), ExportError> {
+    pub fn list_json(&self, filter: &Filter, out: &mut dyn Write) -> Result<(), OutputError> {
         self.list_json_with(filter, out, LIST_RUN, reader_count())
     }
 
@@ -304,7 +251,7 @@ impl Store {
         out: &mut dyn Write,
         run_len: usize,
         readers: usize,
-    ) -> Result<(), ExportError> {
+    ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
         let written = match self.plan_shared_list(filter, run_len, readers) {
             Ok(Some(runs)) => self.read_shared(&runs, readers, &mut framed),
@@ -416,10 +363,10 @@ impl<'row> StoredRevision<'row> {
     /// Appends the revision as `Revision` serialises: the deadline's
     /// fields, then the revision's.
     pub(super) fn push(&self, out: &mut Vec<u8>) {
-        self.deadline.push_fields(out);
-        out.extend_from_slice(b",\"reason\":");
+        self.deadline.push_fields(out, Layout::Compact);
+        Layout::Compact.key(out, false, "reason");
         push_opt_str(out, self.reason);
-        out.extend_from_slice(b",\"at\":");
+        Layout::Compact.key(out, false, "at");
         push_plain(out, self.at);
         out.push(b'}');
     }
@@ -650,7 +597,7 @@ mod tests {
             assert!(
                 matches!(
                     err,
-                    crate::store::ExportError::Store(
+                    crate::store::OutputError::Store(
                         crate::store::Error::Sqlite { .. } | crate::store::Error::Corrupt { .. }
                     )
                 ),
