@@ -40,7 +40,11 @@ impl Store {
     ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
         let written = match self.plan_shared_export(run_ids, readers) {
-            Some(runs) => self.read_shared(&runs, readers, &mut framed),
+            Some(runs) => self.read_shared(&runs, readers, |run, elements, spent| {
+                framed.elements(&elements)?;
+                spent.give_back(run, elements);
+                Ok(())
+            }),
             None => self.export_alone(&mut framed),
         };
         self.finish_output(written, framed)
@@ -89,6 +93,8 @@ struct ExportRuns {
 
 impl SharedWork for ExportRuns {
     type Reader<'conn> = Queries<'conn>;
+    /// The run's records, each as `,\n` and the record.
+    type Rendered = Vec<u8>;
 
     fn runs(&self) -> usize {
         usize::try_from((self.last - self.first) / self.run_ids + 1).unwrap_or(0)
@@ -106,6 +112,7 @@ impl SharedWork for ExportRuns {
     ) -> Result<(), Fault> {
         let from = self.first + i64::try_from(run).unwrap_or(i64::MAX) * self.run_ids;
         let to = (from + self.run_ids - 1).min(self.last);
+        out.clear();
         queries.push_records(from, to, out, |_| Ok(()))
     }
 }

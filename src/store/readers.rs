@@ -1,9 +1,9 @@
 //! Large JSON outputs (`export`, `list --json`) read by several threads at
 //! once, from one snapshot.
 //!
-//! The work is cut into runs (of commitment ids, or of a list's lines);
-//! each reader, on its own connection, renders every `readers`-th run, and
-//! the runs are written out in order as they arrive. An output must be one
+//! The work is cut into runs (of commitment ids, or of each reader's part
+//! of a window of a list); each reader, on its own connection, renders
+//! every `readers`-th run, and the runs are handed to the writer in order. An output must be one
 //! consistent snapshot even while the daemon or an analyst writes, so the
 //! command's own connection holds the write lock while the readers begin
 //! their read transactions: no commit can land between their snapshots,
@@ -58,15 +58,32 @@ impl From<rusqlite::Error> for Fault {
 pub(super) trait SharedWork: Sync {
     /// A reader's prepared statements.
     type Reader<'conn>;
+    /// What a run is rendered into. Once written it goes back to the reader
+    /// that rendered it, to be cleared and filled again.
+    type Rendered: Send + Default;
     fn runs(&self) -> usize;
     fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Self::Reader<'conn>>;
-    /// Appends run `run`'s elements, each as `,\n` and the element.
+    /// Renders run `run` into `into`, which may still hold a spent run.
     fn render(
         &self,
         reader: &mut Self::Reader<'_>,
         run: usize,
-        out: &mut Vec<u8>,
+        into: &mut Self::Rendered,
     ) -> Result<(), Fault>;
+}
+
+/// Where written runs go back to their readers to be reused: fresh
+/// megabyte buffers cost page faults, and memory is slow to free on
+/// another thread than its own.
+pub(super) struct Spent<T> {
+    readers: Vec<Sender<T>>,
+}
+
+impl<T> Spent<T> {
+    /// Hands run `run`'s rendering back to the reader that made it.
+    pub(super) fn give_back(&self, run: usize, rendered: T) {
+        let _ = self.readers[run % self.readers.len()].send(rendered);
+    }
 }
 
 /// How many readers to share work out among on this machine.
@@ -112,11 +129,11 @@ impl<'w> Framed<'w> {
 }
 
 /// What a reader hands the writer.
-enum Piece {
+enum Piece<T> {
     /// Its read transaction has begun: the snapshot is taken.
     Ready,
-    /// The elements of its next run.
-    Elements(Vec<u8>),
+    /// Its next run, rendered.
+    Rendered(T),
     Failed(Fault),
 }
 
@@ -160,26 +177,29 @@ impl Store {
     }
 
     /// Renders `work` with `readers` threads, run `k` going to reader
-    /// `k % readers`, writing the runs in order. Called holding the write
-    /// lock (see [`Store::lock_for_readers`]), which it lets go once every
-    /// reader has its snapshot.
+    /// `k % readers`, and hands the runs to `take` in order, with where
+    /// to give each back once written. Called holding the write lock (see
+    /// [`Store::lock_for_readers`]), which it lets go once every reader
+    /// has its snapshot.
     pub(super) fn read_shared<W: SharedWork>(
         &self,
         work: &W,
         readers: usize,
-        framed: &mut Framed<'_>,
+        mut take: impl FnMut(usize, W::Rendered, &Spent<W::Rendered>) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
         let seen = fingerprint(&self.conn)?;
         let runs = work.runs();
         let path = self.path.as_path();
         std::thread::scope(|scope| {
-            let mut pieces: Vec<Receiver<Piece>> = Vec::with_capacity(readers);
-            let mut spent: Vec<Sender<Vec<u8>>> = Vec::with_capacity(readers);
+            let mut pieces: Vec<Receiver<Piece<W::Rendered>>> = Vec::with_capacity(readers);
+            let mut spent = Spent {
+                readers: Vec::with_capacity(readers),
+            };
             for reader in 0..readers {
                 let (send, receive) = sync_channel(AHEAD);
                 let (give_back, reuse) = channel();
                 pieces.push(receive);
-                spent.push(give_back);
+                spent.readers.push(give_back);
                 let mine = (reader..runs).step_by(readers);
                 let started = std::thread::Builder::new()
                     .name("followup-reader".into())
@@ -201,7 +221,7 @@ impl Store {
                 match receive.recv() {
                     Ok(Piece::Ready) => {}
                     Ok(Piece::Failed(fault)) => failed = failed.or(Some(fault)),
-                    Ok(Piece::Elements(_)) | Err(_) => failed = failed.or(Some(READER_LOST)),
+                    Ok(Piece::Rendered(_)) | Err(_) => failed = failed.or(Some(READER_LOST)),
                 }
             }
             self.conn.execute_batch("ROLLBACK")?;
@@ -209,15 +229,8 @@ impl Store {
                 return Err(fault);
             }
             for run in 0..runs {
-                let reader = run % readers;
-                match pieces[reader].recv() {
-                    Ok(Piece::Elements(elements)) => {
-                        framed.elements(&elements)?;
-                        // Back to its reader to be filled again: fresh
-                        // megabyte buffers cost page faults, and memory is
-                        // slow to free on another thread than its own.
-                        let _ = spent[reader].send(elements);
-                    }
+                match pieces[run % readers].recv() {
+                    Ok(Piece::Rendered(rendered)) => take(run, rendered, &spent)?,
                     Ok(Piece::Failed(fault)) => return Err(fault),
                     Ok(Piece::Ready) | Err(_) => return Err(READER_LOST),
                 }
@@ -236,8 +249,8 @@ fn read_runs<W: SharedWork>(
     path: &Path,
     seen: (Option<i64>, Option<i64>),
     runs: impl Iterator<Item = usize>,
-    send: &SyncSender<Piece>,
-    reuse: &Receiver<Vec<u8>>,
+    send: &SyncSender<Piece<W::Rendered>>,
+    reuse: &Receiver<W::Rendered>,
 ) {
     let opened = Connection::open_with_flags(
         path,
@@ -273,15 +286,9 @@ fn read_runs<W: SharedWork>(
         }
     };
     for run in runs {
-        let mut elements = match reuse.try_recv() {
-            Ok(mut spent) => {
-                spent.clear();
-                spent
-            }
-            Err(_) => Vec::new(),
-        };
-        let piece = match work.render(&mut reader, run, &mut elements) {
-            Ok(()) => Piece::Elements(elements),
+        let mut rendered = reuse.try_recv().unwrap_or_default();
+        let piece = match work.render(&mut reader, run, &mut rendered) {
+            Ok(()) => Piece::Rendered(rendered),
             Err(fault) => Piece::Failed(fault),
         };
         let failed = matches!(piece, Piece::Failed(_));

@@ -232,8 +232,14 @@ fn is_timestamp(text: &str) -> bool {
         && b[b.len() - 1] == b'Z'
 }
 
-/// Lines of a list rendered as one run by a reader.
-const LIST_RUN: usize = 512;
+/// A list longer than this is shared out among readers.
+const SHARED_LIST: usize = 512;
+/// Lines of a long list handled as one window (see [`ListWindows`]). A
+/// window's lines (about 3 MB) are held in memory until it is written.
+/// Windows of 2,048 or 4,096 lines made the 100,000-commitment overdue
+/// list equally fast; 1,024 were slower, and 16,384 slower still (fresh
+/// memory for every line of the first windows).
+const LIST_WINDOW: usize = 4096;
 
 impl Store {
     /// Writes the commitments matching `filter`, soonest deadline first,
@@ -242,19 +248,23 @@ impl Store {
     /// its rows lie all over the file, and finding them is most of the
     /// work.
     pub fn list_json(&self, filter: &Filter, out: &mut dyn Write) -> Result<(), OutputError> {
-        self.list_json_with(filter, out, LIST_RUN, reader_count())
+        let shared = Sharing {
+            above: SHARED_LIST,
+            window: LIST_WINDOW,
+            readers: reader_count(),
+        };
+        self.list_json_with(filter, out, shared)
     }
 
     fn list_json_with(
         &self,
         filter: &Filter,
         out: &mut dyn Write,
-        run_len: usize,
-        readers: usize,
+        shared: Sharing,
     ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
-        let written = match self.plan_shared_list(filter, run_len, readers) {
-            Ok(Some(runs)) => self.read_shared(&runs, readers, &mut framed),
+        let written = match self.plan_shared_list(filter, shared) {
+            Ok(Some(windows)) => self.read_windows(&windows, &mut framed),
             Ok(None) => self.list_alone(filter, &mut framed),
             Err(fault) => Err(fault),
         };
@@ -267,10 +277,9 @@ impl Store {
     fn plan_shared_list(
         &self,
         filter: &Filter,
-        run_len: usize,
-        readers: usize,
-    ) -> Result<Option<ListRuns>, Fault> {
-        if readers < 2 || !self.lock_for_readers() {
+        shared: Sharing,
+    ) -> Result<Option<ListWindows>, Fault> {
+        if shared.readers < 2 || !self.lock_for_readers() {
             return Ok(None);
         }
         // Read from the list's index alone: no row is visited.
@@ -280,11 +289,53 @@ impl Store {
             .prepare(&sql)?
             .query_map(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?
             .collect::<rusqlite::Result<Vec<i64>>>()?;
-        if ids.len() <= run_len {
+        if ids.len() <= shared.above {
             self.conn.execute_batch("ROLLBACK")?;
             return Ok(None);
         }
-        Ok(Some(ListRuns { ids, run_len }))
+        Ok(Some(ListWindows {
+            ids,
+            window: shared.window.max(1),
+            readers: shared.readers,
+        }))
+    }
+
+    /// Renders a long list with its readers and writes each window's
+    /// lines in the list's order once every reader's part of it is in.
+    fn read_windows(&self, windows: &ListWindows, framed: &mut Framed<'_>) -> Result<(), Fault> {
+        let readers = windows.readers;
+        let mut parts: Vec<ListPart> = Vec::with_capacity(readers);
+        // For each place in the window: which part holds its line, and where.
+        let mut places: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+        let mut buffer = Vec::with_capacity(2 * WRITE_AT);
+        self.read_shared(windows, readers, |run, part, spent| {
+            parts.push(part);
+            if parts.len() < readers {
+                return Ok(());
+            }
+            let lines = parts.iter().map(|p| p.placed.len()).sum();
+            places.clear();
+            places.resize(lines, (0, 0..0));
+            for (k, part) in parts.iter().enumerate() {
+                for (place, span) in &part.placed {
+                    places[*place] = (k, span.clone());
+                }
+            }
+            for (k, span) in &places {
+                buffer.extend_from_slice(b",\n");
+                buffer.extend_from_slice(&parts[*k].lines[span.clone()]);
+                if buffer.len() >= WRITE_AT {
+                    framed.elements(&buffer)?;
+                    buffer.clear();
+                }
+            }
+            let first = run + 1 - readers;
+            for (k, part) in parts.drain(..).enumerate() {
+                spent.give_back(first + k, part);
+            }
+            Ok(())
+        })?;
+        framed.elements(&buffer)
     }
 
     /// The list read by this connection alone, each line written as its
@@ -306,34 +357,87 @@ impl Store {
     }
 }
 
-/// A list's ids, in its order, cut into runs of `run_len`.
-struct ListRuns {
-    ids: Vec<i64>,
-    run_len: usize,
+/// When and how a list is shared out among readers.
+#[derive(Debug, Clone, Copy)]
+struct Sharing {
+    /// Lists longer than this are shared out.
+    above: usize,
+    /// Lines in a window.
+    window: usize,
+    readers: usize,
 }
 
-impl SharedWork for ListRuns {
-    type Reader<'conn> = Statement<'conn>;
+/// A long list, cut into windows of `window` lines. Each window is
+/// shared out by id: sorted by id and cut into one part per reader, each
+/// part a stretch of the file. A list in deadline order visits rows all
+/// over the file; read front to back and each stretch by one reader, the
+/// rows a reader looks up lie on the same or the next pages, and each
+/// reader maps in about its share of the file rather than all of it. An
+/// overdue list of 13,699 out of 100,000 commitments took 62 ms instead
+/// of 70.
+struct ListWindows {
+    ids: Vec<i64>,
+    window: usize,
+    readers: usize,
+}
 
+/// A reader of a list: its lookup, and its window's ids in id order.
+struct ListReader<'conn> {
+    one: Statement<'conn>,
+    /// Each id of the window with its place in the window, by id.
+    by_id: Vec<(i64, usize)>,
+}
+
+/// A reader's part of a window.
+#[derive(Default)]
+struct ListPart {
+    /// The part's lines, in id order.
+    lines: Vec<u8>,
+    /// Each line's place in the window, and where it lies in `lines`.
+    placed: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl SharedWork for ListWindows {
+    type Reader<'conn> = ListReader<'conn>;
+    type Rendered = ListPart;
+
+    /// One run for each reader's part of each window.
     fn runs(&self) -> usize {
-        self.ids.len().div_ceil(self.run_len)
+        self.ids.len().div_ceil(self.window) * self.readers
     }
 
-    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Statement<'conn>> {
-        conn.prepare(&format!("{SELECT_COMMITMENT} WHERE c.id = ?1"))
+    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<ListReader<'conn>> {
+        Ok(ListReader {
+            one: conn.prepare(&format!("{SELECT_COMMITMENT} WHERE c.id = ?1"))?,
+            by_id: Vec::new(),
+        })
     }
 
-    fn render(&self, one: &mut Statement<'_>, run: usize, out: &mut Vec<u8>) -> Result<(), Fault> {
-        let ids = self.ids.chunks(self.run_len).nth(run).unwrap_or_default();
-        for id in ids {
-            let mut rows = one.query([id])?;
+    fn render(
+        &self,
+        reader: &mut ListReader<'_>,
+        run: usize,
+        part: &mut ListPart,
+    ) -> Result<(), Fault> {
+        let (window, share) = (run / self.readers, run % self.readers);
+        let ids = self.ids.chunks(self.window).nth(window).unwrap_or_default();
+        reader.by_id.clear();
+        reader.by_id.extend(ids.iter().copied().zip(0..));
+        reader.by_id.sort_unstable();
+        let from = share * ids.len() / self.readers;
+        let to = (share + 1) * ids.len() / self.readers;
+        part.lines.clear();
+        part.placed.clear();
+        for &(id, place) in &reader.by_id[from..to] {
+            let mut rows = reader.one.query([id])?;
             let Some(row) = rows.next()? else {
                 return Err(Fault::Stopped(
                     "a listed commitment was not found in the same snapshot; run the command again",
                 ));
             };
-            out.extend_from_slice(b",\n");
-            StoredCommitment::read(row)?.push_pretty(out);
+            let start = part.lines.len();
+            StoredCommitment::read(row)?.push_pretty(&mut part.lines);
+            part.placed.push((place, start..part.lines.len()));
         }
         Ok(())
     }
@@ -646,18 +750,30 @@ mod tests {
             overdue_on: Some(date(2026, 6, 1)),
             ..Filter::default()
         };
+        let listed: Vec<i64> = store
+            .list(&Filter::default())
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert!(
+            !listed.is_sorted(),
+            "the list must not be in id order, or putting lines back in its order goes untested: {listed:?}"
+        );
         for filter in [Filter::default(), overdue] {
             let model = serde_json::to_string_pretty(&store.list(&filter).unwrap()).unwrap() + "\n";
-            for (run_len, readers) in [(1, 2), (2, 3), (1, 4)] {
+            // Windows of one line, so some readers have none; windows
+            // whose lines are read in another order than the list's; and
+            // one window for the whole list.
+            for (window, readers) in [(1, 2), (2, 3), (1, 4), (2, 2), (100, 2), (100, 4)] {
+                let shared = Sharing {
+                    above: 1,
+                    window,
+                    readers,
+                };
                 let mut out = Vec::new();
-                store
-                    .list_json_with(&filter, &mut out, run_len, readers)
-                    .unwrap();
-                assert_eq!(
-                    String::from_utf8(out).unwrap(),
-                    model,
-                    "{run_len} {readers}"
-                );
+                store.list_json_with(&filter, &mut out, shared).unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), model, "{window} {readers}");
             }
         }
         // Nothing is left holding the database.
@@ -677,7 +793,15 @@ mod tests {
         conn.execute("UPDATE commitments SET announced = 'soon' WHERE id = 3", [])
             .unwrap();
         let err = store
-            .list_json_with(&Filter::default(), &mut std::io::sink(), 1, 2)
+            .list_json_with(
+                &Filter::default(),
+                &mut std::io::sink(),
+                Sharing {
+                    above: 1,
+                    window: 2,
+                    readers: 2,
+                },
+            )
             .unwrap_err();
         assert!(err.to_string().contains("\"soon\""), "{err}");
         store
