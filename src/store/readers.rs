@@ -3,13 +3,13 @@
 //!
 //! The work is cut into runs (of commitment ids, or of each reader's part
 //! of a window of a list); each reader, on its own connection, renders
-//! every `readers`-th run, and the runs are handed to the writer in order. An output must be one
-//! consistent snapshot even while the daemon or an analyst writes, so the
-//! command's own connection holds the write lock while the readers begin
-//! their read transactions: no commit can land between their snapshots,
-//! which are therefore the same as each other and as the one the work was
-//! planned in. The lock is held for about a millisecond, not for the
-//! output.
+//! every `readers`-th run, and the runs are handed to the writer in order.
+//! An output must be one consistent snapshot even while the daemon or an
+//! analyst writes, so the command's own connection holds the write lock
+//! while the readers begin their read transactions: no commit can land
+//! between their snapshots, which are therefore the same as each other and
+//! as the one the work was planned in. The lock is held for about a
+//! millisecond, not for the output.
 
 use std::io::Write;
 use std::path::Path;
