@@ -421,6 +421,8 @@ impl SharedWork for ListWindows {
     ) -> Result<(), Fault> {
         let (window, share) = (run / self.readers, run % self.readers);
         let ids = self.ids.chunks(self.window).nth(window).unwrap_or_default();
+        // Every reader sorts the window for itself: a few thousand pairs,
+        // where sorting once while planning would hold the write lock longer.
         reader.by_id.clear();
         reader.by_id.extend(ids.iter().copied().zip(0..));
         reader.by_id.sort_unstable();
@@ -783,13 +785,20 @@ mod tests {
             .unwrap();
     }
 
+    /// A second connection to the desk that writes as damage would: past
+    /// the schema's own checks.
+    fn damaging(dir: &std::path::Path) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(dir.join("desk.db")).unwrap();
+        conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        conn
+    }
+
     #[test]
     fn a_damaged_value_in_a_shared_out_list_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let store = desk(dir.path());
-        let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
-        conn.execute_batch("PRAGMA ignore_check_constraints = ON")
-            .unwrap();
+        let conn = damaging(dir.path());
         conn.execute("UPDATE commitments SET announced = 'soon' WHERE id = 3", [])
             .unwrap();
         let err = store
@@ -821,10 +830,7 @@ mod tests {
             ("status", "lost"),
         ] {
             let sql = format!("UPDATE commitments SET {column} = ?1 WHERE id = 3");
-            let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
-            // As damage would: past the schema's own checks.
-            conn.execute_batch("PRAGMA ignore_check_constraints = ON")
-                .unwrap();
+            let conn = damaging(dir.path());
             let before: String = conn
                 .query_row(
                     &format!("SELECT {column} FROM commitments WHERE id = 3"),
