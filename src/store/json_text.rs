@@ -29,16 +29,25 @@ const ESCAPE: [u8; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of the eight bytes in `word` must be escaped: a control
-/// character, a quote or a backslash. Exact for "any"; the caller then
-/// finds which byte, one at a time.
-fn any_to_escape(word: u64) -> bool {
+/// Where (0 to 7) the first of the eight bytes of `word`, read
+/// little-endian, lies that must be escaped: a control character, a quote
+/// or a backslash. A borrow in the subtractions can flag a byte after a
+/// true match, never one before it, so the lowest flag is exact.
+fn first_to_escape(word: u64) -> Option<usize> {
     let control = word.wrapping_sub(ONES * 0x20) & !word;
     let quote =
         (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(word ^ (ONES * u64::from(b'"')));
     let backslash =
         (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(word ^ (ONES * u64::from(b'\\')));
-    (control | quote | backslash) & HIGHS != 0
+    let flags = (control | quote | backslash) & HIGHS;
+    (flags != 0).then_some(flags.trailing_zeros() as usize / 8)
+}
+
+/// The eight bytes of `bytes` from `at`, as a word, if there are eight.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
 }
 
 /// Appends `text` as a JSON string, quotes included.
@@ -50,13 +59,16 @@ pub fn push_str(out: &mut Vec<u8>, text: &str) {
     let mut plain_from = 0;
     let mut at = 0;
     while at < bytes.len() {
-        // Eight bytes at a time while none needs escaping: most text,
-        // Arabic included, has no byte that does.
-        if let Some(chunk) = bytes.get(at..at + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            if !any_to_escape(word) {
-                at += 8;
-                continue;
+        // Eight bytes at a time while none needs escaping (most text,
+        // Arabic included, has no byte that does), then straight to the
+        // one that does.
+        if let Some(word) = word_at(bytes, at) {
+            match first_to_escape(word) {
+                None => {
+                    at += 8;
+                    continue;
+                }
+                Some(place) => at += place,
             }
         }
         let byte = bytes[at];
@@ -80,12 +92,13 @@ pub fn push_str(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Appends `text`, which has been checked to be a date, a timestamp or a
-/// name from a fixed set (nothing to escape), as a JSON string.
-pub fn push_plain(out: &mut Vec<u8>, text: &str) {
-    debug_assert!(!text.bytes().any(|b| ESCAPE[usize::from(b)] != 0));
+/// name from a fixed set (ASCII, nothing to escape), as a JSON string.
+#[inline]
+pub fn push_plain(out: &mut Vec<u8>, text: &[u8]) {
+    debug_assert!(text.is_ascii() && !text.iter().any(|b| ESCAPE[usize::from(*b)] != 0));
     out.reserve(text.len() + 2);
     out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(text);
     out.push(b'"');
 }
 
@@ -103,6 +116,7 @@ const SPACES: &[u8] = b"                                ";
 
 impl Layout {
     /// The layout of what is nested one level inside.
+    #[inline]
     pub fn inner(self) -> Layout {
         match self {
             Layout::Compact => Layout::Compact,
@@ -112,6 +126,7 @@ impl Layout {
 
     /// Starts a member of an object laid out at this depth: the comma
     /// before it unless it is the first, then its key (plain ASCII).
+    #[inline]
     pub fn key(self, out: &mut Vec<u8>, first: bool, key: &str) {
         self.item(out, first);
         out.push(b'"');
@@ -123,6 +138,7 @@ impl Layout {
     }
 
     /// Starts an item of an array (or a member) at this depth.
+    #[inline]
     pub fn item(self, out: &mut Vec<u8>, first: bool) {
         if !first {
             out.push(b',');
@@ -135,6 +151,7 @@ impl Layout {
 
     /// Ends an object or array whose items were laid out at this depth,
     /// with its closing bracket.
+    #[inline]
     pub fn close(self, out: &mut Vec<u8>, bracket: u8) {
         if let Layout::Pretty(depth) = self {
             out.push(b'\n');
@@ -145,6 +162,7 @@ impl Layout {
 }
 
 /// Appends `text` as a JSON string, or `null`.
+#[inline]
 pub fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => push_str(out, text),
@@ -153,7 +171,8 @@ pub fn push_opt_str(out: &mut Vec<u8>, text: Option<&str>) {
 }
 
 /// As [`push_plain`], or `null`.
-pub fn push_opt_plain(out: &mut Vec<u8>, text: Option<&str>) {
+#[inline]
+pub fn push_opt_plain(out: &mut Vec<u8>, text: Option<&[u8]>) {
     match text {
         Some(text) => push_plain(out, text),
         None => out.extend_from_slice(b"null"),
@@ -180,6 +199,7 @@ pub fn push_int(out: &mut Vec<u8>, value: i64) {
 }
 
 /// Appends `true` or `false`.
+#[inline]
 pub fn push_bool(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });
 }
@@ -229,6 +249,18 @@ fn skip_string(bytes: &[u8], at: usize) -> Option<usize> {
     }
     let mut at = at + 1;
     loop {
+        // Eight bytes at a time while none ends the string, starts an
+        // escape or is a control character, then straight to the one that
+        // does.
+        if let Some(word) = word_at(bytes, at) {
+            match first_to_escape(word) {
+                None => {
+                    at += 8;
+                    continue;
+                }
+                Some(place) => at += place,
+            }
+        }
         match *bytes.get(at)? {
             b'"' => return Some(at + 1),
             b'\\' => match *bytes.get(at + 1)? {
@@ -380,22 +412,31 @@ mod tests {
 
     #[test]
     fn each_byte_that_needs_escaping_is_found_wherever_it_sits_in_a_word() {
-        for byte in 0u8..=0x7f {
+        for byte in 0u8..=0xff {
             for position in 0..8 {
                 let mut word = [b'a'; 8];
                 word[position] = byte;
-                let expected = ESCAPE[usize::from(byte)] != 0;
+                let expected = (ESCAPE[usize::from(byte)] != 0).then_some(position);
                 assert_eq!(
-                    any_to_escape(u64::from_le_bytes(word)),
+                    first_to_escape(u64::from_le_bytes(word)),
                     expected,
                     "byte {byte:#x} at {position}"
                 );
             }
         }
         // Bytes of multi-byte UTF-8 never need escaping.
-        assert!(!any_to_escape(u64::from_le_bytes(
-            *b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3"
-        )));
+        assert_eq!(
+            first_to_escape(u64::from_le_bytes(*b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3")),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_first_byte_to_escape_is_found_among_any_others(word in any::<[u8; 8]>()) {
+            let expected = word.iter().position(|b| ESCAPE[usize::from(*b)] != 0);
+            prop_assert_eq!(first_to_escape(u64::from_le_bytes(word)), expected);
+        }
     }
 
     #[test]

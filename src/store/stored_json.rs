@@ -12,6 +12,7 @@
 
 use std::io::Write;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, Statement};
 
 use super::commitments::{SELECT_COMMITMENT, filtered};
@@ -27,15 +28,15 @@ use crate::model::{EventKind, Status};
 pub struct StoredCommitment<'row> {
     id: i64,
     title: &'row str,
-    status: &'row str,
-    announced: &'row str,
+    status: &'row [u8],
+    announced: &'row [u8],
     source: Option<&'row str>,
     quote: Option<&'row str>,
     evidence: Option<&'row str>,
     deadline: StoredDeadline<'row>,
-    created_at: &'row str,
-    updated_at: &'row str,
-    closed_at: Option<&'row str>,
+    created_at: &'row [u8],
+    updated_at: &'row [u8],
+    closed_at: Option<&'row [u8]>,
     tags: Joined<'row>,
     actors: Joined<'row>,
 }
@@ -47,7 +48,7 @@ impl<'row> StoredCommitment<'row> {
         Ok(StoredCommitment {
             id: row.get(0)?,
             title: text(row, 1)?,
-            status: checked(row, 2, |s| s.parse::<Status>().is_ok())?,
+            status: checked(row, 2, is_status)?,
             announced: checked(row, 3, is_date)?,
             source: optional(row, 4)?,
             quote: optional(row, 5)?,
@@ -55,9 +56,9 @@ impl<'row> StoredCommitment<'row> {
             deadline: StoredDeadline::read(row, 7, 8)?,
             created_at: checked(row, 13, is_timestamp)?,
             updated_at: checked(row, 14, is_timestamp)?,
-            closed_at: match optional(row, 15)? {
-                Some(_) => Some(checked(row, 15, is_timestamp)?),
-                None => None,
+            closed_at: match row.get_ref(15)? {
+                ValueRef::Null => None,
+                _ => Some(checked(row, 15, is_timestamp)?),
             },
             tags: Joined(optional(row, 16)?.unwrap_or_default()),
             actors: Joined(optional(row, 17)?.unwrap_or_default()),
@@ -120,10 +121,10 @@ impl StoredCommitment<'_> {
 struct StoredDeadline<'row> {
     version: i64,
     expression: &'row str,
-    earliest: &'row str,
-    latest: &'row str,
+    earliest: &'row [u8],
+    latest: &'row [u8],
     vague: bool,
-    anchor: &'row str,
+    anchor: &'row [u8],
 }
 
 impl<'row> StoredDeadline<'row> {
@@ -188,26 +189,32 @@ fn optional<'row>(row: &'row Row<'row>, index: usize) -> rusqlite::Result<Option
     Ok(row.get_ref(index)?.as_str_or_null()?)
 }
 
+/// The text in column `index` as bytes, once `shape` has found it to be
+/// one of the plain values (a date, a timestamp, a status or an event's
+/// kind, all ASCII) that are printed as they are stored. A damaged value
+/// is reported, not printed. Checking the shape is all the checking such
+/// a value needs: ASCII is UTF-8.
 fn checked<'row>(
     row: &'row Row<'row>,
     index: usize,
-    shape: fn(&str) -> bool,
-) -> rusqlite::Result<&'row str> {
-    let value = text(row, index)?;
-    if shape(value) {
-        Ok(value)
-    } else {
-        Err(rusqlite::Error::FromSqlConversionFailure(
+    shape: fn(&[u8]) -> bool,
+) -> rusqlite::Result<&'row [u8]> {
+    match row.get_ref(index)? {
+        ValueRef::Text(value) if shape(value) => Ok(value),
+        other => Err(rusqlite::Error::FromSqlConversionFailure(
             index,
-            rusqlite::types::Type::Text,
-            format!("unreadable value {value:?}").into(),
-        ))
+            other.data_type(),
+            format!(
+                "unreadable value {:?}",
+                String::from_utf8_lossy(other.as_bytes().unwrap_or_default())
+            )
+            .into(),
+        )),
     }
 }
 
 /// `YYYY-MM-DD`, as `Date` prints.
-fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
+fn is_date(b: &[u8]) -> bool {
     b.len() == 10
         && b.iter().enumerate().all(|(i, c)| {
             if i == 4 || i == 7 {
@@ -219,17 +226,32 @@ fn is_date(text: &str) -> bool {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, as `Timestamp` prints.
-fn is_timestamp(text: &str) -> bool {
-    let b = text.as_bytes();
+fn is_timestamp(b: &[u8]) -> bool {
     b.len() >= 20
-        && is_date(&text[..10])
+        && is_date(&b[..10])
         && b[10] == b'T'
         && b[13] == b':'
         && b[16] == b':'
         && [11, 12, 14, 15, 17, 18]
             .iter()
             .all(|&i| b[i].is_ascii_digit())
-        && b[b.len() - 1] == b'Z'
+        && match &b[19..] {
+            [b'Z'] => true,
+            [b'.', fraction @ .., b'Z'] => {
+                !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        }
+}
+
+/// One of the statuses.
+fn is_status(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|s| s.parse::<Status>().is_ok())
+}
+
+/// One of the kinds of event.
+fn is_event_kind(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|k| EventKind::parse(k).is_some())
 }
 
 /// A list longer than this is shared out among readers.
@@ -449,7 +471,7 @@ impl SharedWork for ListWindows {
 pub(super) struct StoredRevision<'row> {
     deadline: StoredDeadline<'row>,
     reason: Option<&'row str>,
-    at: &'row str,
+    at: &'row [u8],
 }
 
 impl<'row> StoredRevision<'row> {
@@ -480,9 +502,9 @@ impl<'row> StoredRevision<'row> {
 
 /// An event row; its detail is a JSON object flattened into the event.
 pub(super) struct StoredEvent<'row> {
-    at: &'row str,
+    at: &'row [u8],
     author: &'row str,
-    kind: &'row str,
+    kind: &'row [u8],
     /// The detail's members, ready to follow the event's own fields.
     detail: Members<'row>,
 }
@@ -525,7 +547,7 @@ impl<'row> StoredEvent<'row> {
         Ok(StoredEvent {
             at: checked(row, first, is_timestamp)?,
             author: text(row, first + 1)?,
-            kind: checked(row, first + 2, |k| EventKind::parse(k).is_some())?,
+            kind: checked(row, first + 2, is_event_kind)?,
             detail: members,
         })
     }
@@ -854,19 +876,27 @@ mod tests {
 
     #[test]
     fn shapes_of_dates_and_timestamps() {
-        assert!(is_date("2025-10-15"));
+        assert!(is_date(b"2025-10-15"));
         for bad in ["2025-1-15", "2025/10/15", "20251015", "2025-10-15 ", ""] {
-            assert!(!is_date(bad), "{bad:?}");
+            assert!(!is_date(bad.as_bytes()), "{bad:?}");
         }
-        assert!(is_timestamp("2025-10-15T09:30:00Z"));
-        assert!(is_timestamp("2025-10-15T09:30:00.123456789Z"));
+        assert!(is_timestamp(b"2025-10-15T09:30:00Z"));
+        assert!(is_timestamp(b"2025-10-15T09:30:00.123456789Z"));
+        // The fraction is printed as stored, so nothing but digits may
+        // hide in it.
         for bad in [
             "2025-10-15T09:30Z",
             "2025-10-15 09:30:00Z",
             "2025-10-15T09:30:00",
             "2025-10-15T09:30:00+01:00",
+            "2025-10-15T09:30:00.Z",
+            "2025-10-15T09:30:00.1\"2Z",
+            "2025-10-15T09:30:00,123Z",
+            "2025-10-15T09:30:00.١٢Z",
         ] {
-            assert!(!is_timestamp(bad), "{bad:?}");
+            assert!(!is_timestamp(bad.as_bytes()), "{bad:?}");
         }
+        assert!(is_status(b"open") && !is_status(b"opened"));
+        assert!(is_event_kind(b"note") && !is_event_kind(b"Note"));
     }
 }
