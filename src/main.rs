@@ -9,6 +9,12 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = followup::cli::Cli::parse();
     init_logging(matches!(cli.command, followup::cli::Command::Daemon(_)));
+    if matches!(
+        cli.command,
+        followup::cli::Command::Export(_) | followup::cli::Command::List(_)
+    ) {
+        widen_stdout_pipe();
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = followup::cli::run(cli, &mut out).and_then(|code| {
@@ -24,6 +30,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An export or a long list goes out in writes of hundreds of kilobytes.
+/// Into a pipe of the default 64 KiB, this process and its reader would
+/// take turns a dozen times for each; a pipe of 1 MiB (the most an
+/// unprivileged process may ask for by default) takes each in one turn.
+/// Where stdout is not a pipe, or the pipe cannot grow, nothing changes.
+fn widen_stdout_pipe() {
+    use std::os::fd::AsRawFd;
+    let fd = std::io::stdout().as_raw_fd();
+    // SAFETY: F_SETPIPE_SZ takes an integer and touches no memory of ours.
+    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20) };
 }
 
 /// A reader that stopped early (`followup list | head`) is not an error.

@@ -11,10 +11,10 @@
 
 use std::io::Write;
 
-use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
-use rusqlite::{Connection, Rows, Statement, params};
+use rusqlite::Connection;
 
 use super::Store;
+use super::columns::{Columns, Cursor, Param};
 use super::commitments::{SELECT_COMMITMENT, SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN};
 use super::json_text::Layout;
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, reader_count};
@@ -132,19 +132,20 @@ fn id_span(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
 
 /// The three statements an export walks side by side over a run of ids.
 struct Queries<'conn> {
-    commitments: Statement<'conn>,
-    revisions: Statement<'conn>,
-    history: Statement<'conn>,
+    commitments: Cursor<'conn>,
+    revisions: Cursor<'conn>,
+    history: Cursor<'conn>,
 }
 
 impl<'conn> Queries<'conn> {
     fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
         Ok(Queries {
-            commitments: conn.prepare(&format!(
-                "{SELECT_COMMITMENT} WHERE c.id BETWEEN ?1 AND ?2 ORDER BY c.id"
-            ))?,
-            revisions: conn.prepare(SELECT_REVISIONS_BETWEEN)?,
-            history: conn.prepare(SELECT_HISTORY_BETWEEN)?,
+            commitments: Cursor::prepare(
+                conn,
+                &format!("{SELECT_COMMITMENT} WHERE c.id BETWEEN ?1 AND ?2 ORDER BY c.id"),
+            )?,
+            revisions: Cursor::prepare(conn, SELECT_REVISIONS_BETWEEN)?,
+            history: Cursor::prepare(conn, SELECT_HISTORY_BETWEEN)?,
         })
     }
 
@@ -158,22 +159,23 @@ impl<'conn> Queries<'conn> {
         out: &mut Vec<u8>,
         mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
-        let mut commitments = self.commitments.query(params![from, to])?;
-        let mut revisions = self.revisions.query(params![from, to])?;
-        let mut history = self.history.query(params![from, to])?;
+        let span = [Param::Int(from), Param::Int(to)];
+        self.commitments.start(&span)?;
+        self.revisions.start(&span)?;
+        self.history.start(&span)?;
         // The side cursors start on their first row.
-        revisions.advance()?;
-        history.advance()?;
-        while let Some(row) = commitments.next()? {
+        self.revisions.advance()?;
+        self.history.advance()?;
+        while let Some(row) = self.commitments.next_row()? {
             let commitment = StoredCommitment::read(row)?;
             out.extend_from_slice(b",\n");
             commitment.push_fields(out, Layout::Compact);
             out.extend_from_slice(b",\"revisions\":[");
-            push_children(&mut revisions, commitment.id(), out, |row, out| {
+            push_children(&mut self.revisions, commitment.id(), out, |row, out| {
                 StoredRevision::read(row, 1).map(|revision| revision.push(out))
             })?;
             out.extend_from_slice(b"],\"history\":[");
-            push_children(&mut history, commitment.id(), out, |row, out| {
+            push_children(&mut self.history, commitment.id(), out, |row, out| {
                 StoredEvent::read(row, 1).map(|event| event.push(out))
             })?;
             out.extend_from_slice(b"]}");
@@ -189,14 +191,14 @@ impl<'conn> Queries<'conn> {
 /// column 0) that belong to commitment `id`, leaving the cursor on the
 /// first row of the next commitment.
 fn push_children(
-    rows: &mut Rows<'_>,
+    rows: &mut Cursor<'_>,
     id: i64,
     out: &mut Vec<u8>,
-    push: impl Fn(&rusqlite::Row<'_>, &mut Vec<u8>) -> rusqlite::Result<()>,
+    push: impl Fn(Columns<'_>, &mut Vec<u8>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
     let mut any = false;
-    while let Some(row) = rows.get() {
-        let owner: i64 = row.get(0)?;
+    while let Some(row) = rows.row() {
+        let owner = row.int(0)?;
         if owner > id {
             break;
         }

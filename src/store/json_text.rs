@@ -52,8 +52,12 @@ fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
 
 /// Appends `text` as a JSON string, quotes included.
 pub fn push_str(out: &mut Vec<u8>, text: &str) {
+    push_utf8(out, text.as_bytes());
+}
+
+/// Appends `bytes`, which are UTF-8, as a JSON string, quotes included.
+pub fn push_utf8(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut plain_from = 0;

@@ -8,6 +8,7 @@
 //! transaction so that a writer never fails half-way on a lock upgrade.
 
 mod backup;
+mod columns;
 mod commitments;
 mod export;
 mod json_text;

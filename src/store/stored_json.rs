@@ -12,13 +12,14 @@
 
 use std::io::Write;
 
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Row, Statement};
+use rusqlite::Connection;
+use rusqlite::types::Type;
 
+use super::columns::{Columns, Cursor, Param};
 use super::commitments::{SELECT_COMMITMENT, filtered};
 use super::json_text::{
     Layout, canonical_members, push_bool, push_int, push_opt_plain, push_opt_str, push_plain,
-    push_str,
+    push_str, push_utf8,
 };
 use super::readers::{Fault, Framed, SharedWork, WRITE_AT, reader_count};
 use super::{Filter, OutputError, Store};
@@ -44,24 +45,24 @@ pub struct StoredCommitment<'row> {
 impl<'row> StoredCommitment<'row> {
     /// Reads a row of `SELECT_COMMITMENT`, checking the shape of each date,
     /// timestamp and status so a damaged value is reported, not printed.
-    pub(super) fn read(row: &'row Row<'row>) -> rusqlite::Result<StoredCommitment<'row>> {
+    pub(super) fn read(row: Columns<'row>) -> rusqlite::Result<StoredCommitment<'row>> {
         Ok(StoredCommitment {
-            id: row.get(0)?,
-            title: text(row, 1)?,
+            id: row.int(0)?,
+            title: row.text(1)?,
             status: checked(row, 2, is_status)?,
             announced: checked(row, 3, is_date)?,
-            source: optional(row, 4)?,
-            quote: optional(row, 5)?,
-            evidence: optional(row, 6)?,
+            source: row.optional_text(4)?,
+            quote: row.optional_text(5)?,
+            evidence: row.optional_text(6)?,
             deadline: StoredDeadline::read(row, 7, 8)?,
             created_at: checked(row, 13, is_timestamp)?,
             updated_at: checked(row, 14, is_timestamp)?,
-            closed_at: match row.get_ref(15)? {
-                ValueRef::Null => None,
+            closed_at: match row.kind(15) {
+                Type::Null => None,
                 _ => Some(checked(row, 15, is_timestamp)?),
             },
-            tags: Joined(optional(row, 16)?.unwrap_or_default()),
-            actors: Joined(optional(row, 17)?.unwrap_or_default()),
+            tags: Joined(row.optional_text(16)?.unwrap_or_default()),
+            actors: Joined(row.optional_text(17)?.unwrap_or_default()),
         })
     }
 }
@@ -130,13 +131,13 @@ struct StoredDeadline<'row> {
 impl<'row> StoredDeadline<'row> {
     /// Reads the version at column `version` and the five deadline
     /// columns from `first` on.
-    fn read(row: &'row Row<'row>, version: usize, first: usize) -> rusqlite::Result<Self> {
+    fn read(row: Columns<'row>, version: usize, first: usize) -> rusqlite::Result<Self> {
         Ok(StoredDeadline {
-            version: row.get(version)?,
-            expression: text(row, first)?,
+            version: row.int(version)?,
+            expression: row.text(first)?,
             earliest: checked(row, first + 1, is_date)?,
             latest: checked(row, first + 2, is_date)?,
-            vague: row.get(first + 3)?,
+            vague: row.flag(first + 3)?,
             anchor: checked(row, first + 4, is_date)?,
         })
     }
@@ -173,20 +174,13 @@ impl Joined<'_> {
             return;
         }
         out.push(b'[');
-        for (i, item) in self.0.split('\u{1f}').enumerate() {
+        // Cut at an ASCII byte, each item is UTF-8 as the whole is.
+        for (i, item) in self.0.as_bytes().split(|b| *b == 0x1f).enumerate() {
             layout.item(out, i == 0);
-            push_str(out, item);
+            push_utf8(out, item);
         }
         layout.close(out, b']');
     }
-}
-
-fn text<'row>(row: &'row Row<'row>, index: usize) -> rusqlite::Result<&'row str> {
-    Ok(row.get_ref(index)?.as_str()?)
-}
-
-fn optional<'row>(row: &'row Row<'row>, index: usize) -> rusqlite::Result<Option<&'row str>> {
-    Ok(row.get_ref(index)?.as_str_or_null()?)
 }
 
 /// The text in column `index` as bytes, once `shape` has found it to be
@@ -195,21 +189,19 @@ fn optional<'row>(row: &'row Row<'row>, index: usize) -> rusqlite::Result<Option
 /// is reported, not printed. Checking the shape is all the checking such
 /// a value needs: ASCII is UTF-8.
 fn checked<'row>(
-    row: &'row Row<'row>,
+    row: Columns<'row>,
     index: usize,
     shape: fn(&[u8]) -> bool,
 ) -> rusqlite::Result<&'row [u8]> {
-    match row.get_ref(index)? {
-        ValueRef::Text(value) if shape(value) => Ok(value),
-        other => Err(rusqlite::Error::FromSqlConversionFailure(
+    let value = row.text_bytes(index)?;
+    if shape(value) {
+        Ok(value)
+    } else {
+        Err(rusqlite::Error::FromSqlConversionFailure(
             index,
-            other.data_type(),
-            format!(
-                "unreadable value {:?}",
-                String::from_utf8_lossy(other.as_bytes().unwrap_or_default())
-            )
-            .into(),
-        )),
+            Type::Text,
+            format!("unreadable value {:?}", String::from_utf8_lossy(value)).into(),
+        ))
     }
 }
 
@@ -306,11 +298,12 @@ impl Store {
         }
         // Read from the list's index alone: no row is visited.
         let (sql, values) = filtered("SELECT c.id FROM commitments c", filter);
-        let ids = self
-            .conn
-            .prepare(&sql)?
-            .query_map(rusqlite::params_from_iter(values.iter()), |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        let mut rows = Cursor::prepare(&self.conn, &sql)?;
+        rows.start(&text_params(&values))?;
+        let mut ids = Vec::new();
+        while let Some(row) = rows.next_row()? {
+            ids.push(row.int(0)?);
+        }
         if ids.len() <= shared.above {
             self.conn.execute_batch("ROLLBACK")?;
             return Ok(None);
@@ -364,10 +357,10 @@ impl Store {
     /// row is read.
     fn list_alone(&self, filter: &Filter, framed: &mut Framed<'_>) -> Result<(), Fault> {
         let (sql, values) = filtered(SELECT_COMMITMENT, filter);
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        let mut rows = Cursor::prepare(&self.conn, &sql)?;
+        rows.start(&text_params(&values))?;
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
-        while let Some(row) = rows.next()? {
+        while let Some(row) = rows.next_row()? {
             buffer.extend_from_slice(b",\n");
             StoredCommitment::read(row)?.push_pretty(&mut buffer);
             if buffer.len() >= WRITE_AT {
@@ -377,6 +370,11 @@ impl Store {
         }
         framed.elements(&buffer)
     }
+}
+
+/// A filter's values, to bind as text.
+fn text_params(values: &[String]) -> Vec<Param<'_>> {
+    values.iter().map(|value| Param::Text(value)).collect()
 }
 
 /// When and how a list is shared out among readers.
@@ -405,7 +403,7 @@ struct ListWindows {
 
 /// A reader of a list: its lookup, and its window's ids in id order.
 struct ListReader<'conn> {
-    one: Statement<'conn>,
+    one: Cursor<'conn>,
     /// Each id of the window with its place in the window, by id.
     by_id: Vec<(i64, usize)>,
 }
@@ -430,7 +428,7 @@ impl SharedWork for ListWindows {
 
     fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<ListReader<'conn>> {
         Ok(ListReader {
-            one: conn.prepare(&format!("{SELECT_COMMITMENT} WHERE c.id = ?1"))?,
+            one: Cursor::prepare(conn, &format!("{SELECT_COMMITMENT} WHERE c.id = ?1"))?,
             by_id: Vec::new(),
         })
     }
@@ -453,8 +451,8 @@ impl SharedWork for ListWindows {
         part.lines.clear();
         part.placed.clear();
         for &(id, place) in &reader.by_id[from..to] {
-            let mut rows = reader.one.query([id])?;
-            let Some(row) = rows.next()? else {
+            reader.one.start(&[Param::Int(id)])?;
+            let Some(row) = reader.one.next_row()? else {
                 return Err(Fault::Stopped(
                     "a listed commitment was not found in the same snapshot; run the command again",
                 ));
@@ -477,13 +475,10 @@ pub(super) struct StoredRevision<'row> {
 impl<'row> StoredRevision<'row> {
     /// Reads the revision whose columns (version, the five deadline
     /// columns, reason, at) start at `first`.
-    pub(super) fn read(
-        row: &'row Row<'row>,
-        first: usize,
-    ) -> rusqlite::Result<StoredRevision<'row>> {
+    pub(super) fn read(row: Columns<'row>, first: usize) -> rusqlite::Result<StoredRevision<'row>> {
         Ok(StoredRevision {
             deadline: StoredDeadline::read(row, first, first + 1)?,
-            reason: optional(row, first + 6)?,
+            reason: row.optional_text(first + 6)?,
             at: checked(row, first + 7, is_timestamp)?,
         })
     }
@@ -520,8 +515,8 @@ enum Members<'row> {
 impl<'row> StoredEvent<'row> {
     /// Reads the event whose columns (at, author, kind, detail) start at
     /// `first`.
-    pub(super) fn read(row: &'row Row<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
-        let detail = text(row, first + 3)?;
+    pub(super) fn read(row: Columns<'row>, first: usize) -> rusqlite::Result<StoredEvent<'row>> {
+        let detail = row.text(first + 3)?;
         let members = match canonical_members(detail) {
             Some(members) => Members::Stored(members),
             None => {
@@ -546,7 +541,7 @@ impl<'row> StoredEvent<'row> {
         };
         Ok(StoredEvent {
             at: checked(row, first, is_timestamp)?,
-            author: text(row, first + 1)?,
+            author: row.text(first + 1)?,
             kind: checked(row, first + 2, is_event_kind)?,
             detail: members,
         })
