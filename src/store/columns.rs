@@ -79,9 +79,10 @@ impl<'conn> Cursor<'conn> {
             ffi::sqlite3_clear_bindings(self.stmt.as_ptr());
         }
         for (index, param) in (1..).zip(params) {
-            // SAFETY: the statement is live; a text is valid for the length
-            // given, and copied by SQLite (SQLITE_TRANSIENT) before the
-            // call returns.
+            // SAFETY: the statement is live; a text or array is valid for
+            // the length given, and copied by SQLite (SQLITE_TRANSIENT)
+            // before the call returns, so SQLite never writes through the
+            // pointer made mutable for the call.
             let code = unsafe {
                 match *param {
                     Param::Int(value) => ffi::sqlite3_bind_int64(self.stmt.as_ptr(), index, value),
@@ -91,6 +92,21 @@ impl<'conn> Cursor<'conn> {
                             index,
                             text.as_ptr().cast(),
                             length,
+                            ffi::SQLITE_TRANSIENT(),
+                        ),
+                        Err(_) => ffi::SQLITE_TOOBIG,
+                    },
+                    // SQLite cannot copy nothing (it asks for 0 bytes and
+                    // takes the null it gets for running out of memory);
+                    // `carray(NULL)` is empty as well.
+                    Param::Ints([]) => ffi::sqlite3_bind_null(self.stmt.as_ptr(), index),
+                    Param::Ints(values) => match c_int::try_from(values.len()) {
+                        Ok(length) => ffi::sqlite3_carray_bind(
+                            self.stmt.as_ptr(),
+                            index,
+                            values.as_ptr().cast_mut().cast(),
+                            length,
+                            ffi::SQLITE_CARRAY_INT64,
                             ffi::SQLITE_TRANSIENT(),
                         ),
                         Err(_) => ffi::SQLITE_TOOBIG,
@@ -146,6 +162,8 @@ impl Drop for Cursor<'_> {
 pub(super) enum Param<'a> {
     Int(i64),
     Text(&'a str),
+    /// Whole numbers, read in SQL as the table `carray(?N)`.
+    Ints(&'a [i64]),
 }
 
 /// The values of the row a cursor stands on, valid until it steps again.
@@ -354,6 +372,28 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("no such column: missing"), "{err}");
         assert!(Cursor::prepare(&conn, "  ").is_err());
+    }
+
+    #[test]
+    fn whole_numbers_are_bound_as_a_table_in_their_order() {
+        let conn = table();
+        let mut cursor = Cursor::prepare(
+            &conn,
+            "SELECT t.id FROM carray(?1) AS wanted CROSS JOIN t ON t.id = wanted.value",
+        )
+        .unwrap();
+        let mut read = |ids: &[i64]| {
+            cursor.start(&[Param::Ints(ids)]).unwrap();
+            let mut found = Vec::new();
+            while let Some(row) = cursor.next_row().unwrap() {
+                found.push(row.int(0).unwrap());
+            }
+            found
+        };
+        assert_eq!(read(&[3, 1, 2]), [3, 1, 2]);
+        assert_eq!(read(&[2, 99, 1]), [2, 1]);
+        assert_eq!(read(&[]), Vec::<i64>::new());
+        assert_eq!(read(&[1]), [1]);
     }
 
     #[test]

@@ -44,15 +44,26 @@ pub struct Counts {
     pub events: u64,
 }
 
+// The columns of `SELECT_COMMITMENT`, written once for both constants.
+macro_rules! select_commitment_columns {
+    () => {
+        "
+SELECT c.id, c.title, c.status, c.announced, c.source, c.quote, c.evidence,
+       c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
+       c.created_at, c.updated_at, c.closed_at, c.tag_list, c.actor_list"
+    };
+}
+
+/// [`SELECT_COMMITMENT`] without its FROM, for commitments joined to
+/// something else (named `c`).
+pub(super) const SELECT_COMMITMENT_COLUMNS: &str = select_commitment_columns!();
+
 /// Columns of a commitment with its current deadline, tags and actors, all
 /// kept on its own row (see schema v3). Tags and actors are joined with
 /// U+001F, which no stored value contains (control characters are refused
 /// on input).
-pub(super) const SELECT_COMMITMENT: &str = "
-SELECT c.id, c.title, c.status, c.announced, c.source, c.quote, c.evidence,
-       c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
-       c.created_at, c.updated_at, c.closed_at, c.tag_list, c.actor_list
-FROM commitments c";
+pub(super) const SELECT_COMMITMENT: &str =
+    concat!(select_commitment_columns!(), "\nFROM commitments c");
 
 const SELECT_LISTED: &str =
     "SELECT c.id, c.title, c.status, c.latest, c.vague, c.tag_list FROM commitments c";

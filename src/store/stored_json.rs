@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use rusqlite::types::Type;
 
 use super::columns::{Columns, Cursor, Param};
-use super::commitments::{SELECT_COMMITMENT, filtered};
+use super::commitments::{SELECT_COMMITMENT, SELECT_COMMITMENT_COLUMNS, filtered};
 use super::json_text::{
     Layout, canonical_members, push_bool, push_int, push_opt_plain, push_opt_str, push_plain,
     push_str, push_utf8,
@@ -403,9 +403,12 @@ struct ListWindows {
 
 /// A reader of a list: its lookup, and its window's ids in id order.
 struct ListReader<'conn> {
-    one: Cursor<'conn>,
-    /// Each id of the window with its place in the window, by id.
+    /// The commitments with the ids in `carray(?1)`, in that order.
+    share: Cursor<'conn>,
+    /// Each id of the window with its place in the window.
     by_id: Vec<(i64, usize)>,
+    /// The ids of the reader's share, in id order.
+    ids: Vec<i64>,
 }
 
 /// A reader's part of a window.
@@ -427,9 +430,15 @@ impl SharedWork for ListWindows {
     }
 
     fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<ListReader<'conn>> {
+        // The ids drive the join, so the rows come in the ids' order.
+        let sql = format!(
+            "{SELECT_COMMITMENT_COLUMNS} FROM carray(?1) AS wanted \
+             CROSS JOIN commitments c ON c.id = wanted.value"
+        );
         Ok(ListReader {
-            one: Cursor::prepare(conn, &format!("{SELECT_COMMITMENT} WHERE c.id = ?1"))?,
+            share: Cursor::prepare(conn, &sql)?,
             by_id: Vec::new(),
+            ids: Vec::new(),
         })
     }
 
@@ -441,28 +450,53 @@ impl SharedWork for ListWindows {
     ) -> Result<(), Fault> {
         let (window, share) = (run / self.readers, run % self.readers);
         let ids = self.ids.chunks(self.window).nth(window).unwrap_or_default();
-        // Every reader sorts the window for itself: a few thousand pairs,
-        // where sorting once while planning would hold the write lock longer.
-        reader.by_id.clear();
-        reader.by_id.extend(ids.iter().copied().zip(0..));
-        reader.by_id.sort_unstable();
         let from = share * ids.len() / self.readers;
         let to = (share + 1) * ids.len() / self.readers;
+        // Every reader picks its share of the window for itself: a few
+        // thousand pairs, where sorting once while planning would hold
+        // the write lock longer.
+        reader.by_id.clear();
+        reader.by_id.extend(ids.iter().copied().zip(0..));
+        let mine = share_by_id(&mut reader.by_id, from, to);
+        reader.ids.clear();
+        reader.ids.extend(mine.iter().map(|&(id, _)| id));
         part.lines.clear();
         part.placed.clear();
-        for &(id, place) in &reader.by_id[from..to] {
-            reader.one.start(&[Param::Int(id)])?;
-            let Some(row) = reader.one.next_row()? else {
-                return Err(Fault::Stopped(
-                    "a listed commitment was not found in the same snapshot; run the command again",
-                ));
+        reader.share.start(&[Param::Ints(&reader.ids)])?;
+        for &(id, place) in mine.iter() {
+            let found = match reader.share.next_row()? {
+                Some(row) if row.int(0)? == id => row,
+                _ => {
+                    return Err(Fault::Stopped(
+                        "a listed commitment was not found in the same snapshot; run the command again",
+                    ));
+                }
             };
             let start = part.lines.len();
-            StoredCommitment::read(row)?.push_pretty(&mut part.lines);
+            StoredCommitment::read(found)?.push_pretty(&mut part.lines);
             part.placed.push((place, start..part.lines.len()));
         }
         Ok(())
     }
+}
+
+/// The pairs that would lie at `from..to` were `pairs` sorted, sorted:
+/// picked out first, so that each reader sorts only its share.
+fn share_by_id(pairs: &mut [(i64, usize)], from: usize, to: usize) -> &mut [(i64, usize)] {
+    let to = to.min(pairs.len());
+    let from = from.min(to);
+    if from > 0 && from < pairs.len() {
+        // Everything before `from` is now below everything from it on.
+        pairs.select_nth_unstable(from);
+    }
+    let share = &mut pairs[from..];
+    let count = to - from;
+    if count > 0 && count < share.len() {
+        share.select_nth_unstable(count);
+    }
+    let share = &mut share[..count];
+    share.sort_unstable();
+    share
 }
 
 /// A revision row of `deadlines`, from its `version` column on.
@@ -867,6 +901,33 @@ mod tests {
                 .list_json(&Filter::default(), &mut std::io::sink())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn each_share_of_a_window_is_its_stretch_of_the_window_in_id_order() {
+        for len in [0usize, 1, 2, 3, 7, 100, 1000] {
+            // Ids in no order, as a list by deadline has them.
+            let pairs: Vec<(i64, usize)> = (0..len)
+                .map(|place| (((place * 7919) % 10007) as i64, place))
+                .collect();
+            let mut sorted = pairs.clone();
+            sorted.sort_unstable();
+            for readers in 1..=4 {
+                let mut joined = Vec::new();
+                for share in 0..readers {
+                    let (from, to) = (share * len / readers, (share + 1) * len / readers);
+                    let mut scratch = pairs.clone();
+                    let mine = share_by_id(&mut scratch, from, to);
+                    assert_eq!(
+                        mine,
+                        &sorted[from..to],
+                        "{len} pairs, share {share} of {readers}"
+                    );
+                    joined.extend_from_slice(mine);
+                }
+                assert_eq!(joined, sorted);
+            }
+        }
     }
 
     #[test]
