@@ -120,7 +120,7 @@ const SPACES: &[u8] = b"                                ";
 
 impl Layout {
     /// The layout of what is nested one level inside.
-    #[inline]
+    #[inline(always)]
     pub fn inner(self) -> Layout {
         match self {
             Layout::Compact => Layout::Compact,
@@ -130,7 +130,7 @@ impl Layout {
 
     /// Starts a member of an object laid out at this depth: the comma
     /// before it unless it is the first, then its key (plain ASCII).
-    #[inline]
+    #[inline(always)]
     pub fn key(self, out: &mut Vec<u8>, first: bool, key: &str) {
         self.item(out, first);
         out.push(b'"');
@@ -142,7 +142,7 @@ impl Layout {
     }
 
     /// Starts an item of an array (or a member) at this depth.
-    #[inline]
+    #[inline(always)]
     pub fn item(self, out: &mut Vec<u8>, first: bool) {
         if !first {
             out.push(b',');
@@ -155,7 +155,7 @@ impl Layout {
 
     /// Ends an object or array whose items were laid out at this depth,
     /// with its closing bracket.
-    #[inline]
+    #[inline(always)]
     pub fn close(self, out: &mut Vec<u8>, bracket: u8) {
         if let Layout::Pretty(depth) = self {
             out.push(b'\n');

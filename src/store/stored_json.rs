@@ -76,6 +76,9 @@ impl StoredCommitment<'_> {
     /// in `layout`, leaving its object open: `{` and the members, to be
     /// closed by the caller (an exported record goes on with its
     /// revisions and history).
+    // Inlined into each caller, whose layout is then a constant: the
+    // keys and their indents are written without a branch or a call each.
+    #[inline(always)]
     pub(super) fn push_fields(&self, out: &mut Vec<u8>, layout: Layout) {
         out.push(b'{');
         layout.key(out, true, "id");
@@ -145,6 +148,7 @@ impl<'row> StoredDeadline<'row> {
     /// Appends `{` and the deadline's fields, then its version, as
     /// `DeadlineVersion` and `Revision` both begin, in `layout`, leaving
     /// the object open.
+    #[inline(always)]
     fn push_fields(&self, out: &mut Vec<u8>, layout: Layout) {
         out.push(b'{');
         layout.key(out, true, "expression");
