@@ -34,13 +34,51 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// or a backslash. A borrow in the subtractions can flag a byte after a
 /// true match, never one before it, so the lowest flag is exact.
 fn first_to_escape(word: u64) -> Option<usize> {
+    let flags = escape_flags(word);
+    (flags != 0).then_some(flags.trailing_zeros() as usize / 8)
+}
+
+/// The high bit of each byte of `word` that must be escaped, and
+/// perhaps of bytes after it (see [`first_to_escape`]).
+#[inline(always)]
+fn escape_flags(word: u64) -> u64 {
     let control = word.wrapping_sub(ONES * 0x20) & !word;
     let quote =
         (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(word ^ (ONES * u64::from(b'"')));
     let backslash =
         (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(word ^ (ONES * u64::from(b'\\')));
-    let flags = (control | quote | backslash) & HIGHS;
-    (flags != 0).then_some(flags.trailing_zeros() as usize / 8)
+    (control | quote | backslash) & HIGHS
+}
+
+/// Where the first byte from `at` on lies that must be escaped in a JSON
+/// string (and so ends one, or starts an escape, when reading), or the
+/// end of `bytes`. Sixteen bytes at a time while none does (most text,
+/// Arabic included, has no such byte), then eight, then one.
+#[inline]
+fn next_to_escape(bytes: &[u8], mut at: usize) -> usize {
+    while let (Some(first), Some(second)) = (word_at(bytes, at), word_at(bytes, at + 8)) {
+        let (first, second) = (escape_flags(first), escape_flags(second));
+        if first | second == 0 {
+            at += 16;
+            continue;
+        }
+        return at
+            + if first != 0 {
+                first.trailing_zeros() as usize / 8
+            } else {
+                8 + second.trailing_zeros() as usize / 8
+            };
+    }
+    if let Some(word) = word_at(bytes, at) {
+        match first_to_escape(word) {
+            Some(place) => return at + place,
+            None => at += 8,
+        }
+    }
+    bytes
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|b| ESCAPE[usize::from(*b)] != 0))
+        .map_or(bytes.len(), |place| at + place)
 }
 
 /// The eight bytes of `bytes` from `at`, as a word, if there are eight.
@@ -61,35 +99,22 @@ pub fn push_utf8(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut plain_from = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        // Eight bytes at a time while none needs escaping (most text,
-        // Arabic included, has no byte that does), then straight to the
-        // one that does.
-        if let Some(word) = word_at(bytes, at) {
-            match first_to_escape(word) {
-                None => {
-                    at += 8;
-                    continue;
-                }
-                Some(place) => at += place,
-            }
-        }
-        let byte = bytes[at];
-        let escape = ESCAPE[usize::from(byte)];
-        if escape != 0 {
-            out.extend_from_slice(&bytes[plain_from..at]);
-            if escape == b'u' {
+    let mut at = next_to_escape(bytes, 0);
+    while let Some(&byte) = bytes.get(at) {
+        out.extend_from_slice(&bytes[plain_from..at]);
+        match ESCAPE[usize::from(byte)] {
+            b'u' => {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[usize::from(byte >> 4)]);
                 out.push(HEX[usize::from(byte & 0xf)]);
-            } else {
+            }
+            escape => {
                 out.push(b'\\');
                 out.push(escape);
             }
-            plain_from = at + 1;
         }
-        at += 1;
+        plain_from = at + 1;
+        at = next_to_escape(bytes, at + 1);
     }
     out.extend_from_slice(&bytes[plain_from..]);
     out.push(b'"');
@@ -253,18 +278,7 @@ fn skip_string(bytes: &[u8], at: usize) -> Option<usize> {
     }
     let mut at = at + 1;
     loop {
-        // Eight bytes at a time while none ends the string, starts an
-        // escape or is a control character, then straight to the one that
-        // does.
-        if let Some(word) = word_at(bytes, at) {
-            match first_to_escape(word) {
-                None => {
-                    at += 8;
-                    continue;
-                }
-                Some(place) => at += place,
-            }
-        }
+        at = next_to_escape(bytes, at);
         match *bytes.get(at)? {
             b'"' => return Some(at + 1),
             b'\\' => match *bytes.get(at + 1)? {
@@ -433,6 +447,26 @@ mod tests {
             first_to_escape(u64::from_le_bytes(*b"\xd8\xa7\xd9\x84\xe2\x80\xae\xc3")),
             None
         );
+    }
+
+    proptest! {
+        #[test]
+        fn the_next_byte_to_escape_is_found_from_any_start(
+            // Mostly plain text, so that the long strides are taken too.
+            bytes in proptest::collection::vec(
+                prop_oneof![8 => 0x20u8..=0x7f, 1 => any::<u8>()],
+                0..80,
+            ),
+            start in 0usize..90,
+        ) {
+            let expected = bytes
+                .iter()
+                .enumerate()
+                .skip(start)
+                .find(|(_, b)| ESCAPE[usize::from(**b)] != 0)
+                .map_or(bytes.len(), |(place, _)| place);
+            prop_assert_eq!(next_to_escape(&bytes, start), expected);
+        }
     }
 
     proptest! {
