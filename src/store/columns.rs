@@ -201,20 +201,34 @@ impl<'row> Columns<'row> {
         }
     }
 
-    /// The bytes of the text in column `index`; any other type is an
-    /// error naming the column.
-    pub(super) fn text_bytes(&self, index: usize) -> rusqlite::Result<&'row [u8]> {
+    /// The value in column `index` if it is of SQLite's type `wanted`;
+    /// otherwise an error naming the column and saying what belongs there.
+    fn value_of(
+        &self,
+        index: usize,
+        wanted: c_int,
+        belongs: &str,
+    ) -> rusqlite::Result<NonNull<ffi::sqlite3_value>> {
         let value = self
             .value(index)
             .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(index))?;
+        // SAFETY: the value belongs to the current row.
+        if unsafe { ffi::sqlite3_value_type(value.as_ptr()) } == wanted {
+            Ok(value)
+        } else {
+            Err(wrong_type(index, self.kind(index), belongs))
+        }
+    }
+
+    /// The bytes of the text in column `index`; any other type is an
+    /// error naming the column.
+    pub(super) fn text_bytes(&self, index: usize) -> rusqlite::Result<&'row [u8]> {
+        let value = self.value_of(index, ffi::SQLITE_TEXT, "text")?;
         // SAFETY: the value belongs to the current row, and the text it
         // points to lives until the statement steps, which needs the
         // cursor that `'row` borrows. A text value is read as text, so
         // SQLite converts nothing and the pointer stays put.
         unsafe {
-            if ffi::sqlite3_value_type(value.as_ptr()) != ffi::SQLITE_TEXT {
-                return Err(wrong_type(index, self.kind(index), "text"));
-            }
             let text = ffi::sqlite3_value_text(value.as_ptr());
             let length = usize::try_from(ffi::sqlite3_value_bytes(value.as_ptr())).unwrap_or(0);
             if text.is_null() {
@@ -257,16 +271,9 @@ impl<'row> Columns<'row> {
 
     /// The whole number in column `index`; any other type is an error.
     pub(super) fn int(&self, index: usize) -> rusqlite::Result<i64> {
-        let value = self
-            .value(index)
-            .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(index))?;
+        let value = self.value_of(index, ffi::SQLITE_INTEGER, "a whole number")?;
         // SAFETY: the value belongs to the current row.
-        unsafe {
-            if ffi::sqlite3_value_type(value.as_ptr()) != ffi::SQLITE_INTEGER {
-                return Err(wrong_type(index, self.kind(index), "a whole number"));
-            }
-            Ok(ffi::sqlite3_value_int64(value.as_ptr()))
-        }
+        Ok(unsafe { ffi::sqlite3_value_int64(value.as_ptr()) })
     }
 
     /// The flag in column `index`: a whole number, true unless 0.
