@@ -857,4 +857,23 @@ mod tests {
             assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
         }
     }
+
+    #[test]
+    fn a_tag_is_looked_up_by_the_tags_primary_key() {
+        for statuses in [vec![], vec![Status::Open]] {
+            let filter = Filter {
+                statuses,
+                tags: vec!["energy".into(), "syria".into()],
+                ..Filter::default()
+            };
+            let (sql, values) = filtered(SELECT_LISTED, &filter);
+            let plan = plan_of(&sql, &values);
+            assert_eq!(
+                plan.matches("USING PRIMARY KEY (commitment_id=? AND tag=?)")
+                    .count(),
+                2,
+                "{filter:?}: {plan}"
+            );
+        }
+    }
 }
