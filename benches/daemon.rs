@@ -152,10 +152,9 @@ fn fill(path: &Path, n: usize, today: Date, now: Timestamp) {
                     vague: false,
                     anchor: today,
                 };
-                ImportItem {
-                    origin: format!("row {i}"),
-                    has_id: false,
-                    record: CommitmentRecord {
+                ImportItem::new(
+                    format!("row {i}"),
+                    CommitmentRecord {
                         commitment: Commitment {
                             id: 0,
                             title: format!("Commitment {i}: hold the joint committee meeting"),
@@ -187,7 +186,8 @@ fn fill(path: &Path, n: usize, today: Date, now: Timestamp) {
                             detail: serde_json::Map::new(),
                         }],
                     },
-                }
+                    false,
+                )
             })
             .collect();
         store

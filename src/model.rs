@@ -125,6 +125,121 @@ pub struct DeadlineVersion {
     pub version: u32,
 }
 
+/// A deadline version as history records it in an event's detail: the
+/// fields of [`DeadlineVersion`], as its JSON has them. Built member by
+/// member: an import makes one for every record it is given without a
+/// history, and `json!` took five times as long.
+pub fn deadline_json(deadline: &Deadline, version: u32) -> serde_json::Value {
+    use serde_json::Value;
+    let mut members = serde_json::Map::new();
+    members.insert("anchor".into(), Value::String(date_text(deadline.anchor)));
+    members.insert(
+        "earliest".into(),
+        Value::String(date_text(deadline.earliest)),
+    );
+    members.insert(
+        "expression".into(),
+        Value::String(deadline.expression.clone()),
+    );
+    members.insert("latest".into(), Value::String(date_text(deadline.latest)));
+    members.insert("vague".into(), Value::Bool(deadline.vague));
+    members.insert("version".into(), Value::from(version));
+    Value::Object(members)
+}
+
+/// `date` as `Display` writes it ("2025-12-15").
+pub fn date_text(date: Date) -> String {
+    match iso_date(date) {
+        // Digits and hyphens only.
+        Some(bytes) => String::from_utf8(bytes.to_vec()).unwrap_or_default(),
+        None => date.to_string(),
+    }
+}
+
+/// `at` as `Display` writes it ("2026-01-02T03:04:05.5Z": UTC, with as
+/// many digits of a second's fraction as it needs), appended to `out`;
+/// without the formatting machinery from 1970 to 9999: imports write four
+/// timestamps a record.
+pub fn push_timestamp(out: &mut Vec<u8>, at: Timestamp) {
+    use std::io::Write;
+    let (second, nanos) = (at.as_second(), at.subsec_nanosecond());
+    const LAST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    if !(0..=LAST).contains(&second) || nanos < 0 {
+        // Writing to memory cannot fail.
+        let _ = write!(out, "{at}");
+        return;
+    }
+    let (days, of_day) = (second / 86_400, second % 86_400);
+    let Some(date) = civil_from_days(days).and_then(iso_date) else {
+        let _ = write!(out, "{at}");
+        return;
+    };
+    let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    out.extend_from_slice(&date);
+    out.push(b'T');
+    out.extend_from_slice(&two(of_day / 3600));
+    out.push(b':');
+    out.extend_from_slice(&two(of_day / 60 % 60));
+    out.push(b':');
+    out.extend_from_slice(&two(of_day % 60));
+    if nanos > 0 {
+        let mut digits = [0u8; 9];
+        let mut rest = nanos;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let used = 9 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+        out.push(b'.');
+        out.extend_from_slice(&digits[..used]);
+    }
+    out.push(b'Z');
+}
+
+/// The civil date `days` after 1970-01-01 (`days` ≥ 0), by the Gregorian
+/// calendar's 400-year cycle of 146,097 days, counted from 0000-03-01 so
+/// that a leap day is the last day of its year.
+fn civil_from_days(days: i64) -> Option<Date> {
+    let from_march_0000 = days + 719_468;
+    let era = from_march_0000 / 146_097;
+    let day_of_era = from_march_0000 % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + i64::from(month <= 2);
+    Date::new(i16::try_from(year).ok()?, month as i8, day as i8).ok()
+}
+
+/// `date` as `Display` writes it, for the years 0 to 9999, without the
+/// formatting machinery: imports write seven dates a record.
+pub fn iso_date(date: Date) -> Option<[u8; 10]> {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let digit = |n: i16| b'0' + n as u8;
+    let (month, day) = (i16::from(date.month()), i16::from(date.day()));
+    Some([
+        digit(year / 1000),
+        digit(year / 100 % 10),
+        digit(year / 10 % 10),
+        digit(year % 10),
+        b'-',
+        digit(month / 10),
+        digit(month % 10),
+        b'-',
+        digit(day / 10),
+        digit(day % 10),
+    ])
+}
+
 /// A commitment as stored, with its current deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitment {
@@ -397,6 +512,83 @@ impl NewCommitment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_display_writes_them() {
+        let days = [
+            jiff::civil::date(2025, 10, 15),
+            jiff::civil::date(2024, 2, 29),
+            jiff::civil::date(0, 1, 1),
+            jiff::civil::date(9, 9, 9),
+            jiff::civil::date(999, 12, 31),
+            jiff::civil::date(9999, 12, 31),
+            jiff::civil::date(-1, 6, 1),
+            jiff::civil::date(-9999, 1, 1),
+        ];
+        for day in days {
+            assert_eq!(date_text(day), day.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timestamps_are_written_as_display_writes_them(
+            second in -400_000_000_000i64..400_000_000_000,
+            nanos in proptest::prop_oneof![0i32..1_000_000_000, proptest::strategy::Just(0), proptest::strategy::Just(500_000_000)],
+        ) {
+            let Ok(at) = Timestamp::new(second, nanos) else { return Ok(()); };
+            let mut out = Vec::new();
+            push_timestamp(&mut out, at);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), at.to_string());
+        }
+    }
+
+    #[test]
+    fn days_since_1970_are_counted_as_the_calendar_counts_them() {
+        let epoch = Date::constant(1970, 1, 1);
+        for days in (0..2_932_897)
+            .step_by(97)
+            .chain([0, 59, 789, 10_957, 11_016, 2_932_896])
+        {
+            let expected = epoch.checked_add(jiff::Span::new().days(days)).unwrap();
+            assert_eq!(civil_from_days(days), Some(expected), "{days}");
+        }
+    }
+
+    #[test]
+    fn timestamps_at_the_edges_are_written_as_display_writes_them() {
+        for (second, nanos) in [
+            (0, 0),
+            (0, 1),
+            (1, 100_000_000),
+            (253_402_207_199, 999_999_999),
+            (253_402_207_200, 0),
+            (-1, 0),
+            (1_767_225_600, 120_000),
+        ] {
+            let at = Timestamp::new(second, nanos).unwrap();
+            let mut out = Vec::new();
+            push_timestamp(&mut out, at);
+            assert_eq!(String::from_utf8(out).unwrap(), at.to_string());
+        }
+    }
+
+    #[test]
+    fn history_records_a_deadline_as_its_json_has_it() {
+        let announced = jiff::civil::date(2025, 10, 15);
+        for (expression, version) in [("within two months", 1), ("soon", 3), ("خلال شهرين", 2)]
+        {
+            let deadline = Deadline::parse(expression, announced).unwrap();
+            let whole = DeadlineVersion {
+                deadline: deadline.clone(),
+                version,
+            };
+            assert_eq!(
+                deadline_json(&deadline, version),
+                serde_json::to_value(&whole).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn titles_refuse_line_breaks_nul_and_excess_length() {

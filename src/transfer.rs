@@ -218,11 +218,7 @@ pub fn read_each(
         let record = row
             .into_record(context)
             .map_err(|e| format!("{origin}: {e}"))?;
-        let item = ImportItem {
-            origin,
-            record,
-            has_id,
-        };
+        let item = ImportItem::new(origin, record, has_id);
         if !each(item) {
             break;
         }
@@ -508,14 +504,7 @@ impl Row {
             }
             None => {
                 let mut detail = Map::new();
-                detail.insert(
-                    "deadline".into(),
-                    serde_json::to_value(DeadlineVersion {
-                        deadline: deadline.clone(),
-                        version,
-                    })
-                    .unwrap_or(Value::Null),
-                );
+                detail.insert("deadline".into(), model::deadline_json(&deadline, version));
                 vec![Event {
                     at: context.now,
                     author: context.author.clone(),
@@ -584,12 +573,12 @@ mod tests {
     fn hand_written_csv_rows_need_only_title_and_due() {
         let text = "title,due,announced,tags\n\"Hold committee meeting, Moscow\",2025-12-15,2025-10-15,Syria; Russia\n";
         let items = read(text, Format::Csv, &context()).unwrap();
-        let c = &items[0].record.commitment;
+        let c = &items[0].record().commitment;
         assert_eq!(c.title, "Hold committee meeting, Moscow");
         assert_eq!(c.deadline.deadline.latest, jiff::civil::date(2025, 12, 15));
         assert_eq!(c.tags, vec!["russia", "syria"]);
-        assert!(!items[0].has_id);
-        assert_eq!(items[0].record.history[0].kind, EventKind::Imported);
+        assert!(!items[0].has_id());
+        assert_eq!(items[0].record().history[0].kind, EventKind::Imported);
     }
 
     #[test]

@@ -255,17 +255,6 @@ pub(super) fn event_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Event> {
     })
 }
 
-fn deadline_json(deadline: &Deadline, version: u32) -> Value {
-    json!({
-        "expression": deadline.expression,
-        "earliest": deadline.earliest.to_string(),
-        "latest": deadline.latest.to_string(),
-        "vague": deadline.vague,
-        "anchor": deadline.anchor.to_string(),
-        "version": version,
-    })
-}
-
 pub(super) const INSERT_EVENT: &str =
     "INSERT INTO events (commitment_id, at, author, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 pub(super) const INSERT_DEADLINE: &str =
@@ -438,7 +427,7 @@ fn insert_new(
         at,
         author,
         EventKind::Created,
-        &detail(json!({ "deadline": deadline_json(&new.deadline, 1) })),
+        &detail(json!({ "deadline": crate::model::deadline_json(&new.deadline, 1) })),
     )?;
     if let Some(note) = &new.note {
         insert_event(
@@ -660,8 +649,8 @@ impl Store {
                     author,
                     EventKind::Revised,
                     &detail(json!({
-                        "from": deadline_json(&previous, version),
-                        "to": deadline_json(deadline, next),
+                        "from": crate::model::deadline_json(&previous, version),
+                        "to": crate::model::deadline_json(deadline, next),
                         "reason": reason,
                     })),
                 )

@@ -292,13 +292,9 @@ mod tests {
             record.commitment.id = id;
         }
         let mut store = Store::open(&dir.path().join("gaps.db"), Check::Full).unwrap();
-        let items = records.into_iter().map(|record| {
-            Ok(ImportItem {
-                origin: "test".into(),
-                record,
-                has_id: true,
-            })
-        });
+        let items = records
+            .into_iter()
+            .map(|record| Ok(ImportItem::new("test".into(), record, true)));
         store.import(items, ImportMode::KeepIds).unwrap();
         let alone = exported(&store, RUN_IDS, 1);
         assert_eq!(alone.lines().count(), 6 + 2);

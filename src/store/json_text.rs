@@ -233,6 +233,50 @@ pub fn push_bool(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });
 }
 
+/// Appends `value` exactly as `serde_json::to_string` writes it: compact,
+/// an object's members in its map's order.
+pub fn push_value(out: &mut Vec<u8>, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(value) => push_bool(out, *value),
+        Value::Number(number) => match number.as_i64() {
+            Some(whole) => push_int(out, whole),
+            // Large and fractional numbers are rare in a history; serde_json
+            // writes them as it always has. A number always serialises.
+            None => {
+                let _ = serde_json::to_writer(&mut *out, number);
+            }
+        },
+        Value::String(text) => push_str(out, text),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (at, item) in items.iter().enumerate() {
+                if at > 0 {
+                    out.push(b',');
+                }
+                push_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => push_object(out, members),
+    }
+}
+
+/// Appends `members` as one JSON object, as `serde_json::to_string` does.
+pub fn push_object(out: &mut Vec<u8>, members: &serde_json::Map<String, serde_json::Value>) {
+    out.push(b'{');
+    for (at, (key, value)) in members.iter().enumerate() {
+        if at > 0 {
+            out.push(b',');
+        }
+        push_str(out, key);
+        out.push(b':');
+        push_value(out, value);
+    }
+    out.push(b'}');
+}
+
 /// The members of `text` (`"a":1,"b":[2]`, without the braces) when it is
 /// one JSON object written as serde_json writes a map: compact, its keys
 /// unescaped and in ascending order. `None` otherwise, including for
@@ -390,6 +434,37 @@ mod tests {
         let mut out = Vec::new();
         push_str(&mut out, text);
         String::from_utf8(out).unwrap()
+    }
+
+    /// Any JSON value: text with every kind of character, numbers of every
+    /// kind, nesting.
+    fn any_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".*".prop_map(Value::String),
+            "[\\u{0}-\\u{7f}]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,6}", inner, 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn values_are_written_as_serde_json_writes_them(value in any_value()) {
+            let mut out = Vec::new();
+            push_value(&mut out, &value);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&value).unwrap());
+        }
     }
 
     #[test]
