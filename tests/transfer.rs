@@ -131,6 +131,23 @@ fn import_is_all_or_nothing_and_names_the_bad_line() {
 }
 
 #[test]
+fn a_long_import_into_a_file_that_is_not_a_database_stops_and_leaves_it_alone() {
+    // The file's records are read while the database opens: more of them
+    // than the reader may hold, so a reader left waiting would hang here.
+    let desk = Desk::with_config("[store]\npath = \"notes.txt\"\n");
+    let original = b"These are my meeting notes, not a database.\n".repeat(200);
+    let path = desk.write("notes.txt", &original);
+    let records: Vec<Value> = (0..20_000)
+        .map(|i| json!({ "title": format!("Good {i}"), "due": "2026-01-01" }))
+        .collect();
+    let file = desk.write("many.json", &serde_json::to_vec(&records).unwrap());
+    let err = desk.run(&["import", file.to_str().unwrap()]).fails();
+    assert!(err.contains("is not a followup database"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), original);
+    assert!(!desk.path().join("notes.txt-wal").exists());
+}
+
+#[test]
 fn a_bad_record_after_thousands_of_good_ones_imports_nothing() {
     // Records are written while later ones are still being read; the bad
     // one at the end must still undo everything before it.

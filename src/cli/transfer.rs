@@ -52,7 +52,6 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
     } else {
         ImportMode::KeepIds
     };
-    let mut store = context.store()?;
     // Reading and checking records is about a quarter of an import's work
     // and independent of the database: one thread reads while this one
     // writes. The store commits only once the reader has handed over every
@@ -86,6 +85,11 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
             // Until the import ends and drops the sender.
             spent.iter().for_each(drop);
         });
+        // Opened while the first records are read: for a new database,
+        // creating the schema is tens of milliseconds of fsyncs. Should it
+        // fail, the receiver is dropped with this closure and the reader
+        // stops at its next batch.
+        let mut store = context.store()?;
         // The receiver moves into the import and is dropped when it ends,
         // so a reader blocked on a full channel is released on failure.
         let items = arriving.into_iter().flat_map(|batch| {
@@ -96,7 +100,7 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
             items.into_iter().map(Ok).chain(failed)
         });
         let mut done = Vec::with_capacity(IMPORT_BATCH);
-        store.import_then(items, mode, move |item| {
+        let ids = store.import_then(items, mode, move |item| {
             done.push(item);
             if done.len() == IMPORT_BATCH {
                 let _ = written.send(std::mem::replace(
@@ -104,7 +108,8 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
                     Vec::with_capacity(IMPORT_BATCH),
                 ));
             }
-        })
+        })?;
+        anyhow::Ok(ids)
     })?;
     if args.json {
         super::print_json(out, &serde_json::json!({ "imported": ids }))?;
