@@ -76,20 +76,40 @@ struct StoredForms {
     ends: Vec<usize>,
 }
 
-/// The place of each of the commitment's own values in [`StoredForms`];
-/// each revision's four and each event's two follow.
-const ANNOUNCED: usize = 0;
-const EARLIEST: usize = 1;
-const LATEST: usize = 2;
-const ANCHOR: usize = 3;
-const TAG_LIST: usize = 4;
-const ACTOR_LIST: usize = 5;
-const CREATED_AT: usize = 6;
-const UPDATED_AT: usize = 7;
-const CLOSED_AT: usize = 8;
-const COMMITMENT_FORMS: usize = 9;
-const REVISION_FORMS: usize = 4;
-const EVENT_FORMS: usize = 2;
+/// The commitment's own values in [`StoredForms`], in the order written;
+/// each revision's [`RevisionForm`]s and then each event's [`EventForm`]s
+/// follow them.
+#[derive(Debug, Clone, Copy)]
+enum CommitmentForm {
+    Announced,
+    Earliest,
+    Latest,
+    Anchor,
+    TagList,
+    ActorList,
+    CreatedAt,
+    UpdatedAt,
+    /// Empty when the commitment is open.
+    ClosedAt,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RevisionForm {
+    Earliest,
+    Latest,
+    Anchor,
+    At,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EventForm {
+    At,
+    Detail,
+}
+
+const COMMITMENT_FORMS: usize = CommitmentForm::ClosedAt as usize + 1;
+const REVISION_FORMS: usize = RevisionForm::At as usize + 1;
+const EVENT_FORMS: usize = EventForm::Detail as usize + 1;
 
 impl StoredForms {
     fn of(record: &CommitmentRecord) -> StoredForms {
@@ -151,8 +171,8 @@ impl StoredForms {
         }
     }
 
-    /// The value at `place`, to bind as TEXT.
-    fn get(&self, place: usize) -> ToSqlOutput<'_> {
+    /// The value at `place` (in the order written), to bind as TEXT.
+    fn at(&self, place: usize) -> ToSqlOutput<'_> {
         let start = match place {
             0 => 0,
             _ => self.ends[place - 1],
@@ -160,12 +180,16 @@ impl StoredForms {
         ToSqlOutput::Borrowed(ValueRef::Text(&self.text[start..self.ends[place]]))
     }
 
-    fn revision(&self, index: usize, form: usize) -> ToSqlOutput<'_> {
-        self.get(COMMITMENT_FORMS + REVISION_FORMS * index + form)
+    fn get(&self, form: CommitmentForm) -> ToSqlOutput<'_> {
+        self.at(form as usize)
     }
 
-    fn event(&self, revisions: usize, index: usize, form: usize) -> ToSqlOutput<'_> {
-        self.get(COMMITMENT_FORMS + REVISION_FORMS * revisions + EVENT_FORMS * index + form)
+    fn revision(&self, index: usize, form: RevisionForm) -> ToSqlOutput<'_> {
+        self.at(COMMITMENT_FORMS + REVISION_FORMS * index + form as usize)
+    }
+
+    fn event(&self, revisions: usize, index: usize, form: EventForm) -> ToSqlOutput<'_> {
+        self.at(COMMITMENT_FORMS + REVISION_FORMS * revisions + EVENT_FORMS * index + form as usize)
     }
 }
 
@@ -449,21 +473,21 @@ impl<'tx> Inserts<'tx> {
             keep_id.then_some(c.id),
             c.title,
             c.status.as_str(),
-            stored.get(ANNOUNCED),
+            stored.get(CommitmentForm::Announced),
             c.source,
             c.quote,
             c.evidence,
             c.deadline.version,
             c.deadline.deadline.expression,
-            stored.get(EARLIEST),
-            stored.get(LATEST),
+            stored.get(CommitmentForm::Earliest),
+            stored.get(CommitmentForm::Latest),
             c.deadline.deadline.vague,
-            stored.get(ANCHOR),
-            stored.get(TAG_LIST),
-            stored.get(ACTOR_LIST),
-            stored.get(CREATED_AT),
-            stored.get(UPDATED_AT),
-            c.closed_at.map(|_| stored.get(CLOSED_AT)),
+            stored.get(CommitmentForm::Anchor),
+            stored.get(CommitmentForm::TagList),
+            stored.get(CommitmentForm::ActorList),
+            stored.get(CommitmentForm::CreatedAt),
+            stored.get(CommitmentForm::UpdatedAt),
+            c.closed_at.map(|_| stored.get(CommitmentForm::ClosedAt)),
             super::outbox::PLAN_AT_ONCE,
         ])?;
         Ok(tx.last_insert_rowid())
@@ -479,12 +503,12 @@ impl<'tx> Inserts<'tx> {
                 id,
                 revision.version,
                 revision.deadline.expression,
-                stored.revision(at, 0),
-                stored.revision(at, 1),
+                stored.revision(at, RevisionForm::Earliest),
+                stored.revision(at, RevisionForm::Latest),
                 revision.deadline.vague,
-                stored.revision(at, 2),
+                stored.revision(at, RevisionForm::Anchor),
                 revision.reason,
-                stored.revision(at, 3),
+                stored.revision(at, RevisionForm::At),
             ])?;
         }
         write_tags(&mut self.tag, id, &record.commitment.tags)?;
@@ -493,10 +517,10 @@ impl<'tx> Inserts<'tx> {
         for (at, event) in record.history.iter().enumerate() {
             self.event.execute(params![
                 id,
-                stored.event(revisions, at, 0),
+                stored.event(revisions, at, EventForm::At),
                 event.author,
                 event.kind.as_str(),
-                stored.event(revisions, at, 1),
+                stored.event(revisions, at, EventForm::Detail),
             ])?;
         }
         Ok(())
@@ -633,7 +657,7 @@ mod tests {
             forms.date(day);
         }
         for (place, day) in days.iter().enumerate() {
-            assert_eq!(text(forms.get(place)), day.to_string());
+            assert_eq!(text(forms.at(place)), day.to_string());
         }
     }
 
@@ -644,9 +668,18 @@ mod tests {
         let closed: Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
         record.commitment.closed_at = Some(closed);
         record.commitment.tags = vec!["syria".into(), "energy".into(), "syria".into()];
+        // Every value different, so that one out of place shows.
+        let c = &mut record.commitment;
+        c.announced = date(2025, 10, 14);
+        c.deadline.deadline.earliest = date(2025, 11, 1);
+        c.deadline.deadline.anchor = date(2025, 10, 16);
+        c.created_at = "2025-10-15T08:00:00Z".parse().unwrap();
+        c.updated_at = "2025-12-01T09:30:00.5Z".parse().unwrap();
         let mut second = record.revisions[0].clone();
         second.version = 2;
+        second.deadline.earliest = date(2026, 1, 1);
         second.deadline.latest = date(2026, 6, 30);
+        second.deadline.anchor = date(2025, 12, 31);
         second.at = "2026-01-01T00:00:00Z".parse().unwrap();
         record.revisions.push(second);
         let mut closing = record.history[0].clone();
@@ -655,16 +688,35 @@ mod tests {
         record.history.push(closing);
 
         let forms = StoredForms::of(&record);
-        assert_eq!(text(forms.get(ANNOUNCED)), "2025-10-15");
-        assert_eq!(text(forms.get(LATEST)), "2025-12-15");
-        assert_eq!(text(forms.get(TAG_LIST)), "energy\u{1f}syria");
-        assert_eq!(text(forms.get(ACTOR_LIST)), "Syria");
-        assert_eq!(text(forms.get(CLOSED_AT)), "2026-01-02T03:04:05Z");
-        assert_eq!(text(forms.revision(0, 1)), "2025-12-15");
-        assert_eq!(text(forms.revision(1, 1)), "2026-06-30");
-        assert_eq!(text(forms.revision(1, 3)), "2026-01-01T00:00:00Z");
-        assert_eq!(text(forms.event(2, 1, 0)), "2026-01-02T03:04:05Z");
-        assert!(text(forms.event(2, 1, 1)).contains(r#""outcome":"missed""#));
+        let expected = [
+            (CommitmentForm::Announced, "2025-10-14"),
+            (CommitmentForm::Earliest, "2025-11-01"),
+            (CommitmentForm::Latest, "2025-12-15"),
+            (CommitmentForm::Anchor, "2025-10-16"),
+            (CommitmentForm::TagList, "energy\u{1f}syria"),
+            (CommitmentForm::ActorList, "Syria"),
+            (CommitmentForm::CreatedAt, "2025-10-15T08:00:00Z"),
+            (CommitmentForm::UpdatedAt, "2025-12-01T09:30:00.5Z"),
+            (CommitmentForm::ClosedAt, "2026-01-02T03:04:05Z"),
+        ];
+        for (form, value) in expected {
+            assert_eq!(text(forms.get(form)), value, "{form:?}");
+        }
+        let second = [
+            (RevisionForm::Earliest, "2026-01-01"),
+            (RevisionForm::Latest, "2026-06-30"),
+            (RevisionForm::Anchor, "2025-12-31"),
+            (RevisionForm::At, "2026-01-01T00:00:00Z"),
+        ];
+        for (form, value) in second {
+            assert_eq!(text(forms.revision(1, form)), value, "{form:?}");
+        }
+        assert_eq!(text(forms.revision(0, RevisionForm::Latest)), "2025-12-15");
+        assert_eq!(
+            text(forms.event(2, 1, EventForm::At)),
+            "2026-01-02T03:04:05Z"
+        );
+        assert!(text(forms.event(2, 1, EventForm::Detail)).contains(r#""outcome":"missed""#));
         assert_eq!(
             forms.ends.len(),
             COMMITMENT_FORMS + 2 * REVISION_FORMS + 2 * EVENT_FORMS
