@@ -684,6 +684,16 @@ fn could_start(text: &str, tok: &Token) -> bool {
 
 /// The longest reading at `i`, and how many bytes of a conjunction were
 /// stripped from its first word.
+/// `YYYY-MM-DD`: the shape of a date as ISO 8601 (and `Date`'s
+/// `Display`) writes it, whether or not the calendar has that day.
+pub fn has_iso_date_shape(text: &[u8]) -> bool {
+    text.len() == 10
+        && text.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
 /// An expression that is nothing but a date as ISO 8601 writes it
 /// ("2025-12-15"), read as the whole language reads it (from the anchor,
 /// or from the date itself if it is earlier, to that date) without
@@ -692,23 +702,10 @@ fn could_start(text: &str, tok: &Token) -> bool {
 /// spent a sixth of its reading here. Anything else, a day the calendar
 /// lacks included, is left to the language and its messages.
 fn plain_date(expression: &str, anchor: Date) -> Option<Deadline> {
-    let shape = expression.as_bytes();
-    let digits = |range: std::ops::Range<usize>| shape[range].iter().all(u8::is_ascii_digit);
-    let plain = shape.len() == 10
-        && digits(0..4)
-        && shape[4] == b'-'
-        && digits(5..7)
-        && shape[7] == b'-'
-        && digits(8..10);
-    if !plain {
+    if !has_iso_date_shape(expression.as_bytes()) {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| {
-        shape[range]
-            .iter()
-            .fold(0i16, |n, digit| n * 10 + i16::from(digit - b'0'))
-    };
-    let date = Date::new(number(0..4), number(5..7) as i8, number(8..10) as i8).ok()?;
+    let date: Date = expression.parse().ok()?;
     Some(Deadline {
         expression: expression.to_string(),
         earliest: anchor.min(date),

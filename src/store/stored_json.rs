@@ -23,6 +23,7 @@ use super::json_text::{
 };
 use super::readers::{Fault, Framed, SharedWork, WRITE_AT, reader_count};
 use super::{Filter, OutputError, Store};
+use crate::deadline::has_iso_date_shape as is_date;
 use crate::model::{EventKind, Status};
 
 /// One commitment as its row stores it, borrowed from the row.
@@ -207,18 +208,6 @@ fn checked<'row>(
             format!("unreadable value {:?}", String::from_utf8_lossy(value)).into(),
         ))
     }
-}
-
-/// `YYYY-MM-DD`, as `Date` prints.
-fn is_date(b: &[u8]) -> bool {
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, as `Timestamp` prints.
