@@ -273,29 +273,15 @@ pub(super) fn insert_event(
     kind: EventKind,
     detail: &Map<String, Value>,
 ) -> rusqlite::Result<()> {
-    write_event(
-        &mut *tx.prepare_cached(INSERT_EVENT)?,
-        id,
-        at,
-        author,
-        kind,
-        detail,
-    )
-}
-
-/// Adds an event through `insert`, a prepared [`INSERT_EVENT`] (a bulk
-/// import holds its statements rather than looking them up per row).
-pub(super) fn write_event(
-    insert: &mut Statement<'_>,
-    id: CommitmentId,
-    at: Timestamp,
-    author: &str,
-    kind: EventKind,
-    detail: &Map<String, Value>,
-) -> rusqlite::Result<()> {
     let detail = serde_json::to_string(detail)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-    insert.execute(params![id, at.to_string(), author, kind.as_str(), detail])?;
+    tx.prepare_cached(INSERT_EVENT)?.execute(params![
+        id,
+        at.to_string(),
+        author,
+        kind.as_str(),
+        detail
+    ])?;
     Ok(())
 }
 
@@ -304,18 +290,8 @@ pub(super) fn insert_deadline(
     id: CommitmentId,
     revision: &Revision,
 ) -> rusqlite::Result<()> {
-    write_deadline(&mut *tx.prepare_cached(INSERT_DEADLINE)?, id, revision)
-}
-
-/// Adds a deadline version through `insert`, a prepared
-/// [`INSERT_DEADLINE`].
-pub(super) fn write_deadline(
-    insert: &mut Statement<'_>,
-    id: CommitmentId,
-    revision: &Revision,
-) -> rusqlite::Result<()> {
     let d = &revision.deadline;
-    insert.execute(params![
+    tx.prepare_cached(INSERT_DEADLINE)?.execute(params![
         id,
         revision.version,
         d.expression,
