@@ -44,15 +44,37 @@ pub struct Counts {
     pub events: u64,
 }
 
-// The columns of `SELECT_COMMITMENT`, written once for both constants.
-macro_rules! select_commitment_columns {
+// The columns of `SELECT_COMMITMENT` up to the current deadline's
+// version, written once for every constant that starts with them.
+macro_rules! select_commitment_head {
     () => {
         "
 SELECT c.id, c.title, c.status, c.announced, c.source, c.quote, c.evidence,
-       c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
-       c.created_at, c.updated_at, c.closed_at, c.tag_list, c.actor_list"
+       c.created_at, c.updated_at, c.closed_at, c.tag_list, c.actor_list,
+       c.deadline_version"
     };
 }
+
+// The columns of `SELECT_COMMITMENT`: the head, then the current
+// deadline's own columns.
+macro_rules! select_commitment_columns {
+    () => {
+        concat!(
+            select_commitment_head!(),
+            ", c.expression, c.earliest, c.latest, c.vague, c.anchor"
+        )
+    };
+}
+
+/// The column of [`SELECT_COMMITMENT`] holding the current deadline's
+/// version; its expression, earliest, latest, vague and anchor follow.
+pub(super) const CURRENT_VERSION_COLUMN: usize = 12;
+
+/// The columns of [`SELECT_COMMITMENT`] up to and including the current
+/// deadline's version, from `commitments c`: for an export, which takes
+/// the deadline itself from the commitment's revisions.
+pub(super) const SELECT_COMMITMENT_HEAD: &str =
+    concat!(select_commitment_head!(), "\nFROM commitments c");
 
 /// [`SELECT_COMMITMENT`] without its FROM, for commitments joined to
 /// something else (named `c`).
@@ -180,7 +202,7 @@ fn status_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
 
 pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment> {
     let status = status_at(row, 2)?;
-    let closed_at: Option<String> = row.get(15)?;
+    let closed_at: Option<String> = row.get(9)?;
     Ok(Commitment {
         id: row.get(0)?,
         title: row.get(1)?,
@@ -190,24 +212,24 @@ pub(super) fn commitment_from_row(row: &Row<'_>) -> rusqlite::Result<Commitment>
         quote: row.get(5)?,
         evidence: row.get(6)?,
         deadline: DeadlineVersion {
-            version: row.get(7)?,
-            deadline: deadline_at(row, 8)?,
+            version: row.get(CURRENT_VERSION_COLUMN)?,
+            deadline: deadline_at(row, CURRENT_VERSION_COLUMN + 1)?,
         },
-        created_at: parsed(row, 13)?,
-        updated_at: parsed(row, 14)?,
+        created_at: parsed(row, 7)?,
+        updated_at: parsed(row, 8)?,
         closed_at: closed_at
             .map(|t| {
                 t.parse().map_err(|_| {
                     rusqlite::Error::FromSqlConversionFailure(
-                        15,
+                        9,
                         rusqlite::types::Type::Text,
                         format!("unreadable value {t:?}").into(),
                     )
                 })
             })
             .transpose()?,
-        tags: split_list(row.get(16)?),
-        actors: split_list(row.get(17)?),
+        tags: split_list(row.get(10)?),
+        actors: split_list(row.get(11)?),
     })
 }
 

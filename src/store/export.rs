@@ -12,10 +12,14 @@
 use std::io::Write;
 
 use rusqlite::Connection;
+use rusqlite::types::Type;
 
 use super::Store;
 use super::columns::{Columns, Cursor, Param};
-use super::commitments::{SELECT_COMMITMENT, SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN};
+use super::commitments::{
+    CURRENT_VERSION_COLUMN, SELECT_COMMITMENT_HEAD, SELECT_HISTORY_BETWEEN,
+    SELECT_REVISIONS_BETWEEN,
+};
 use super::json_text::Layout;
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
@@ -135,17 +139,25 @@ struct Queries<'conn> {
     commitments: Cursor<'conn>,
     revisions: Cursor<'conn>,
     history: Cursor<'conn>,
+    /// One commitment's revisions, written before the commitment itself:
+    /// its current deadline is one of them.
+    revisions_json: Vec<u8>,
 }
 
 impl<'conn> Queries<'conn> {
     fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
         Ok(Queries {
+            // Without the current deadline's own columns: a record
+            // carries that deadline twice, as `deadline` and among its
+            // revisions, and reading it once saves five values of the
+            // thirty-odd a record costs.
             commitments: Cursor::prepare(
                 conn,
-                &format!("{SELECT_COMMITMENT} WHERE c.id BETWEEN ?1 AND ?2 ORDER BY c.id"),
+                &format!("{SELECT_COMMITMENT_HEAD} WHERE c.id BETWEEN ?1 AND ?2 ORDER BY c.id"),
             )?,
             revisions: Cursor::prepare(conn, SELECT_REVISIONS_BETWEEN)?,
             history: Cursor::prepare(conn, SELECT_HISTORY_BETWEEN)?,
+            revisions_json: Vec::new(),
         })
     }
 
@@ -168,12 +180,31 @@ impl<'conn> Queries<'conn> {
         self.history.advance()?;
         while let Some(row) = self.commitments.next_row()? {
             let commitment = StoredCommitment::read(row)?;
+            let revisions = &mut self.revisions_json;
+            revisions.clear();
+            let mut current = None;
+            push_children(
+                &mut self.revisions,
+                commitment.id(),
+                revisions,
+                |row, out| {
+                    let start = out.len();
+                    let revision = StoredRevision::read(row, 1)?;
+                    let deadline_end = revision.push(out);
+                    if revision.version() == commitment.deadline_version() {
+                        current = Some(start..deadline_end);
+                    }
+                    Ok(())
+                },
+            )?;
+            let current = current.ok_or_else(|| missing_deadline(&commitment))?;
             out.extend_from_slice(b",\n");
-            commitment.push_fields(out, Layout::Compact);
+            commitment.push_fields(out, Layout::Compact, |out, _| {
+                out.extend_from_slice(&revisions[current]);
+                out.push(b'}');
+            });
             out.extend_from_slice(b",\"revisions\":[");
-            push_children(&mut self.revisions, commitment.id(), out, |row, out| {
-                StoredRevision::read(row, 1).map(|revision| revision.push(out))
-            })?;
+            out.extend_from_slice(revisions);
             out.extend_from_slice(b"],\"history\":[");
             push_children(&mut self.history, commitment.id(), out, |row, out| {
                 StoredEvent::read(row, 1).map(|event| event.push(out))
@@ -187,6 +218,23 @@ impl<'conn> Queries<'conn> {
     }
 }
 
+/// A commitment whose current deadline is not among its revisions: only
+/// damage from outside the schema does that, and the export stops rather
+/// than leave the record without its deadline.
+fn missing_deadline(commitment: &StoredCommitment<'_>) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        CURRENT_VERSION_COLUMN,
+        Type::Integer,
+        format!(
+            "unreadable value: commitment {} has no revision {}, its current deadline; \
+             restore the database from a backup",
+            commitment.id(),
+            commitment.deadline_version()
+        )
+        .into(),
+    )
+}
+
 /// Appends, comma-separated, the rows of a side cursor (commitment id in
 /// column 0) that belong to commitment `id`, leaving the cursor on the
 /// first row of the next commitment.
@@ -194,7 +242,7 @@ fn push_children(
     rows: &mut Cursor<'_>,
     id: i64,
     out: &mut Vec<u8>,
-    push: impl Fn(Columns<'_>, &mut Vec<u8>) -> rusqlite::Result<()>,
+    mut push: impl FnMut(Columns<'_>, &mut Vec<u8>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
     let mut any = false;
     while let Some(row) = rows.row() {

@@ -16,7 +16,9 @@ use rusqlite::Connection;
 use rusqlite::types::Type;
 
 use super::columns::{Columns, Cursor, Param};
-use super::commitments::{SELECT_COMMITMENT, SELECT_COMMITMENT_COLUMNS, filtered};
+use super::commitments::{
+    CURRENT_VERSION_COLUMN, SELECT_COMMITMENT, SELECT_COMMITMENT_COLUMNS, filtered,
+};
 use super::json_text::{
     Layout, canonical_members, push_bool, push_int, push_opt_plain, push_opt_str, push_plain,
     push_str, push_utf8,
@@ -26,7 +28,10 @@ use super::{Filter, OutputError, Store};
 use crate::deadline::has_iso_date_shape as is_date;
 use crate::model::{EventKind, Status};
 
-/// One commitment as its row stores it, borrowed from the row.
+/// One commitment as its row stores it, borrowed from the row: every
+/// field but the current deadline, which is read on its own (see
+/// [`StoredDeadline::current`]), since an export takes it from the
+/// commitment's revisions instead.
 pub struct StoredCommitment<'row> {
     id: i64,
     title: &'row str,
@@ -35,17 +40,19 @@ pub struct StoredCommitment<'row> {
     source: Option<&'row str>,
     quote: Option<&'row str>,
     evidence: Option<&'row str>,
-    deadline: StoredDeadline<'row>,
     created_at: &'row [u8],
     updated_at: &'row [u8],
     closed_at: Option<&'row [u8]>,
     tags: Joined<'row>,
     actors: Joined<'row>,
+    deadline_version: i64,
 }
 
 impl<'row> StoredCommitment<'row> {
-    /// Reads a row of `SELECT_COMMITMENT`, checking the shape of each date,
-    /// timestamp and status so a damaged value is reported, not printed.
+    /// Reads a row of `SELECT_COMMITMENT_HEAD` (or of `SELECT_COMMITMENT`,
+    /// which begins with the same columns), checking the shape of each
+    /// date, timestamp and status so a damaged value is reported, not
+    /// printed.
     pub(super) fn read(row: Columns<'row>) -> rusqlite::Result<StoredCommitment<'row>> {
         Ok(StoredCommitment {
             id: row.int(0)?,
@@ -55,15 +62,15 @@ impl<'row> StoredCommitment<'row> {
             source: row.optional_text(4)?,
             quote: row.optional_text(5)?,
             evidence: row.optional_text(6)?,
-            deadline: StoredDeadline::read(row, 7, 8)?,
-            created_at: checked(row, 13, is_timestamp)?,
-            updated_at: checked(row, 14, is_timestamp)?,
-            closed_at: match row.kind(15) {
+            created_at: checked(row, 7, is_timestamp)?,
+            updated_at: checked(row, 8, is_timestamp)?,
+            closed_at: match row.kind(9) {
                 Type::Null => None,
-                _ => Some(checked(row, 15, is_timestamp)?),
+                _ => Some(checked(row, 9, is_timestamp)?),
             },
-            tags: Joined(row.optional_text(16)?.unwrap_or_default()),
-            actors: Joined(row.optional_text(17)?.unwrap_or_default()),
+            tags: Joined(row.optional_text(10)?.unwrap_or_default()),
+            actors: Joined(row.optional_text(11)?.unwrap_or_default()),
+            deadline_version: row.int(CURRENT_VERSION_COLUMN)?,
         })
     }
 }
@@ -73,14 +80,25 @@ impl StoredCommitment<'_> {
         self.id
     }
 
+    /// The version of the commitment's current deadline.
+    pub(super) fn deadline_version(&self) -> i64 {
+        self.deadline_version
+    }
+
     /// Appends the commitment's fields as `Commitment` serialises them,
     /// in `layout`, leaving its object open: `{` and the members, to be
     /// closed by the caller (an exported record goes on with its
-    /// revisions and history).
+    /// revisions and history). `deadline` appends the current deadline's
+    /// object, laid out in the layout it is given.
     // Inlined into each caller, whose layout is then a constant: the
     // keys and their indents are written without a branch or a call each.
     #[inline(always)]
-    pub(super) fn push_fields(&self, out: &mut Vec<u8>, layout: Layout) {
+    pub(super) fn push_fields(
+        &self,
+        out: &mut Vec<u8>,
+        layout: Layout,
+        deadline: impl FnOnce(&mut Vec<u8>, Layout),
+    ) {
         out.push(b'{');
         layout.key(out, true, "id");
         push_int(out, self.id);
@@ -95,8 +113,7 @@ impl StoredCommitment<'_> {
         layout.key(out, false, "tags");
         self.tags.push(out, layout.inner());
         layout.key(out, false, "deadline");
-        self.deadline.push_fields(out, layout.inner());
-        layout.inner().close(out, b'}');
+        deadline(out, layout.inner());
         layout.key(out, false, "source");
         push_opt_str(out, self.source);
         layout.key(out, false, "quote");
@@ -111,19 +128,31 @@ impl StoredCommitment<'_> {
         push_opt_plain(out, self.closed_at);
     }
 
-    /// Appends the commitment as an element of an indented JSON array,
-    /// exactly as `serde_json::to_string_pretty` lays out a `Commitment`
-    /// there.
-    pub(super) fn push_pretty(&self, out: &mut Vec<u8>) {
+    /// Appends the commitment, with `deadline` its current deadline, as
+    /// an element of an indented JSON array, exactly as
+    /// `serde_json::to_string_pretty` lays out a `Commitment` there.
+    pub(super) fn push_pretty(&self, deadline: &StoredDeadline<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"  ");
-        self.push_fields(out, Layout::Pretty(2));
+        self.push_fields(out, Layout::Pretty(2), |out, layout| {
+            deadline.push_fields(out, layout);
+            layout.close(out, b'}');
+        });
         Layout::Pretty(2).close(out, b'}');
     }
 }
 
+/// Reads a row of `SELECT_COMMITMENT` and appends it as a line of an
+/// indented list.
+fn push_listed(row: Columns<'_>, out: &mut Vec<u8>) -> rusqlite::Result<()> {
+    let commitment = StoredCommitment::read(row)?;
+    let deadline = StoredDeadline::current(row)?;
+    commitment.push_pretty(&deadline, out);
+    Ok(())
+}
+
 /// A deadline version's columns: its version, then expression, earliest,
 /// latest, vague and anchor.
-struct StoredDeadline<'row> {
+pub(super) struct StoredDeadline<'row> {
     version: i64,
     expression: &'row str,
     earliest: &'row [u8],
@@ -133,6 +162,11 @@ struct StoredDeadline<'row> {
 }
 
 impl<'row> StoredDeadline<'row> {
+    /// Reads the current deadline of a row of `SELECT_COMMITMENT`.
+    pub(super) fn current(row: Columns<'row>) -> rusqlite::Result<Self> {
+        Self::read(row, CURRENT_VERSION_COLUMN, CURRENT_VERSION_COLUMN + 1)
+    }
+
     /// Reads the version at column `version` and the five deadline
     /// columns from `first` on.
     fn read(row: Columns<'row>, version: usize, first: usize) -> rusqlite::Result<Self> {
@@ -355,7 +389,7 @@ impl Store {
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
         while let Some(row) = rows.next_row()? {
             buffer.extend_from_slice(b",\n");
-            StoredCommitment::read(row)?.push_pretty(&mut buffer);
+            push_listed(row, &mut buffer)?;
             if buffer.len() >= WRITE_AT {
                 framed.elements(&buffer)?;
                 buffer.clear();
@@ -466,7 +500,7 @@ impl SharedWork for ListWindows {
                 }
             };
             let start = part.lines.len();
-            StoredCommitment::read(found)?.push_pretty(&mut part.lines);
+            push_listed(found, &mut part.lines)?;
             part.placed.push((place, start..part.lines.len()));
         }
         Ok(())
@@ -510,15 +544,23 @@ impl<'row> StoredRevision<'row> {
         })
     }
 
+    pub(super) fn version(&self) -> i64 {
+        self.deadline.version
+    }
+
     /// Appends the revision as `Revision` serialises: the deadline's
-    /// fields, then the revision's.
-    pub(super) fn push(&self, out: &mut Vec<u8>) {
+    /// fields, then the revision's. Returns where the deadline's fields
+    /// end in `out`: up to there, and closed, the revision reads as its
+    /// `DeadlineVersion` does.
+    pub(super) fn push(&self, out: &mut Vec<u8>) -> usize {
         self.deadline.push_fields(out, Layout::Compact);
+        let deadline_end = out.len();
         Layout::Compact.key(out, false, "reason");
         push_opt_str(out, self.reason);
         Layout::Compact.key(out, false, "at");
         push_plain(out, self.at);
         out.push(b'}');
+        deadline_end
     }
 }
 
@@ -727,6 +769,27 @@ mod tests {
             let records: Vec<serde_json::Value> = serde_json::from_str(&exported).unwrap();
             assert_eq!(records.len(), 3);
         }
+    }
+
+    #[test]
+    fn a_current_deadline_missing_from_the_revisions_stops_the_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(dir.path());
+        let conn = rusqlite::Connection::open(dir.path().join("desk.db")).unwrap();
+        let id: i64 = conn
+            .query_row("SELECT min(id) FROM commitments", [], |r| r.get(0))
+            .unwrap();
+        conn.execute(
+            "UPDATE commitments SET deadline_version = 7 WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+        let err = store.export_json(&mut std::io::sink()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("commitment {id} has no revision 7")),
+            "{err}"
+        );
     }
 
     #[test]
