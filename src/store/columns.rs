@@ -201,6 +201,17 @@ impl<'row> Columns<'row> {
         }
     }
 
+    /// The value in column `index` with SQLite's type for it: one call
+    /// for the value, one for its type, whatever is then read from it.
+    fn typed(&self, index: usize) -> rusqlite::Result<(NonNull<ffi::sqlite3_value>, c_int)> {
+        let value = self
+            .value(index)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(index))?;
+        // SAFETY: the value belongs to the current row.
+        let kind = unsafe { ffi::sqlite3_value_type(value.as_ptr()) };
+        Ok((value, kind))
+    }
+
     /// The value in column `index` if it is of SQLite's type `wanted`;
     /// otherwise an error naming the column and saying what belongs there.
     fn value_of(
@@ -209,21 +220,14 @@ impl<'row> Columns<'row> {
         wanted: c_int,
         belongs: &str,
     ) -> rusqlite::Result<NonNull<ffi::sqlite3_value>> {
-        let value = self
-            .value(index)
-            .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(index))?;
-        // SAFETY: the value belongs to the current row.
-        if unsafe { ffi::sqlite3_value_type(value.as_ptr()) } == wanted {
-            Ok(value)
-        } else {
-            Err(wrong_type(index, self.kind(index), belongs))
+        match self.typed(index)? {
+            (value, kind) if kind == wanted => Ok(value),
+            _ => Err(wrong_type(index, self.kind(index), belongs)),
         }
     }
 
-    /// The bytes of the text in column `index`; any other type is an
-    /// error naming the column.
-    pub(super) fn text_bytes(&self, index: usize) -> rusqlite::Result<&'row [u8]> {
-        let value = self.value_of(index, ffi::SQLITE_TEXT, "text")?;
+    /// The bytes of text `value`, which is of this row.
+    fn bytes_of(&self, value: NonNull<ffi::sqlite3_value>) -> rusqlite::Result<&'row [u8]> {
         // SAFETY: the value belongs to the current row, and the text it
         // points to lives until the statement steps, which needs the
         // cursor that `'row` borrows. A text value is read as text, so
@@ -242,31 +246,35 @@ impl<'row> Columns<'row> {
         }
     }
 
+    /// The bytes of the text in column `index`; any other type is an
+    /// error naming the column.
+    pub(super) fn text_bytes(&self, index: usize) -> rusqlite::Result<&'row [u8]> {
+        let value = self.value_of(index, ffi::SQLITE_TEXT, "text")?;
+        self.bytes_of(value)
+    }
+
+    /// As [`Columns::text_bytes`], or `None` for NULL.
+    pub(super) fn optional_text_bytes(&self, index: usize) -> rusqlite::Result<Option<&'row [u8]>> {
+        match self.typed(index)? {
+            (_, ffi::SQLITE_NULL) => Ok(None),
+            (value, ffi::SQLITE_TEXT) => self.bytes_of(value).map(Some),
+            _ => Err(wrong_type(index, self.kind(index), "text")),
+        }
+    }
+
     /// The text in column `index`, checked to be UTF-8 so that a damaged
     /// value is reported, not printed. The check is simdutf8's: the
     /// standard library's goes a character at a time through Arabic, and
     /// quotes in Arabic were a tenth of a long list's work.
     pub(super) fn text(&self, index: usize) -> rusqlite::Result<&'row str> {
-        let bytes = self.text_bytes(index)?;
-        simdutf8::basic::from_utf8(bytes).map_err(|_| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                Type::Text,
-                format!(
-                    "unreadable value {:?}: not UTF-8",
-                    String::from_utf8_lossy(bytes)
-                )
-                .into(),
-            )
-        })
+        utf8(index, self.text_bytes(index)?)
     }
 
     /// As [`Columns::text`], or `None` for NULL.
     pub(super) fn optional_text(&self, index: usize) -> rusqlite::Result<Option<&'row str>> {
-        match self.kind(index) {
-            Type::Null if self.value(index).is_some() => Ok(None),
-            _ => self.text(index).map(Some),
-        }
+        self.optional_text_bytes(index)?
+            .map(|bytes| utf8(index, bytes))
+            .transpose()
     }
 
     /// The whole number in column `index`; any other type is an error.
@@ -280,6 +288,22 @@ impl<'row> Columns<'row> {
     pub(super) fn flag(&self, index: usize) -> rusqlite::Result<bool> {
         self.int(index).map(|value| value != 0)
     }
+}
+
+/// `bytes`, the text of column `index`, as UTF-8; a damaged value is an
+/// error that shows it.
+fn utf8(index: usize, bytes: &[u8]) -> rusqlite::Result<&str> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            Type::Text,
+            format!(
+                "unreadable value {:?}: not UTF-8",
+                String::from_utf8_lossy(bytes)
+            )
+            .into(),
+        )
+    })
 }
 
 fn wrong_type(index: usize, found: Type, wanted: &str) -> rusqlite::Error {

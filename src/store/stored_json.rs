@@ -64,10 +64,10 @@ impl<'row> StoredCommitment<'row> {
             evidence: row.optional_text(6)?,
             created_at: checked(row, 7, is_timestamp)?,
             updated_at: checked(row, 8, is_timestamp)?,
-            closed_at: match row.kind(9) {
-                Type::Null => None,
-                _ => Some(checked(row, 9, is_timestamp)?),
-            },
+            closed_at: row
+                .optional_text_bytes(9)?
+                .map(|at| shaped(at, 9, is_timestamp))
+                .transpose()?,
             tags: Joined(row.optional_text(10)?.unwrap_or_default()),
             actors: Joined(row.optional_text(11)?.unwrap_or_default()),
             deadline_version: row.int(CURRENT_VERSION_COLUMN)?,
@@ -232,7 +232,12 @@ fn checked<'row>(
     index: usize,
     shape: fn(&[u8]) -> bool,
 ) -> rusqlite::Result<&'row [u8]> {
-    let value = row.text_bytes(index)?;
+    shaped(row.text_bytes(index)?, index, shape)
+}
+
+/// `value`, the text of column `index`, once `shape` has found it to be
+/// one of the plain values (see [`checked`]).
+fn shaped(value: &[u8], index: usize, shape: fn(&[u8]) -> bool) -> rusqlite::Result<&[u8]> {
     if shape(value) {
         Ok(value)
     } else {
