@@ -210,6 +210,8 @@ fn mistyped_files_are_refused_naming_the_problem() {
     let file = desk.write("latin1.csv", b"title,due\nCaf\xe9,2026-01-01\n");
     let err = desk.refuses(&["import", file.to_str().unwrap()]);
     assert!(err.contains("not UTF-8"), "{err}");
+    // "title,due\nCaf" is 13 bytes.
+    assert!(err.contains("bad byte at offset 13"), "{err}");
 }
 
 #[test]

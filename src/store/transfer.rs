@@ -2,13 +2,12 @@
 //! `import`. An import is one IMMEDIATE transaction: every record lands or
 //! none does.
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{CachedStatement, params};
 use tracing::warn;
 
+use super::columns::{Cursor, Param};
 use super::commitments::{
     INSERT_ACTOR, INSERT_DEADLINE, INSERT_EVENT, INSERT_TAG, SELECT_COMMITMENT,
-    SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN, write_actors, write_tags,
+    SELECT_HISTORY_BETWEEN, SELECT_REVISIONS_BETWEEN,
 };
 use super::{Error, Result, Store};
 use crate::model::{CommitmentId, CommitmentRecord};
@@ -70,9 +69,15 @@ impl ImportItem {
 /// is the one an import waits for.
 #[derive(Debug, Clone)]
 struct StoredForms {
-    /// UTF-8: dates, timestamps, and JSON or lists of UTF-8 strings.
-    text: Vec<u8>,
+    /// Dates, timestamps, and JSON or lists of strings.
+    text: String,
     /// Where each value ends in `text`, in the order `of` wrote them.
+    ends: Vec<usize>,
+}
+
+/// [`StoredForms`] being written.
+struct FormsWriter {
+    text: Vec<u8>,
     ends: Vec<usize>,
 }
 
@@ -115,7 +120,7 @@ impl StoredForms {
     fn of(record: &CommitmentRecord) -> StoredForms {
         let c = &record.commitment;
         let d = &c.deadline.deadline;
-        let mut forms = StoredForms {
+        let mut forms = FormsWriter {
             text: Vec::with_capacity(256),
             ends: Vec::with_capacity(
                 COMMITMENT_FORMS
@@ -146,9 +151,41 @@ impl StoredForms {
             super::json_text::push_object(&mut forms.text, &event.detail);
             forms.ends.push(forms.text.len());
         }
-        forms
+        // Every value is UTF-8 (dates and timestamps are ASCII, lists and
+        // JSON are built from strings), so each lies on character
+        // boundaries. Checked here, on the thread that reads the file,
+        // so that the writing thread binds them as text without a check.
+        let text = String::from_utf8(forms.text)
+            .unwrap_or_else(|bad| String::from_utf8_lossy(bad.as_bytes()).into_owned());
+        StoredForms {
+            text,
+            ends: forms.ends,
+        }
     }
 
+    /// The value at `place` (in the order written), to bind as TEXT.
+    fn at(&self, place: usize) -> Param<'_> {
+        let start = match place {
+            0 => 0,
+            _ => self.ends[place - 1],
+        };
+        Param::Text(self.text.get(start..self.ends[place]).unwrap_or_default())
+    }
+
+    fn get(&self, form: CommitmentForm) -> Param<'_> {
+        self.at(form as usize)
+    }
+
+    fn revision(&self, index: usize, form: RevisionForm) -> Param<'_> {
+        self.at(COMMITMENT_FORMS + REVISION_FORMS * index + form as usize)
+    }
+
+    fn event(&self, revisions: usize, index: usize, form: EventForm) -> Param<'_> {
+        self.at(COMMITMENT_FORMS + REVISION_FORMS * revisions + EVENT_FORMS * index + form as usize)
+    }
+}
+
+impl FormsWriter {
     fn push(&mut self, value: impl std::fmt::Display) {
         use std::io::Write;
         // Writing to memory cannot fail.
@@ -169,27 +206,6 @@ impl StoredForms {
             }
             None => self.push(date),
         }
-    }
-
-    /// The value at `place` (in the order written), to bind as TEXT.
-    fn at(&self, place: usize) -> ToSqlOutput<'_> {
-        let start = match place {
-            0 => 0,
-            _ => self.ends[place - 1],
-        };
-        ToSqlOutput::Borrowed(ValueRef::Text(&self.text[start..self.ends[place]]))
-    }
-
-    fn get(&self, form: CommitmentForm) -> ToSqlOutput<'_> {
-        self.at(form as usize)
-    }
-
-    fn revision(&self, index: usize, form: RevisionForm) -> ToSqlOutput<'_> {
-        self.at(COMMITMENT_FORMS + REVISION_FORMS * index + form as usize)
-    }
-
-    fn event(&self, revisions: usize, index: usize, form: EventForm) -> ToSqlOutput<'_> {
-        self.at(COMMITMENT_FORMS + REVISION_FORMS * revisions + EVENT_FORMS * index + form as usize)
     }
 }
 
@@ -435,17 +451,18 @@ fn start_writing_back(database: &std::path::Path) {
 /// each up in the statement cache, seven or more times a record, was a
 /// twentieth of an import's time.
 struct Inserts<'tx> {
-    commitment: CachedStatement<'tx>,
-    deadline: CachedStatement<'tx>,
-    tag: CachedStatement<'tx>,
-    actor: CachedStatement<'tx>,
-    event: CachedStatement<'tx>,
+    commitment: Cursor<'tx>,
+    deadline: Cursor<'tx>,
+    tag: Cursor<'tx>,
+    actor: Cursor<'tx>,
+    event: Cursor<'tx>,
 }
 
 impl<'tx> Inserts<'tx> {
     fn prepare(tx: &'tx rusqlite::Transaction<'_>) -> rusqlite::Result<Inserts<'tx>> {
         Ok(Inserts {
-            commitment: tx.prepare_cached(
+            commitment: Cursor::prepare(
+                tx,
                 "INSERT INTO commitments (id, title, status, announced, source, quote, evidence,
                                           deadline_version, expression, earliest, latest, vague,
                                           anchor, tag_list, actor_list, created_at, updated_at,
@@ -453,10 +470,10 @@ impl<'tx> Inserts<'tx> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
                          ?16, ?17, ?18, CASE WHEN ?3 = 'open' THEN ?19 END)",
             )?,
-            deadline: tx.prepare_cached(INSERT_DEADLINE)?,
-            tag: tx.prepare_cached(INSERT_TAG)?,
-            actor: tx.prepare_cached(INSERT_ACTOR)?,
-            event: tx.prepare_cached(INSERT_EVENT)?,
+            deadline: Cursor::prepare(tx, INSERT_DEADLINE)?,
+            tag: Cursor::prepare(tx, INSERT_TAG)?,
+            actor: Cursor::prepare(tx, INSERT_ACTOR)?,
+            event: Cursor::prepare(tx, INSERT_EVENT)?,
         })
     }
 
@@ -469,26 +486,33 @@ impl<'tx> Inserts<'tx> {
     ) -> rusqlite::Result<CommitmentId> {
         let c = &item.record.commitment;
         let stored = &item.stored;
-        self.commitment.execute(params![
-            keep_id.then_some(c.id),
-            c.title,
-            c.status.as_str(),
+        self.commitment.execute(&[
+            if keep_id {
+                Param::Int(c.id)
+            } else {
+                Param::Null
+            },
+            Param::Text(&c.title),
+            Param::Text(c.status.as_str()),
             stored.get(CommitmentForm::Announced),
-            c.source,
-            c.quote,
-            c.evidence,
-            c.deadline.version,
-            c.deadline.deadline.expression,
+            Param::text_or_null(c.source.as_deref()),
+            Param::text_or_null(c.quote.as_deref()),
+            Param::text_or_null(c.evidence.as_deref()),
+            Param::Int(c.deadline.version.into()),
+            Param::Text(&c.deadline.deadline.expression),
             stored.get(CommitmentForm::Earliest),
             stored.get(CommitmentForm::Latest),
-            c.deadline.deadline.vague,
+            Param::Int(c.deadline.deadline.vague.into()),
             stored.get(CommitmentForm::Anchor),
             stored.get(CommitmentForm::TagList),
             stored.get(CommitmentForm::ActorList),
             stored.get(CommitmentForm::CreatedAt),
             stored.get(CommitmentForm::UpdatedAt),
-            c.closed_at.map(|_| stored.get(CommitmentForm::ClosedAt)),
-            super::outbox::PLAN_AT_ONCE,
+            match c.closed_at {
+                Some(_) => stored.get(CommitmentForm::ClosedAt),
+                None => Param::Null,
+            },
+            Param::Int(super::outbox::PLAN_AT_ONCE),
         ])?;
         Ok(tx.last_insert_rowid())
     }
@@ -499,27 +523,32 @@ impl<'tx> Inserts<'tx> {
         let record = &item.record;
         let stored = &item.stored;
         for (at, revision) in record.revisions.iter().enumerate() {
-            self.deadline.execute(params![
-                id,
-                revision.version,
-                revision.deadline.expression,
+            self.deadline.execute(&[
+                Param::Int(id),
+                Param::Int(revision.version.into()),
+                Param::Text(&revision.deadline.expression),
                 stored.revision(at, RevisionForm::Earliest),
                 stored.revision(at, RevisionForm::Latest),
-                revision.deadline.vague,
+                Param::Int(revision.deadline.vague.into()),
                 stored.revision(at, RevisionForm::Anchor),
-                revision.reason,
+                Param::text_or_null(revision.reason.as_deref()),
                 stored.revision(at, RevisionForm::At),
             ])?;
         }
-        write_tags(&mut self.tag, id, &record.commitment.tags)?;
-        write_actors(&mut self.actor, id, &record.commitment.actors)?;
+        for tag in &record.commitment.tags {
+            self.tag.execute(&[Param::Int(id), Param::Text(tag)])?;
+        }
+        for (position, actor) in (0..).zip(&record.commitment.actors) {
+            self.actor
+                .execute(&[Param::Int(id), Param::Int(position), Param::Text(actor)])?;
+        }
         let revisions = record.revisions.len();
         for (at, event) in record.history.iter().enumerate() {
-            self.event.execute(params![
-                id,
+            self.event.execute(&[
+                Param::Int(id),
                 stored.event(revisions, at, EventForm::At),
-                event.author,
-                event.kind.as_str(),
+                Param::Text(&event.author),
+                Param::Text(event.kind.as_str()),
                 stored.event(revisions, at, EventForm::Detail),
             ])?;
         }
@@ -628,11 +657,9 @@ mod tests {
     }
 
     /// A stored form as the string it is bound as.
-    fn text(form: ToSqlOutput<'_>) -> String {
+    fn text(form: Param<'_>) -> String {
         match form {
-            ToSqlOutput::Borrowed(ValueRef::Text(bytes)) => {
-                String::from_utf8(bytes.to_vec()).unwrap()
-            }
+            Param::Text(text) => text.to_string(),
             other => panic!("not bound as text: {other:?}"),
         }
     }
@@ -649,13 +676,17 @@ mod tests {
             date(-1, 6, 1),
             date(-9999, 1, 1),
         ];
-        let mut forms = StoredForms {
+        let mut writer = FormsWriter {
             text: Vec::new(),
             ends: Vec::new(),
         };
         for day in days {
-            forms.date(day);
+            writer.date(day);
         }
+        let forms = StoredForms {
+            text: String::from_utf8(writer.text).unwrap(),
+            ends: writer.ends,
+        };
         for (place, day) in days.iter().enumerate() {
             assert_eq!(text(forms.at(place)), day.to_string());
         }
