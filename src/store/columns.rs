@@ -1,5 +1,6 @@
 //! Rows read straight from SQLite, for the outputs that read tens of
-//! thousands of them (`export`, `list --json`).
+//! thousands of them (`export`, `list --json`), and rows written straight
+//! to it, for `import`, which writes hundreds of thousands.
 //!
 //! Through rusqlite, each value costs three calls into SQLite (its type,
 //! its text, its length), each taking the statement's lock and checking
@@ -7,10 +8,12 @@
 //! export's work. A [`Cursor`] takes each value's handle once and reads
 //! its type, text and length from it directly.
 //!
-//! The unsafe code is all here. What makes it sound: a cursor borrows its
-//! connection, so it is finalised before the connection closes; a row
-//! borrows its cursor, so nothing can step the statement (which frees the
-//! row's values) while the row's text is in use.
+//! The store's unsafe code for rows is all here. What makes it sound: a
+//! cursor borrows its connection, so it is finalised before the connection
+//! closes; a row borrows its cursor, so nothing can step the statement
+//! (which frees the row's values) while the row's text is in use; and an
+//! insert binds the caller's values without copying them only for the
+//! length of the call, which unbinds them before it returns.
 
 use std::ffi::{CStr, c_int};
 use std::marker::PhantomData;
@@ -429,6 +432,73 @@ mod tests {
         cursor.start(&[Param::Int(1)]).unwrap();
         assert_eq!(cursor.next_row().unwrap().unwrap().int(0).unwrap(), 1);
         assert!(cursor.next_row().unwrap().is_none());
+    }
+
+    #[test]
+    fn executed_inserts_keep_their_values_after_the_caller_lets_go() {
+        let conn = table();
+        let mut insert = Cursor::prepare(
+            &conn,
+            "INSERT INTO t (id, label, note, flag) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .unwrap();
+        for id in 10..20 {
+            // Freed, and its memory soon reused, after each insert.
+            let label = format!("label {id}");
+            let note = (id % 2 == 0).then_some("even");
+            insert
+                .execute(&[
+                    Param::Int(id),
+                    Param::Text(&label),
+                    Param::text_or_null(note),
+                    Param::Int(id % 3),
+                ])
+                .unwrap();
+        }
+        // A refused insert reports SQLite's own error, and the statement
+        // takes the next one.
+        let err = insert
+            .execute(&[
+                Param::Int(10),
+                Param::Text("again"),
+                Param::Null,
+                Param::Int(0),
+            ])
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            "{err:?}"
+        );
+        insert
+            .execute(&[
+                Param::Int(20),
+                Param::Text("last"),
+                Param::Null,
+                Param::Int(1),
+            ])
+            .unwrap();
+        drop(insert);
+        let rows: Vec<(i64, String, Option<String>, i64)> = conn
+            .prepare("SELECT id, label, note, flag FROM t WHERE id >= 10 ORDER BY id")
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let mut expected: Vec<(i64, String, Option<String>, i64)> = (10..20)
+            .map(|id| {
+                let note = (id % 2 == 0).then(|| "even".to_string());
+                (id, format!("label {id}"), note, id % 3)
+            })
+            .collect();
+        expected.push((20, "last".into(), None, 1));
+        assert_eq!(rows, expected);
     }
 
     #[test]
