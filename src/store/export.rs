@@ -26,8 +26,11 @@ use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
 /// Ids in one run a reader renders as a piece: enough to outweigh starting
 /// three queries, few enough that the pieces waiting to be written stay
-/// small (a few hundred kilobytes each).
-const RUN_IDS: i64 = 1024;
+/// small (about 200 kilobytes each). Small pieces also mean that the few
+/// buffers each reader fills go round again soon, where runs of 1,024 ids
+/// filled fresh memory for almost every run of an export of 10,000: a
+/// third more page faults, and 5% more time.
+const RUN_IDS: i64 = 256;
 
 impl Store {
     /// Writes every commitment with its revisions and history as a JSON
