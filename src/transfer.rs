@@ -199,31 +199,34 @@ pub fn read(
 
 /// Reads an import file record by record, handing each to `each` as soon
 /// as it is checked, until `each` returns false; or the first problem with
-/// its line. The file's syntax is checked as a whole before the first
-/// record is handed on.
+/// its line. A JSON file is read as it is parsed, so a syntax error is
+/// found where it lies, after the records before it have been handed on:
+/// an import is one transaction, and rolls them back.
 pub fn read_each(
     text: &str,
     format: Format,
     context: &ImportContext,
     mut each: impl FnMut(ImportItem) -> bool,
 ) -> Result<(), String> {
-    let rows: Box<dyn Iterator<Item = Result<(usize, Row), String>>> = match format {
-        Format::Json => Box::new(json_rows(text)?),
-        Format::Csv => Box::new(csv_rows(text)?.into_iter().map(Ok)),
-    };
-    for row in rows {
-        let (line, row) = row?;
+    let mut take = |line: usize, row: Row| {
         let origin = format!("line {line}");
         let has_id = row.id.is_some();
         let record = row
             .into_record(context)
             .map_err(|e| format!("{origin}: {e}"))?;
-        let item = ImportItem::new(origin, record, has_id);
-        if !each(item) {
-            break;
+        Ok(each(ImportItem::new(origin, record, has_id)))
+    };
+    match format {
+        Format::Json => json_rows(text, &mut take),
+        Format::Csv => {
+            for (line, row) in csv_rows(text)? {
+                if !take(line, row)? {
+                    break;
+                }
+            }
+            Ok(())
         }
     }
-    Ok(())
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
@@ -234,40 +237,98 @@ fn line_at(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The records of a JSON array, each decoded when it is reached. The whole
-/// array's syntax is checked first, so a truncated file is refused before
-/// any record is used.
-fn json_rows(text: &str) -> Result<impl Iterator<Item = Result<(usize, Row), String>>, String> {
-    let raws: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
-        let hint = if e.is_eof() {
-            "; the file looks truncated"
-        } else {
-            ""
-        };
-        format!(
-            "line {} column {}: {e}{hint} (expected a JSON array of commitments, as `followup export` writes)",
-            e.line(),
-            e.column()
-        )
-    })?;
-    // Records come in file order, so lines are counted once, incrementally.
-    let mut line = 1;
-    let mut counted = 0;
-    Ok(raws.into_iter().map(move |raw| {
-        // RawValue borrows from `text`, so its address gives its offset.
-        let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        line += line_at(&text[counted..offset], usize::MAX) - 1;
-        counted = offset;
+/// Hands each record of a JSON array, with its line, to `take` as it is
+/// parsed, until `take` returns false or fails. Reading the whole array
+/// before the first record (as a check of the file's syntax) kept the
+/// import's writing thread waiting for a twentieth of a second at
+/// 100,000 records.
+fn json_rows(
+    text: &str,
+    take: &mut dyn FnMut(usize, Row) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut records = JsonRecords {
+        text,
+        take,
+        line: 1,
+        counted: 0,
+        ended: None,
+    };
+    let mut parser = serde_json::Deserializer::from_str(text);
+    let parsed =
+        serde::Deserializer::deserialize_seq(&mut parser, &mut records).and_then(|()| parser.end());
+    match records.ended {
+        // Stopped before the end of the array, which is left unread.
+        Some(stopped) => stopped,
+        None => parsed.map_err(|e| {
+            let hint = if e.is_eof() {
+                "; the file looks truncated"
+            } else {
+                ""
+            };
+            format!(
+                "line {} column {}: {e}{hint} (expected a JSON array of commitments, as `followup export` writes)",
+                e.line(),
+                e.column()
+            )
+        }),
+    }
+}
+
+/// The records of a JSON array, visited as the parser reaches them.
+struct JsonRecords<'t, 'f> {
+    text: &'t str,
+    take: &'f mut dyn FnMut(usize, Row) -> Result<bool, String>,
+    /// The line the last record began on, and the offset it was counted to.
+    line: usize,
+    counted: usize,
+    /// Why the array was left before its end: `take` had enough, or failed.
+    ended: Option<Result<(), String>>,
+}
+
+impl JsonRecords<'_, '_> {
+    /// Decodes one element, which borrows from the file's text, and hands
+    /// it on; `Some` if the array is to be left.
+    fn record(&mut self, raw: &RawValue) -> Option<Result<(), String>> {
+        // The element borrows from `text`, so its address gives its offset;
+        // records come in file order, so lines are counted once.
+        let offset = (raw.get().as_ptr() as usize).saturating_sub(self.text.as_ptr() as usize);
+        self.line += line_at(&self.text[self.counted..offset], usize::MAX) - 1;
+        self.counted = offset;
+        let line = self.line;
         if !raw.get().starts_with('{') {
-            return Err(format!(
+            return Some(Err(format!(
                 "line {line}: expected a commitment object, found {}",
                 model::preview(raw.get())
-            ));
+            )));
         }
         // Straight into a row: no intermediate JSON tree per record.
-        let row: Row = serde_json::from_str(raw.get()).map_err(|e| format!("line {line}: {e}"))?;
-        Ok((line, row))
-    }))
+        let taken = serde_json::from_str(raw.get())
+            .map_err(|e| format!("line {line}: {e}"))
+            .and_then(|row| (self.take)(line, row));
+        match taken {
+            Ok(true) => None,
+            Ok(false) => Some(Ok(())),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut JsonRecords<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of commitments")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if let Some(ended) = self.record(raw) {
+                self.ended = Some(ended);
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {

@@ -165,6 +165,29 @@ fn a_bad_record_after_thousands_of_good_ones_imports_nothing() {
 }
 
 #[test]
+fn a_long_file_cut_short_imports_nothing_into_a_new_desk() {
+    // Records are read as the file is parsed: thousands are written before
+    // the cut is reached, and the cut must still undo them all.
+    let desk = Desk::new();
+    let records: Vec<Value> = (0..5000)
+        .map(|i| json!({ "title": format!("Good {i}"), "due": "2026-01-01" }))
+        .collect();
+    let text = serde_json::to_string_pretty(&records).unwrap();
+    let cut = &text[..text.len() - 30];
+    let file = desk.write("cut.json", cut.as_bytes());
+    let err = desk.run(&["import", file.to_str().unwrap()]).fails();
+    assert!(err.contains("truncated"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    // Not a commitment and not an event: the transaction was rolled back.
+    // (The file's bytes may differ: an import into an empty database
+    // switches its journal for the import and back, whatever the outcome.)
+    assert_eq!(desk.run(&["export"]).json(), json!([]));
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["commitments"]["events"], json!(0), "{status}");
+    assert_eq!(status["commitments"]["total"], json!(0), "{status}");
+}
+
+#[test]
 fn truncated_files_are_refused() {
     let desk = busy_desk();
     let exported = desk.run(&["export"]).ok();

@@ -432,19 +432,34 @@ impl Store {
 /// than the indexes (at 100,000 records the import ended a quarter of a
 /// second sooner). Durability still comes from that fsync; this is a
 /// hint, and a file that cannot be opened for it is simply left alone.
+///
+/// The hint is given from a thread of its own: starting the writeback of
+/// a file of tens of megabytes queues its pages for the disk, and the
+/// call waited for room in the queue for a twentieth of a second, time
+/// the indexes could be sorting in. Should the process end first, the
+/// kernel writes the pages back all the same.
 fn start_writing_back(database: &std::path::Path) {
     use std::os::fd::AsRawFd;
     let mut wal = database.as_os_str().to_owned();
     wal.push("-wal");
-    for path in [database.as_os_str(), wal.as_os_str()] {
-        if let Ok(file) = std::fs::File::open(path) {
-            // SAFETY: sync_file_range takes a descriptor we own and numbers;
-            // it touches no memory of ours.
+    let files: Vec<std::fs::File> = [database.as_os_str(), wal.as_os_str()]
+        .into_iter()
+        .filter_map(|path| std::fs::File::open(path).ok())
+        .collect();
+    let hint = move || {
+        for file in &files {
+            // SAFETY: sync_file_range takes a descriptor we own and
+            // numbers; it touches no memory of ours.
             unsafe {
                 libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
             }
         }
-    }
+    };
+    // Without a thread to give it, the hint is not given: the commit's
+    // fsync writes the pages regardless.
+    let _ = std::thread::Builder::new()
+        .name("followup-writeback".into())
+        .spawn(hint);
 }
 
 /// The statements an import runs for every record, prepared once: looking
