@@ -244,21 +244,6 @@ impl<'row> Columns<'row> {
         NonNull::new(unsafe { ffi::sqlite3_column_value(self.stmt.as_ptr(), index) })
     }
 
-    /// The type of the value in column `index` (`Null` past the last).
-    pub(super) fn kind(&self, index: usize) -> Type {
-        // SAFETY: the value belongs to the current row.
-        match self
-            .value(index)
-            .map(|v| unsafe { ffi::sqlite3_value_type(v.as_ptr()) })
-        {
-            Some(ffi::SQLITE_INTEGER) => Type::Integer,
-            Some(ffi::SQLITE_FLOAT) => Type::Real,
-            Some(ffi::SQLITE_TEXT) => Type::Text,
-            Some(ffi::SQLITE_BLOB) => Type::Blob,
-            _ => Type::Null,
-        }
-    }
-
     /// The value in column `index` with SQLite's type for it: one call
     /// for the value, one for its type, whatever is then read from it.
     fn typed(&self, index: usize) -> rusqlite::Result<(NonNull<ffi::sqlite3_value>, c_int)> {
@@ -280,7 +265,7 @@ impl<'row> Columns<'row> {
     ) -> rusqlite::Result<NonNull<ffi::sqlite3_value>> {
         match self.typed(index)? {
             (value, kind) if kind == wanted => Ok(value),
-            _ => Err(wrong_type(index, self.kind(index), belongs)),
+            (_, kind) => Err(wrong_type(index, kind, belongs)),
         }
     }
 
@@ -316,7 +301,7 @@ impl<'row> Columns<'row> {
         match self.typed(index)? {
             (_, ffi::SQLITE_NULL) => Ok(None),
             (value, ffi::SQLITE_TEXT) => self.bytes_of(value).map(Some),
-            _ => Err(wrong_type(index, self.kind(index), "text")),
+            (_, kind) => Err(wrong_type(index, kind, "text")),
         }
     }
 
@@ -364,7 +349,16 @@ fn utf8(index: usize, bytes: &[u8]) -> rusqlite::Result<&str> {
     })
 }
 
-fn wrong_type(index: usize, found: Type, wanted: &str) -> rusqlite::Error {
+/// The error for column `index` holding a value of SQLite's type `found`
+/// where `wanted` belongs.
+fn wrong_type(index: usize, found: c_int, wanted: &str) -> rusqlite::Error {
+    let found = match found {
+        ffi::SQLITE_INTEGER => Type::Integer,
+        ffi::SQLITE_FLOAT => Type::Real,
+        ffi::SQLITE_TEXT => Type::Text,
+        ffi::SQLITE_BLOB => Type::Blob,
+        _ => Type::Null,
+    };
     rusqlite::Error::FromSqlConversionFailure(
         index,
         found,

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::{OptionalExtension, Row, Statement, Transaction, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde_json::{Map, Value, json};
 
 use super::{Error, Result, Store};
@@ -333,28 +333,11 @@ pub(super) fn insert_tags_and_actors(
     tags: &[String],
     actors: &[String],
 ) -> rusqlite::Result<()> {
-    write_tags(&mut *tx.prepare_cached(INSERT_TAG)?, id, tags)?;
-    write_actors(&mut *tx.prepare_cached(INSERT_ACTOR)?, id, actors)
-}
-
-/// Adds tags through `insert`, a prepared [`INSERT_TAG`].
-pub(super) fn write_tags(
-    insert: &mut Statement<'_>,
-    id: CommitmentId,
-    tags: &[String],
-) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(INSERT_TAG)?;
     for tag in tags {
         insert.execute(params![id, tag])?;
     }
-    Ok(())
-}
-
-/// Adds actors, in order, through `insert`, a prepared [`INSERT_ACTOR`].
-pub(super) fn write_actors(
-    insert: &mut Statement<'_>,
-    id: CommitmentId,
-    actors: &[String],
-) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(INSERT_ACTOR)?;
     for (position, actor) in actors.iter().enumerate() {
         insert.execute(params![id, position as i64, actor])?;
     }
