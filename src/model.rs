@@ -330,19 +330,19 @@ impl EventKind {
         }
     }
 
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Created,
+        EventKind::Revised,
+        EventKind::Closed,
+        EventKind::Reopened,
+        EventKind::Note,
+        EventKind::Imported,
+        EventKind::ReminderSent,
+        EventKind::DeliveryFailed,
+    ];
+
     pub fn parse(text: &str) -> Option<EventKind> {
-        [
-            EventKind::Created,
-            EventKind::Revised,
-            EventKind::Closed,
-            EventKind::Reopened,
-            EventKind::Note,
-            EventKind::Imported,
-            EventKind::ReminderSent,
-            EventKind::DeliveryFailed,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        EventKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 

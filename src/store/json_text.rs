@@ -33,6 +33,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// little-endian, lies that must be escaped: a control character, a quote
 /// or a backslash. A borrow in the subtractions can flag a byte after a
 /// true match, never one before it, so the lowest flag is exact.
+#[inline]
 fn first_to_escape(word: u64) -> Option<usize> {
     let flags = escape_flags(word);
     (flags != 0).then_some(flags.trailing_zeros() as usize / 8)
@@ -550,6 +551,31 @@ mod tests {
         fn the_first_byte_to_escape_is_found_among_any_others(word in any::<[u8; 8]>()) {
             let expected = word.iter().position(|b| ESCAPE[usize::from(*b)] != 0);
             prop_assert_eq!(first_to_escape(u64::from_le_bytes(word)), expected);
+        }
+    }
+
+    proptest! {
+        /// Strings of every length and kind (escapes, control characters,
+        /// Arabic, quotes near a word's end) are read to their end.
+        #[test]
+        fn details_of_any_strings_are_taken_as_they_are(
+            members in prop::collection::btree_map(
+                "[a-z\"\\\\\u{1}]{0,12}",
+                prop_oneof![".{0,20}", "[a-z\"\\\\\u{1f}\n]{0,20}"],
+                0..5,
+            )
+        ) {
+            let detail: serde_json::Map<String, serde_json::Value> = members
+                .into_iter()
+                .map(|(key, value)| (key, serde_json::Value::String(value)))
+                .collect();
+            let text = serde_json::to_string(&detail).unwrap();
+            // Keys that need escaping are left to serde_json to check.
+            if detail.keys().all(|key| !key.contains(['"', '\\', '\u{1}'])) {
+                prop_assert_eq!(canonical_members(&text).map(|m| format!("{{{m}}}")), Some(text));
+            } else {
+                prop_assert_eq!(canonical_members(&text), None);
+            }
         }
     }
 
