@@ -373,7 +373,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(format!("{field} is empty; give a short description"));
+        return Err(format!("{field} is empty; {}", when_empty(field)));
     }
     let count = trimmed.chars().count();
     if count > max {
@@ -409,9 +409,25 @@ pub fn check_text(field: &str, value: &str) -> Result<String, String> {
         ));
     }
     if value.trim().is_empty() {
-        return Err(format!("{field} is empty"));
+        return Err(format!("{field} is empty; {}", when_empty(field)));
     }
     Ok(value.to_string())
+}
+
+/// What to put in `field` when it was given empty.
+fn when_empty(field: &str) -> &'static str {
+    match field {
+        "title" => "say in a few words what was promised",
+        "actor" => "name who made the promise, or leave the actor out",
+        "deadline" | "deadline expression" => {
+            "give the deadline as announced, such as \"within two months\" or 2025-12-15"
+        }
+        "quote" => "give the sentence the commitment comes from, or leave the quote out",
+        "note" => "write what happened",
+        "reason" => "say why the deadline moved, or leave the reason out",
+        "event author" => "give who made the change",
+        _ => "give a value",
+    }
 }
 
 /// Checks a source or evidence link: an http(s) URL without spaces.
@@ -595,6 +611,24 @@ mod tests {
         assert!(check_line("title", "a\r\nBcc: x@y", 500).is_err());
         assert!(check_line("title", "a\0b", 500).is_err());
         assert!(check_line("title", "   ", 500).is_err());
+        // An empty field says what belongs in it.
+        for (field, hint) in [
+            ("title", "what was promised"),
+            ("actor", "who made the promise"),
+            ("deadline", "within two months"),
+            ("event author", "who made the change"),
+        ] {
+            let err = check_line(field, " ", 500).unwrap_err();
+            assert!(err.starts_with(&format!("{field} is empty; ")), "{err}");
+            assert!(err.contains(hint), "{err}");
+        }
+        for (field, hint) in [
+            ("note", "what happened"),
+            ("reason", "why the deadline moved"),
+        ] {
+            let err = check_text(field, "\n ").unwrap_err();
+            assert!(err.contains(hint), "{err}");
+        }
         let huge = "x".repeat(1_000_000);
         let err = check_line("title", &huge, 500).unwrap_err();
         assert!(err.contains("1000000 characters"), "{err}");

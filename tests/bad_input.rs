@@ -80,6 +80,23 @@ fn unknown_outcome_is_refused_listing_the_valid_ones() {
 }
 
 #[test]
+fn an_empty_deadline_note_or_reason_says_what_belongs_there() {
+    let (desk, id) = desk_with_one();
+    let err = desk.refuses(&["revise", &id, "--due", " "]);
+    assert!(
+        err.contains("deadline is empty; give the deadline as announced"),
+        "{err}"
+    );
+    let err = desk.refuses(&["note", &id, " \n"]);
+    assert!(err.contains("note is empty; write what happened"), "{err}");
+    let err = desk.refuses(&["revise", &id, "--due", "2027-01-01", "--reason", " "]);
+    assert!(
+        err.contains("reason is empty; say why the deadline moved"),
+        "{err}"
+    );
+}
+
+#[test]
 fn empty_huge_and_multiline_titles_are_refused() {
     let (desk, _) = desk_with_one();
     let err = desk.refuses(&["add", "   ", "--due", "2026-01-01"]);

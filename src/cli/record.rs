@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use anyhow::bail;
 use clap::Args;
 use jiff::civil::Date;
 
@@ -201,9 +200,6 @@ pub fn reopen(context: &Context, args: ReopenArgs, out: &mut dyn Write) -> anyho
 
 pub fn note(context: &Context, args: NoteArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = model::check_text("note", &args.text).map_err(anyhow::Error::msg)?;
-    if text.trim().is_empty() {
-        bail!("the note is empty; write what happened");
-    }
     let mut store = context.store()?;
     store.note(args.id, &text, context.now, &context.author)?;
     report(&store, args.id, args.json, "Noted on", out)?;
