@@ -243,7 +243,10 @@ fn importing_ids_that_exist_is_refused_unless_renumbered() {
     let exported = desk.run(&["export"]).ok();
     let file = desk.write("again.json", exported.as_bytes());
     let err = desk.refuses(&["import", file.to_str().unwrap()]);
-    assert!(err.contains("id 1 is already used"), "{err}");
+    assert!(
+        err.contains("again.json: line 2: id 1 is already used"),
+        "{err}"
+    );
     assert!(err.contains("--renumber"), "{err}");
     let out = desk
         .run(&["import", file.to_str().unwrap(), "--renumber", "--json"])

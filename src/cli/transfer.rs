@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Context;
-use crate::store::{ImportItem, ImportMode};
+use crate::store::{Error, ImportItem, ImportMode};
 use crate::transfer::{self, Format, ImportContext};
 
 /// Records handed from the reading thread to the writing one at a time.
@@ -100,15 +100,25 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
             items.into_iter().map(Ok).chain(failed)
         });
         let mut done = Vec::with_capacity(IMPORT_BATCH);
-        let ids = store.import_then(items, mode, move |item| {
-            done.push(item);
-            if done.len() == IMPORT_BATCH {
-                let _ = written.send(std::mem::replace(
-                    &mut done,
-                    Vec::with_capacity(IMPORT_BATCH),
-                ));
-            }
-        })?;
+        let ids = store
+            .import_then(items, mode, move |item| {
+                done.push(item);
+                if done.len() == IMPORT_BATCH {
+                    let _ = written.send(std::mem::replace(
+                        &mut done,
+                        Vec::with_capacity(IMPORT_BATCH),
+                    ));
+                }
+            })
+            .map_err(|e| match e {
+                // A record the database refused (an id already used) is
+                // named by its line; the file is named here, as it is for
+                // a record that could not be read.
+                Error::Rejected(why) if why.starts_with("line ") => {
+                    Error::Rejected(format!("{name}: {why}"))
+                }
+                other => other,
+            })?;
         anyhow::Ok(ids)
     })?;
     if args.json {
