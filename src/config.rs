@@ -246,7 +246,10 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
             vec![Problem {
                 line: err.span().map(|span| line_of(text, span.start)),
-                key: String::new(),
+                key: err
+                    .span()
+                    .and_then(|span| key_at(text, span.start))
+                    .unwrap_or_default(),
                 message: format!(
                     "{} (every key is shown in config/followup.toml)",
                     err.message().trim_end()
@@ -270,6 +273,31 @@ impl Config {
             matching
         }
     }
+}
+
+/// The full name (`mail.transport`) of the key written on the line that
+/// holds `offset`, when that line is `key = value`: toml names the value's
+/// place but, for a value of the wrong type, not its key.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    let line = text[line_start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    // The nearest table header above: `[mail.smtp]`, or `[[desks]]`.
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|header| header.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match table {
+        Some(table) if !table.is_empty() => format!("{table}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -950,6 +978,20 @@ mod tests {
     fn wrong_type_is_reported_with_its_line() {
         let found = problems("[reminders]\n\nsend_time = 9\n");
         assert_eq!(found[0].line, Some(3));
+        assert_eq!(found[0].key, "reminders.send_time");
+        let found = problems("[mail]\n[mail.smtp]\n\"port\" = \"587\"\n");
+        assert_eq!(found[0].key, "mail.smtp.port");
+        let found = problems("[[desks]]\nname = \"energy\"\ntags = \"oil\"\n");
+        assert_eq!(found[0].key, "desks.tags");
+    }
+
+    #[test]
+    fn a_problem_off_any_key_line_names_no_key() {
+        assert_eq!(key_at("[store\n", 1), None);
+        assert_eq!(key_at("# path = 1\n", 3), None);
+        assert_eq!(key_at("", 0), None);
+        assert_eq!(key_at("a = 1", 99), Some("a".to_string()));
+        assert_eq!(key_at("[x]\nb = [\n1,\n]\n", 12), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             drop(out);
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
@@ -42,6 +42,23 @@ fn widen_stdout_pipe() {
     let fd = std::io::stdout().as_raw_fd();
     // SAFETY: F_SETPIPE_SZ takes an integer and touches no memory of ours.
     unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20) };
+}
+
+/// The error and its causes on one line. Most of followup's errors
+/// already say their cause in their own words ("cannot read config file
+/// …: No such file or directory; check --config …"); a cause is added
+/// only where the message does not already carry it, so none is said
+/// twice.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// A reader that stopped early (`followup list | head`) is not an error.

@@ -46,7 +46,7 @@ fn unknown_keys_and_wrong_types_stop_every_command() {
 
     let desk = Desk::with_config("[mail.smtp]\nhost = \"smtp.example.org\"\nport = \"587\"\n");
     let err = desk.run(&["config", "check"]).fails();
-    assert!(err.contains("followup.toml:3"), "{err}");
+    assert!(err.contains("followup.toml:3: mail.smtp.port: "), "{err}");
 }
 
 #[test]
@@ -59,6 +59,9 @@ fn a_missing_config_file_is_named() {
         err.contains("cannot read config file /nonexistent/followup.toml"),
         "{err}"
     );
+    // The cause is said once, on the one line.
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
 #[test]
