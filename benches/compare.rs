@@ -10,7 +10,10 @@
 //!    overdue list and export each, timed per command.
 //!
 //! Every figure is the median wall time of several runs of the real
-//! binaries, one process per command, as a user would run them.
+//! binaries, one process per command, as a user would run them. The two
+//! tools take turns, run by run (each going first in every other round),
+//! so that a machine slowing down or speeding up over the minutes a
+//! workload takes weighs on both alike, not on whichever ran second.
 //! `FOLLOWUP_COMPARE_SCALE` (default 1) divides both sizes, for a quick look.
 
 use std::path::Path;
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 use jiff::ToSpan;
 use jiff::civil::Date;
 
-const RUNS: usize = 7;
+const RUNS: usize = 9;
 
 fn main() {
     for (tool, package) in [("remind", "remind"), ("task", "taskwarrior")] {
@@ -93,8 +96,10 @@ fn against_remind(dir: &Path, n: usize) {
         remind_count, followup_count,
         "remind and followup must name the same items"
     );
-    let theirs = median(|| run("remind", &remind_args, dir));
-    let ours = median(|| followup(dir, &list));
+    let (theirs, ours) = side_by_side(|tool| match tool {
+        Tool::Theirs => run("remind", &remind_args, dir),
+        Tool::Ours => followup(dir, &list),
+    });
     row(
         &format!("what is due on D ({n} items, {followup_count} named)"),
         theirs,
@@ -157,8 +162,10 @@ fn against_taskwarrior(dir: &Path, n: usize) {
     let task_later = format!("due:{later}");
     let label = |what: &str| format!("{what} ({n} items)");
 
-    let theirs = median(|| task(&["add", "Hold the committee meeting", &task_due]));
-    let ours = median(|| followup(dir, &["add", "Hold the committee meeting", "--due", &due]));
+    let (theirs, ours) = side_by_side(|tool| match tool {
+        Tool::Theirs => task(&["add", "Hold the committee meeting", &task_due]),
+        Tool::Ours => followup(dir, &["add", "Hold the committee meeting", "--due", &due]),
+    });
     row(&label("add"), theirs, ours);
 
     // Different items each run, so each change is a real one.
@@ -167,25 +174,31 @@ fn against_taskwarrior(dir: &Path, n: usize) {
         next += 1;
         next * 97 % n + 1
     };
-    let theirs = median(|| task(&[&pick().to_string(), "modify", &task_later]));
-    let ours = median(|| followup(dir, &["revise", &pick().to_string(), "--due", &later]));
+    let (theirs, ours) = side_by_side(|tool| match tool {
+        Tool::Theirs => task(&[&pick().to_string(), "modify", &task_later]),
+        Tool::Ours => followup(dir, &["revise", &pick().to_string(), "--due", &later]),
+    });
     row(&label("modify / revise"), theirs, ours);
 
-    let theirs = median(|| task(&[&pick().to_string(), "done"]));
-    let ours = median(|| {
-        followup(
+    let (theirs, ours) = side_by_side(|tool| match tool {
+        Tool::Theirs => task(&[&pick().to_string(), "done"]),
+        Tool::Ours => followup(
             dir,
             &["close", &pick().to_string(), "--outcome", "fulfilled"],
-        )
+        ),
     });
     row(&label("done / close"), theirs, ours);
 
-    let theirs = median(|| task(&["overdue"]));
-    let ours = median(|| followup(dir, &["list", "--overdue"]));
+    let (theirs, ours) = side_by_side(|tool| match tool {
+        Tool::Theirs => task(&["overdue"]),
+        Tool::Ours => followup(dir, &["list", "--overdue"]),
+    });
     row(&label("overdue list"), theirs, ours);
 
-    let theirs = median(|| task(&["export"]));
-    let ours = median(|| followup(dir, &["export"]));
+    let (theirs, ours) = side_by_side(|tool| match tool {
+        Tool::Theirs => task(&["export"]),
+        Tool::Ours => followup(dir, &["export"]),
+    });
     row(&label("export"), theirs, ours);
 }
 
@@ -231,17 +244,39 @@ fn output(mut command: Command, program: &str, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// The median wall time of `RUNS` runs.
-fn median(mut once: impl FnMut() -> Vec<u8>) -> Duration {
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
+/// Which of the two tools a run is of.
+#[derive(Clone, Copy)]
+enum Tool {
+    Theirs,
+    Ours,
+}
+
+/// The median wall times of `RUNS` runs of each tool, taking turns.
+fn side_by_side(mut once: impl FnMut(Tool) -> Vec<u8>) -> (Duration, Duration) {
+    let mut theirs = Vec::with_capacity(RUNS);
+    let mut ours = Vec::with_capacity(RUNS);
+    for round in 0..RUNS {
+        let order = if round % 2 == 0 {
+            [Tool::Theirs, Tool::Ours]
+        } else {
+            [Tool::Ours, Tool::Theirs]
+        };
+        for tool in order {
             let start = Instant::now();
-            once();
-            start.elapsed()
-        })
-        .collect();
+            once(tool);
+            let took = start.elapsed();
+            match tool {
+                Tool::Theirs => theirs.push(took),
+                Tool::Ours => ours.push(took),
+            }
+        }
+    }
+    (median(theirs), median(ours))
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
-    times[RUNS / 2]
+    times[times.len() / 2]
 }
 
 fn row(what: &str, theirs: Duration, ours: Duration) {
