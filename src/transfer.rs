@@ -303,13 +303,42 @@ impl JsonRecords<'_, '_> {
         }
         // Straight into a row: no intermediate JSON tree per record.
         let taken = serde_json::from_str(raw.get())
-            .map_err(|e| format!("line {line}: {e}"))
+            .map_err(|e| unreadable_record(raw.get(), line, &e))
             .and_then(|row| (self.take)(line, row));
         match taken {
             Ok(true) => None,
             Ok(false) => Some(Ok(())),
             Err(e) => Some(Err(e)),
         }
+    }
+}
+
+/// Why `raw`, a record beginning on line `line` of the file, could not be
+/// read as one: where in the file, and which field ("title", or
+/// "revisions[1].at") when one is at fault. Serde names the position only,
+/// and that within the record; the field is found by reading the record
+/// again, tracking where the reader is, which is only done for a record
+/// that failed.
+fn unreadable_record(raw: &str, line: usize, err: &serde_json::Error) -> String {
+    let mut reader = serde_json::Deserializer::from_str(raw);
+    let Err(tracked) = serde_path_to_error::deserialize::<_, Row>(&mut reader) else {
+        // Read the second time: cannot happen, and the first error stands.
+        return format!("line {line}: {err}");
+    };
+    let field = tracked.path().to_string();
+    let err = tracked.into_inner();
+    // serde_json ends its message with the position in the record; the
+    // file's line is said instead.
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) if err.line() > 0 => &message[..at],
+        _ => message.as_str(),
+    };
+    let line = line + err.line().saturating_sub(1);
+    if field.is_empty() || field == "." {
+        format!("line {line}: {message}")
+    } else {
+        format!("line {line}: {field}: {message}")
     }
 }
 

@@ -206,7 +206,7 @@ fn truncated_files_are_refused() {
 #[test]
 fn mistyped_files_are_refused_naming_the_problem() {
     let desk = busy_desk();
-    let cases: [(&str, &str, &str); 5] = [
+    let cases: [(&str, &str, &str); 7] = [
         (
             "wrong.json",
             "{\"title\": \"not in an array\"}",
@@ -215,7 +215,18 @@ fn mistyped_files_are_refused_naming_the_problem() {
         (
             "types.json",
             "[{\"title\": 42, \"due\": \"2026-01-01\"}]",
-            "line 1",
+            "types.json: line 1: title: invalid type: integer `42`, expected a string; nothing",
+        ),
+        // The field at fault is named with its place, on the file's line.
+        (
+            "deep.json",
+            "[\n{\"title\": \"a\", \"due\": \"2026-01-01\"},\n{\"title\": \"b\",\n \"due\": \"2026-01-01\",\n \"tags\": [\"x\", 7]}\n]",
+            "deep.json: line 5: tags[1]: invalid type: integer `7`",
+        ),
+        (
+            "colour.json",
+            "[{\"title\": \"a\", \"due\": \"2026-01-01\", \"colour\": \"red\"}]",
+            "line 1: colour: unknown field `colour`",
         ),
         (
             "nodue.json",
