@@ -279,8 +279,13 @@ impl Config {
 /// holds `offset`, when that line is `key = value`: toml names the value's
 /// place but, for a value of the wrong type, not its key.
 fn key_at(text: &str, offset: usize) -> Option<String> {
+    // Found on bytes: the line starts after a newline, a character of its
+    // own, whatever byte `offset` falls on.
     let offset = offset.min(text.len());
-    let line_start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    let line_start = text.as_bytes()[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |at| at + 1);
     let line = text[line_start..].lines().next()?;
     let (key, _) = line.split_once('=')?;
     let key = key.trim().trim_matches('"');
@@ -992,6 +997,8 @@ mod tests {
         assert_eq!(key_at("", 0), None);
         assert_eq!(key_at("a = 1", 99), Some("a".to_string()));
         assert_eq!(key_at("[x]\nb = [\n1,\n]\n", 12), None);
+        // An offset inside a character is read as its line.
+        assert_eq!(key_at("[ع]\nمفتاح = 1\n", 8), Some("ع.مفتاح".to_string()));
     }
 
     #[test]

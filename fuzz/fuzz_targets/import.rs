@@ -26,12 +26,12 @@ fuzz_target!(|data: &[u8]| {
     match transfer::read(text, format, &context) {
         Ok(items) => {
             for item in items {
-                let c = &item.record.commitment;
+                let c = &item.record().commitment;
                 assert!(!c.title.trim().is_empty());
                 assert!(!c.title.contains(['\r', '\n', '\0']));
                 let d = &c.deadline.deadline;
                 assert!(d.earliest <= d.latest, "{d:?}");
-                assert!(!item.record.revisions.is_empty());
+                assert!(!item.record().revisions.is_empty());
             }
         }
         Err(message) => assert!(message.starts_with("line "), "{message}"),
