@@ -686,7 +686,7 @@ fn could_start(text: &str, tok: &Token) -> bool {
 /// `Display`) writes it, whether or not the calendar has that day.
 ///
 /// Checked eight bytes at a time: an export checks four dates a record,
-/// and a byte at a time that was 1% of its work.
+/// and a byte at a time that was 1% of its instructions.
 pub fn has_iso_date_shape(text: &[u8]) -> bool {
     // `YYYY-MM-`: digits but for the dashes at 4 and 7.
     const DIGITS: u64 = 0x00ff_ff00_ffff_ffff;

@@ -339,8 +339,8 @@ fn utf8(index: usize, bytes: &[u8]) -> rusqlite::Result<&str> {
     // Most stored text is short and ASCII (a title, an author, a deadline
     // as written, an event's detail), and simdutf8 hands text under 64
     // bytes to the standard library's check, a call and its setup each:
-    // a twentieth of an export's work. ASCII is told apart a word at a
-    // time, inline.
+    // a twentieth of an export's instructions. ASCII is told apart a word
+    // at a time, inline.
     if bytes.is_ascii() {
         // SAFETY: ASCII is UTF-8.
         return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });

@@ -228,7 +228,7 @@ impl Joined<'_> {
 /// is reported, not printed. Checking the shape is all the checking such
 /// a value needs: ASCII is UTF-8.
 // Inlined with its shape, as `shaped` is: called through a pointer, the
-// checks of an export's plain values were a twentieth of its work.
+// checks of an export's plain values were a twentieth of its instructions.
 #[inline]
 fn checked<'row>(
     row: Columns<'row>,
