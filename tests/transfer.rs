@@ -249,6 +249,21 @@ fn mistyped_files_are_refused_naming_the_problem() {
 }
 
 #[test]
+fn a_file_that_cannot_be_read_says_what_to_check() {
+    let desk = busy_desk();
+    let err = desk.refuses(&["import", "/nonexistent/commitments.json"]);
+    assert!(
+        err.contains("cannot read /nonexistent/commitments.json: No such file or directory"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("; check the path"), "{err}");
+    let err = desk.refuses(&["import", "/tmp"]);
+    assert!(err.contains("give a file, not a folder"), "{err}");
+    let err = desk.refuses(&["restore", "/nonexistent/backup.db"]);
+    assert!(err.contains("; check the path"), "{err}");
+}
+
+#[test]
 fn importing_ids_that_exist_is_refused_unless_renumbered() {
     let desk = busy_desk();
     let exported = desk.run(&["export"]).ok();

@@ -224,7 +224,9 @@ fn read_text(path: &Path, what: &str) -> anyhow::Result<(String, String)> {
             .read_to_end(&mut bytes)
             .context("cannot read standard input")?;
     } else {
-        bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        bytes = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!("cannot read {name}: {e}{}", crate::store::io_remedy(&e))
+        })?;
     }
     if bytes.contains(&0) {
         anyhow::bail!(

@@ -136,7 +136,7 @@ pub enum Error {
         database.display()
     )]
     CannotKeep { database: PathBuf, detail: String },
-    #[error("cannot {action} {}: {error}", path.display())]
+    #[error("cannot {action} {}: {error}{}", path.display(), io_remedy(error))]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -474,6 +474,20 @@ impl Store {
 
     fn sqlite(&self, source: rusqlite::Error) -> Error {
         classify(&self.path, source)
+    }
+}
+
+/// What to do about `error`, met on a file the user named, as a clause
+/// to follow the error (`; check the path`), or nothing when there is no
+/// plain fix.
+pub fn io_remedy(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "; check the path",
+        std::io::ErrorKind::PermissionDenied => {
+            "; check the permissions of the file and of its folder"
+        }
+        std::io::ErrorKind::IsADirectory => "; give a file, not a folder",
+        _ => "",
     }
 }
 
