@@ -111,12 +111,12 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
                 }
             })
             .map_err(|e| match e {
-                // A record the database refused (an id already used) is
-                // named by its line; the file is named here, as it is for
-                // a record that could not be read.
-                Error::Rejected(why) if why.starts_with("line ") => {
-                    Error::Rejected(format!("{name}: {why}"))
-                }
+                // Named by file as well as line, as a record that could
+                // not be read is.
+                Error::RecordRefused { origin, why } => Error::RecordRefused {
+                    origin: format!("{name}: {origin}"),
+                    why,
+                },
                 other => other,
             })?;
         anyhow::Ok(ids)

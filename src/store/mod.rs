@@ -92,6 +92,11 @@ pub enum Error {
     UnknownId { id: CommitmentId },
     #[error("{0}")]
     Rejected(String),
+    /// A record of an import file the database would not take, named by
+    /// where it lies in the file (`line 12`): the importing command knows
+    /// the file's name and adds it.
+    #[error("{origin}: {why}")]
+    RecordRefused { origin: String, why: String },
     #[error(
         "{} already exists; choose another file name, or pass --force to replace it",
         path.display()

@@ -397,11 +397,14 @@ impl Store {
                             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                     );
                     if keep && taken {
-                        return Error::Rejected(format!(
-                            "{}: id {} is already used in this database; nothing was imported. \
-                             Import into a new database, or pass --renumber to give the records new ids",
-                            item.origin, item.record.commitment.id
-                        ));
+                        return Error::RecordRefused {
+                            origin: item.origin.clone(),
+                            why: format!(
+                                "id {} is already used in this database; nothing was imported. \
+                                 Import into a new database, or pass --renumber to give the records new ids",
+                                item.record.commitment.id
+                            ),
+                        };
                     }
                     cannot_import(&path, &item, e)
                 })?;
@@ -574,10 +577,10 @@ impl<'tx> Inserts<'tx> {
 /// The error for a record the database would not take, naming its line.
 fn cannot_import(path: &std::path::Path, item: &ImportItem, e: rusqlite::Error) -> Error {
     match super::classify(path, e) {
-        Error::Sqlite { source, .. } => Error::Rejected(format!(
-            "{}: cannot import this record: {source}",
-            item.origin
-        )),
+        Error::Sqlite { source, .. } => Error::RecordRefused {
+            origin: item.origin.clone(),
+            why: format!("cannot import this record: {source}"),
+        },
         other => other,
     }
 }
