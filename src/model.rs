@@ -358,6 +358,80 @@ pub struct Event {
     pub detail: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Event {
+    /// Checks an event given from outside (an import) against what
+    /// followup itself records for its kind: the fields it writes and no
+    /// others, each held to the rule of the command that writes it (a
+    /// note's text as `note` checks it, a reason as `revise` does), so that
+    /// no file can put into history what no command would. `show` prints
+    /// these fields to a terminal and emails quote them.
+    pub fn check_detail(&self) -> Result<(), String> {
+        use serde_json::Value;
+        let kind = self.kind.as_str();
+        let allowed: &[&str] = match self.kind {
+            EventKind::Created | EventKind::Imported => &["deadline"],
+            EventKind::Revised => &["from", "to", "reason"],
+            EventKind::Closed => &["outcome", "evidence"],
+            EventKind::Reopened => &["previous_outcome"],
+            EventKind::Note => &["text"],
+            EventKind::ReminderSent => &["reminder", "desk", "recipient", "message_id"],
+            EventKind::DeliveryFailed => &[
+                "reminder",
+                "desk",
+                "recipient",
+                "message_id",
+                "error",
+                "attempts",
+            ],
+        };
+        for (field, value) in &self.detail {
+            if !allowed.contains(&field.as_str()) {
+                return Err(format!(
+                    "a {kind} event has no field {field:?}; it has {}",
+                    allowed.join(", ")
+                ));
+            }
+            let named = format!("{kind} event's {field}");
+            let text = |check: &dyn Fn(&str) -> Result<String, String>| match value {
+                Value::String(text) => check(text).map(drop),
+                Value::Null => Ok(()),
+                other => Err(format!("{named} is {other}; it must be text")),
+            };
+            match field.as_str() {
+                "deadline" | "from" | "to" => {
+                    let version: DeadlineVersion = serde_json::from_value(value.clone())
+                        .map_err(|e| format!("{named} is not a deadline: {e}"))?;
+                    check_line(
+                        "deadline expression",
+                        &version.deadline.expression,
+                        MAX_NAME_CHARS,
+                    )?;
+                }
+                "reason" => text(&|t| check_text("reason", t))?,
+                "text" => text(&|t| check_text("note", t))?,
+                "error" => text(&|t| check_text(&named, t))?,
+                "evidence" => text(&|t| check_url("evidence", t))?,
+                "outcome" | "previous_outcome" => match value.as_str().map(str::parse::<Status>) {
+                    Some(Ok(status)) if !status.is_open() => {}
+                    _ => {
+                        return Err(format!(
+                            "{named} {value} is not an outcome; use fulfilled, partial, missed or withdrawn"
+                        ));
+                    }
+                },
+                "attempts" => {
+                    if value.as_u64().is_none() {
+                        return Err(format!("{named} {value} is not a count"));
+                    }
+                }
+                // The reminder key, desk, recipient and Message-ID.
+                _ => text(&|t| check_line(&named, t, MAX_TEXT_CHARS))?,
+            }
+        }
+        Ok(())
+    }
+}
+
 // ---- field rules ---------------------------------------------------------
 
 /// Longest title accepted, in characters: a headline, not an article.
@@ -372,7 +446,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// an email header or break a table.
 pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
-    if trimmed.is_empty() {
+    if trimmed.chars().all(invisible) {
         return Err(format!("{field} is empty; {}", when_empty(field)));
     }
     let count = trimmed.chars().count();
@@ -381,13 +455,42 @@ pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String
             "{field} is {count} characters long; keep it under {max} and put detail in --quote or --note"
         ));
     }
-    if let Some(c) = trimmed.chars().find(|c| c.is_control()) {
+    if let Some(c) = trimmed
+        .chars()
+        .find(|&c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    {
         return Err(format!(
-            "{field} {} contains the control character {c:?}; {field}s are one line of plain text",
+            "{field} {} contains the control character {c:?}; it must be one line of plain text",
             preview(trimmed)
         ));
     }
     Ok(trimmed.to_string())
+}
+
+/// Characters that take no room on screen: spaces, and the format
+/// characters (zero-width space and joiners, direction marks and
+/// controls, the byte-order mark, soft hyphen, variation selectors). A
+/// title of nothing but these would look empty everywhere it is shown.
+fn invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+        )
 }
 
 /// Checks free text (quote, note): may span lines, but no NUL or other
@@ -408,7 +511,7 @@ pub fn check_text(field: &str, value: &str) -> Result<String, String> {
             preview(value)
         ));
     }
-    if value.trim().is_empty() {
+    if value.chars().all(invisible) {
         return Err(format!("{field} is empty; {}", when_empty(field)));
     }
     Ok(value.to_string())
@@ -432,12 +535,26 @@ fn when_empty(field: &str) -> &'static str {
 
 /// Checks a source or evidence link: an http(s) URL without spaces.
 pub fn check_url(field: &str, value: &str) -> Result<String, String> {
+    const MAX_URL_CHARS: usize = 2000;
     let value = value.trim();
-    let has_scheme = value.starts_with("https://") || value.starts_with("http://");
+    let count = value.chars().count();
+    if count > MAX_URL_CHARS {
+        return Err(format!(
+            "{field} {} is too long for a link; give the story's own URL, at most {MAX_URL_CHARS} characters",
+            preview(value)
+        ));
+    }
+    // Schemes are case-insensitive (RFC 3986): "HTTPS://" is a web link.
+    let scheme_end = value.find("://").unwrap_or(0);
+    let has_scheme = matches!(
+        value[..scheme_end].to_ascii_lowercase().as_str(),
+        "http" | "https"
+    );
     if !has_scheme
-        || value.len() <= "https://".len()
-        || value.chars().any(|c| c.is_whitespace() || c.is_control())
-        || value.chars().count() > 2000
+        || value.len() <= scheme_end + "://".len()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || invisible(c))
     {
         return Err(format!(
             "{field} {} is not a web link; give a full URL such as https://example.org/story",
@@ -651,6 +768,145 @@ mod tests {
         assert!(check_url("source", "https://example.org/a").is_ok());
         assert!(check_url("source", "javascript:alert(1)").is_err());
         assert!(check_url("source", "https://exa mple.org").is_err());
+        assert!(check_url("source", "HTTPS://EXAMPLE.ORG/x").is_ok());
+        assert!(check_url("source", "Http://example.org").is_ok());
+        assert!(check_url("source", "https://").is_err());
+        assert!(check_url("source", "ftp://example.org").is_err());
+        assert!(check_url("source", "https://example.org/\u{202e}gpj.exe").is_err());
+        let long = format!("https://example.org/{}", "a".repeat(30_000));
+        let err = check_url("source", &long).unwrap_err();
+        assert!(err.contains("too long") && err.contains("2000"), "{err}");
+    }
+
+    #[test]
+    fn one_line_fields_refuse_unicode_line_and_paragraph_separators() {
+        for separator in ['\u{2028}', '\u{2029}', '\u{85}'] {
+            let err = check_line("title", &format!("a{separator}b"), 500).unwrap_err();
+            assert!(err.contains("one line"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_value_of_nothing_visible_is_empty() {
+        for blank in [
+            "\u{200b}",
+            "\u{200f}\u{200e}",
+            "\u{feff}",
+            " \u{2060} ",
+            "\u{ad}",
+        ] {
+            let err = check_line("title", blank, 500).unwrap_err();
+            assert!(err.starts_with("title is empty"), "{blank:?}: {err}");
+            let err = check_text("note", blank).unwrap_err();
+            assert!(err.starts_with("note is empty"), "{blank:?}: {err}");
+        }
+        // Invisible characters inside visible text are the text's own.
+        assert!(check_line("title", "a\u{200c}b", 500).is_ok());
+    }
+
+    #[test]
+    fn imported_history_is_held_to_the_rules_of_the_commands_that_write_it() {
+        let event = |kind: &str, detail: serde_json::Value| -> Event {
+            let mut json = detail;
+            json["at"] = "2025-10-15T09:00:00Z".into();
+            json["author"] = "desk".into();
+            json["kind"] = kind.into();
+            serde_json::from_value(json).unwrap()
+        };
+        let deadline = deadline_json(
+            &crate::deadline::Deadline::parse("within two months", jiff::civil::date(2025, 10, 15))
+                .unwrap(),
+            1,
+        );
+        let fine = [
+            event("created", serde_json::json!({ "deadline": deadline })),
+            event(
+                "revised",
+                serde_json::json!({ "from": deadline, "to": deadline, "reason": null }),
+            ),
+            event(
+                "closed",
+                serde_json::json!({ "outcome": "missed", "evidence": "https://example.org/a" }),
+            ),
+            event(
+                "reopened",
+                serde_json::json!({ "previous_outcome": "missed" }),
+            ),
+            event("note", serde_json::json!({ "text": "first line\nsecond" })),
+            event(
+                "delivery_failed",
+                serde_json::json!({ "reminder": "due", "desk": "default", "recipient": "a@b.org",
+                    "message_id": "<x@y>", "error": "451 try later", "attempts": 2 }),
+            ),
+        ];
+        for event in &fine {
+            assert_eq!(event.check_detail(), Ok(()), "{event:?}");
+        }
+        let refused = [
+            (
+                event("note", serde_json::json!({ "text": "a\u{1b}[31mRED" })),
+                "control",
+            ),
+            (
+                event(
+                    "note",
+                    serde_json::json!({ "text": "x".repeat(MAX_TEXT_CHARS + 1) }),
+                ),
+                "characters long",
+            ),
+            (
+                event("note", serde_json::json!({ "text": 5 })),
+                "must be text",
+            ),
+            (
+                event("note", serde_json::json!({ "text": "n", "extra": {} })),
+                "no field \"extra\"",
+            ),
+            (
+                event(
+                    "revised",
+                    serde_json::json!({ "from": deadline, "to": deadline, "reason": "r\0" }),
+                ),
+                "control",
+            ),
+            (
+                event(
+                    "revised",
+                    serde_json::json!({ "from": "soon", "to": deadline }),
+                ),
+                "not a deadline",
+            ),
+            (
+                event("closed", serde_json::json!({ "outcome": "open" })),
+                "not an outcome",
+            ),
+            (
+                event("closed", serde_json::json!({ "outcome": "done" })),
+                "not an outcome",
+            ),
+            (
+                event(
+                    "closed",
+                    serde_json::json!({ "outcome": "missed", "evidence": "javascript:x" }),
+                ),
+                "web link",
+            ),
+            (
+                event(
+                    "reminder_sent",
+                    serde_json::json!({ "recipient": "a@b.org\r\nBcc: c@d.org" }),
+                ),
+                "one line",
+            ),
+            (
+                event("delivery_failed", serde_json::json!({ "attempts": "two" })),
+                "not a count",
+            ),
+        ];
+        for (event, why) in &refused {
+            let err = event.check_detail().unwrap_err();
+            assert!(err.contains(why), "{event:?}: {err}");
+        }
     }
 
     #[test]

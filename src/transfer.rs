@@ -555,6 +555,16 @@ impl Row {
                             i + 1
                         ));
                     }
+                    let place = |why: String| format!("revisions[{i}]: {why}");
+                    model::check_line(
+                        "deadline expression",
+                        &revision.deadline.expression,
+                        model::MAX_NAME_CHARS,
+                    )
+                    .map_err(place)?;
+                    if let Some(reason) = &revision.reason {
+                        model::check_text("reason", reason).map_err(place)?;
+                    }
                     if revision.deadline.earliest > revision.deadline.latest {
                         return Err(format!(
                             "revision {} has earliest after latest",
@@ -587,8 +597,10 @@ impl Row {
 
         let history = match self.history {
             Some(history) => {
-                for event in &history {
-                    model::check_line("event author", &event.author, model::MAX_NAME_CHARS)?;
+                for (place, event) in history.iter().enumerate() {
+                    model::check_line("event author", &event.author, model::MAX_NAME_CHARS)
+                        .and_then(|_| event.check_detail())
+                        .map_err(|why| format!("history[{place}]: {why}"))?;
                 }
                 history
             }

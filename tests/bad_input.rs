@@ -197,6 +197,126 @@ fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
 }
 
 #[test]
+fn another_programs_sqlite_file_is_refused_and_left_alone() {
+    let desk = Desk::with_config("[store]\npath = \"app.db\"\n");
+    let path = desk.path().join("app.db");
+    let theirs = rusqlite::Connection::open(&path).unwrap();
+    theirs
+        .execute_batch("CREATE TABLE invoices (n); INSERT INTO invoices VALUES (1);")
+        .unwrap();
+    drop(theirs);
+    let original = std::fs::read(&path).unwrap();
+    for args in [
+        vec!["add", "X", "--due", "2026-01-01"],
+        vec!["list"],
+        vec!["status"],
+    ] {
+        let err = desk.run(&args).fails();
+        assert!(
+            err.contains("another program's SQLite database (its tables: \"invoices\")"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("check store.path"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), original, "{args:?}");
+        assert!(!desk.path().join("app.db-wal").exists(), "{args:?}");
+    }
+}
+
+#[test]
+fn commands_that_only_read_create_no_database() {
+    let desk = Desk::new();
+    let run = desk.run(&["list"]);
+    assert_eq!(run.ok(), "No commitments yet.\n");
+    assert!(
+        run.stderr().contains("there is no database at"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(desk.run(&["list", "--json"]).json(), serde_json::json!([]));
+    assert_eq!(desk.run(&["export"]).json(), serde_json::json!([]));
+    let err = desk.run(&["show", "1"]).fails();
+    assert!(
+        err.contains("no commitment has id 1: there is no database at"),
+        "{err}"
+    );
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["database_exists"], false);
+    assert_eq!(status["commitments"]["total"], 0);
+    let err = desk.run(&["backup", "copy.db"]).fails();
+    assert!(err.contains("no database at"), "{err}");
+    assert!(!desk.database().exists());
+    assert!(!desk.database().parent().unwrap().exists());
+    // The first command that records something creates it.
+    desk.add(&["Hold the meeting", "--due", "2026-01-01"]);
+    assert!(desk.database().exists());
+    assert_eq!(
+        desk.run(&["status", "--json"]).json()["database_exists"],
+        true
+    );
+}
+
+#[test]
+fn a_title_of_nothing_visible_or_with_a_line_separator_is_refused() {
+    let (desk, _) = desk_with_one();
+    for blank in ["\u{200b}\u{200b}", "\u{feff}", "\u{200f} \u{200e}"] {
+        let err = desk.refuses(&["add", blank, "--due", "2026-01-01"]);
+        assert!(err.contains("title is empty"), "{blank:?}: {err}");
+    }
+    let err = desk.refuses(&["add", "one\u{2028}two", "--due", "2026-01-01"]);
+    assert!(err.contains("one line"), "{err}");
+}
+
+#[test]
+fn an_imported_history_is_held_to_the_rules_of_note_and_revise() {
+    let (desk, id) = desk_with_one();
+    desk.run(&["revise", &id, "--due", "2026-01-31", "--reason", "slipped"]);
+    desk.run(&["note", &id, "Talks resumed"]);
+    let exported = desk.run(&["export"]).json();
+    let record = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut record = exported[0].clone();
+        record["id"] = 7.into();
+        change(&mut record);
+        serde_json::to_vec(&serde_json::json!([record])).unwrap()
+    };
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "escape.json",
+            record(&|r| r["history"][2]["text"] = "a\u{1b}[31mRED".into()),
+            "history[2]: note \"a\\u{1b}[31mRED\" contains the control character",
+        ),
+        (
+            "long.json",
+            record(&|r| r["history"][2]["text"] = "n".repeat(20_001).into()),
+            "history[2]: note is 20001 characters long",
+        ),
+        (
+            "extra.json",
+            record(&|r| r["history"][1]["extra"] = serde_json::json!({"a": 1})),
+            "history[1]: a revised event has no field \"extra\"",
+        ),
+        (
+            "reason.json",
+            record(&|r| r["history"][1]["reason"] = "r\u{0}".into()),
+            "history[1]: reason \"r\\0\" contains the control character",
+        ),
+        (
+            "revision.json",
+            record(&|r| r["revisions"][1]["reason"] = "r\u{7}".into()),
+            "revisions[1]: reason",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = desk.write(name, &bytes);
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("{name}: line 1: {expected}")),
+            "{err}"
+        );
+        assert!(err.contains("nothing was imported"), "{err}");
+    }
+}
+
+#[test]
 fn a_database_in_a_missing_folder_is_refused_with_the_fix() {
     let desk = Desk::with_config("[store]\npath = \"no/such/folder/followup.db\"\n");
     let err = desk.run(&["add", "X", "--due", "2026-01-01"]).fails();

@@ -29,7 +29,12 @@ pub struct RestoreArgs {
 }
 
 pub fn backup(context: &Context, args: BackupArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = context.reader()?;
+    let Some(store) = context.reader()? else {
+        anyhow::bail!(
+            "there is no database at {} to back up; check store.path (followup status shows it)",
+            shown(&context.config.store.path)
+        );
+    };
     let report = store.backup(&args.path, args.force)?;
     writeln!(
         out,
@@ -45,6 +50,7 @@ pub fn backup(context: &Context, args: BackupArgs, out: &mut dyn Write) -> anyho
 }
 
 pub fn restore(context: &Context, args: RestoreArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    super::make_data_folder(&context.config)?;
     let database = &context.config.store.path;
     if let Some(folder) = database.parent().filter(|p| !p.as_os_str().is_empty())
         && !folder.is_dir()

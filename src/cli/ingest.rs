@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use jiff::civil::Date;
 
+use super::table::for_terminal;
 use super::{Context, parse_date, print_json};
 use crate::ingest::{self, AnnouncedFrom, Candidate, Extraction};
 use crate::model::{self, NewCommitment};
@@ -93,9 +94,9 @@ fn review(found: &Extraction, name: &str, out: &mut dyn Write) -> anyhow::Result
         return Ok(());
     }
     for (i, c) in found.candidates.iter().enumerate() {
-        writeln!(out, "\n{}. {}", i + 1, c.title)?;
+        writeln!(out, "\n{}. {}", i + 1, for_terminal(&c.title))?;
         if !c.actors.is_empty() {
-            writeln!(out, "   actors      {}", c.actors.join(", "))?;
+            writeln!(out, "   actors      {}", for_terminal(&c.actors.join(", ")))?;
         }
         match &c.deadline {
             Some(d) => {
@@ -122,7 +123,11 @@ fn review(found: &Extraction, name: &str, out: &mut dyn Write) -> anyhow::Result
             "   cue         {} (confidence {:.2})",
             c.cue, c.confidence
         )?;
-        writeln!(out, "   quote       {}", c.quote.replace('\n', " "))?;
+        writeln!(
+            out,
+            "   quote       {}",
+            for_terminal(&c.quote.replace('\n', " "))
+        )?;
     }
     let example = if found.candidates.len() == 1 {
         "1"
@@ -192,8 +197,9 @@ fn accept(
     for (id, c) in ids.iter().zip(&new) {
         writeln!(
             out,
-            "Added commitment {id}: {} due {}",
-            c.title, c.deadline.latest
+            "Added commitment {id}: {} [open] due {}",
+            for_terminal(&c.title),
+            c.deadline.latest
         )?;
     }
     Ok(())

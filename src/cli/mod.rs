@@ -106,15 +106,32 @@ impl Context {
         })
     }
 
-    /// Opens the database. With the embedded defaults its folder is created;
-    /// a configured folder must already exist.
+    /// Opens the database, creating it if need be. With the embedded
+    /// defaults its folder is created too; a configured folder must
+    /// already exist.
     fn store(&self) -> anyhow::Result<Store> {
+        make_data_folder(&self.config)?;
         self.open_store(Check::Remembered)
     }
 
-    /// Opens the database for a command that only reads it.
-    fn reader(&self) -> anyhow::Result<Store> {
-        self.open_store(Check::ReadOnly)
+    /// Opens the database for a command that only reads it, or `None`
+    /// when there is none yet. A command that only looks must not create
+    /// files: a mistyped store.path would otherwise get a new empty
+    /// database, quietly, instead of a word about where followup looked.
+    fn reader(&self) -> anyhow::Result<Option<Store>> {
+        if !self.config.store.path.exists() {
+            return Ok(None);
+        }
+        self.open_store(Check::ReadOnly).map(Some)
+    }
+
+    /// What a reading command says, on stderr, when there is no database
+    /// yet: its answer (an empty list) is right, but so is saying why.
+    pub(crate) fn no_database_yet(&self) -> String {
+        format!(
+            "there is no database at {} yet; the first command that records something (add, import, ingest --accept) or the daemon creates it",
+            self.config.store.path.display()
+        )
     }
 
     fn open_store(&self, check: Check) -> anyhow::Result<Store> {
@@ -152,18 +169,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         return doctor::doctor(cli.config.as_deref(), args, out);
     }
     let config = config::load(cli.config.as_deref())?;
-    if config.file.is_none()
-        && let Some(folder) = config.store.path.parent()
-    {
-        // The embedded defaults point into a data folder of our own.
-        std::fs::create_dir_all(folder).with_context(|| {
-            format!(
-                "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
-                folder.display()
-            )
-        })?;
-    }
     if let Command::Daemon(args) = &cli.command {
+        make_data_folder(&config)?;
         crate::daemon::run(cli.config.as_deref(), config, args.once)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -188,6 +195,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
     }?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The embedded defaults point into a data folder of followup's own,
+/// made when something is first to be written there.
+pub(crate) fn make_data_folder(config: &Config) -> anyhow::Result<()> {
+    if config.file.is_none()
+        && let Some(folder) = config.store.path.parent()
+    {
+        std::fs::create_dir_all(folder).with_context(|| {
+            format!(
+                "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
+                folder.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 // ---- argument parsers shared by commands --------------------------------

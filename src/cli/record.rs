@@ -6,6 +6,7 @@ use std::io::Write;
 use clap::Args;
 use jiff::civil::Date;
 
+use super::table::for_terminal;
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
 use crate::model::{self, CommitmentId, NewCommitment, Outcome};
@@ -125,7 +126,9 @@ fn report(
     writeln!(
         out,
         "{verb} commitment {id}: {} [{}] due {}{vague}",
-        c.title, c.status, d.latest
+        for_terminal(&c.title),
+        c.status,
+        d.latest
     )?;
     Ok(())
 }

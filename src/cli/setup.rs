@@ -37,6 +37,8 @@ pub enum ConfigCommand {
 struct Status {
     config: Option<String>,
     database: String,
+    /// False until the first command that records something creates it.
+    database_exists: bool,
     database_bytes: u64,
     schema_version: usize,
     transport: &'static str,
@@ -51,16 +53,25 @@ struct Status {
 }
 
 pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = context.store()?;
-    let counts = store.counts(context.today)?;
-    let outbox = store.outbox_counts(context.now)?;
     let config = &context.config;
+    let database = &config.store.path;
+    // Status only looks: where there is no database yet, it says so
+    // rather than create one.
+    let exists = database.exists();
+    let (counts, outbox) = if exists {
+        let store = context.store()?;
+        (
+            store.counts(context.today)?,
+            store.outbox_counts(context.now)?,
+        )
+    } else {
+        Default::default()
+    };
     let status = Status {
         config: config.file.as_deref().map(shown),
-        database: shown(store.path()),
-        database_bytes: std::fs::metadata(store.path())
-            .map(|m| m.len())
-            .unwrap_or(0),
+        database: shown(database),
+        database_exists: exists,
+        database_bytes: std::fs::metadata(database).map(|m| m.len()).unwrap_or(0),
         schema_version: store::schema_version(),
         transport: match config.mail.transport {
             Transport::Maildir => "maildir",
@@ -72,7 +83,7 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
         desks: config.desks.iter().map(|d| d.name.clone()).collect(),
         commitments: counts,
         outbox,
-        daemon_pid: InstanceLock::holder(store.path()),
+        daemon_pid: InstanceLock::holder(database),
     };
     if args.json {
         return print_json(out, &status);
@@ -83,13 +94,21 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
         "config       {}",
         status.config.as_deref().unwrap_or("(embedded defaults)")
     )?;
-    writeln!(
-        out,
-        "database     {} ({} KiB, schema {})",
-        status.database,
-        status.database_bytes / 1024,
-        status.schema_version
-    )?;
+    if status.database_exists {
+        writeln!(
+            out,
+            "database     {} ({} KiB, schema {})",
+            status.database,
+            status.database_bytes / 1024,
+            status.schema_version
+        )?;
+    } else {
+        writeln!(
+            out,
+            "database     {} (not created yet: the first command that records something creates it)",
+            status.database
+        )?;
+    }
     match &status.maildir {
         Some(dir) => writeln!(out, "mail         maildir {dir}")?,
         None => writeln!(out, "mail         smtp")?,

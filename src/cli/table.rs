@@ -3,6 +3,7 @@
 //! padded, which is why callers put free text (titles) there: a
 //! right-to-left title then cannot push later columns around.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use unicode_width::UnicodeWidthStr;
@@ -41,7 +42,7 @@ impl Table {
         for row in &self.rows {
             line.clear();
             for (i, cell) in row.iter().enumerate() {
-                line.push_str(cell);
+                push_visible(&mut line, cell);
                 if i + 1 < row.len() {
                     let pad = widths[i] - display_width(cell) + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
@@ -52,6 +53,43 @@ impl Table {
         }
         Ok(())
     }
+}
+
+/// Appends `cell` as [`for_terminal`] shows it.
+fn push_visible(line: &mut String, cell: &str) {
+    line.push_str(&for_terminal(cell));
+}
+
+/// Stored text as it may reach the analyst's terminal. Control characters
+/// other than line breaks and tabs are shown as symbols: every field is
+/// checked for them on the way in, but a database written before a check
+/// existed, or by hand, must not be able to send escape sequences. The
+/// bidi embedding, override and isolate controls are dropped, as in
+/// email: they are kept as data (an export gives them back), but one left
+/// open would turn around whatever is printed after it on the line, a
+/// status or a date. Arabic reads right to left without them.
+pub fn for_terminal(text: &str) -> Cow<'_, str> {
+    // C0 controls and DEL are bytes of their own in UTF-8; C1 controls are
+    // the two-byte sequences starting 0xC2, and the bidi controls the
+    // three-byte ones starting 0xE2 0x80 or 0xE2 0x81.
+    let risky =
+        |b: &u8| (*b < 0x20 && *b != b'\n' && *b != b'\t') || matches!(*b, 0x7f | 0xc2 | 0xe2);
+    if !text.as_bytes().iter().any(risky) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+            .map(|c| match c {
+                '\n' | '\t' => c,
+                // U+2400 CONTROL PICTURE FOR NULL onwards: ␀ … ␟, then ␡.
+                '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+                '\u{7f}' => '\u{2421}',
+                c if c.is_control() => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
 }
 
 /// Display columns of `text`. Most cells (ids, dates, statuses, English
@@ -124,6 +162,42 @@ mod tests {
         for text in ["عقد اجتماع", "会议", "caf\u{e9}", "\u{202e}x"] {
             assert_eq!(display_width(text), text.width(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn control_characters_reach_the_terminal_only_as_symbols_and_bidi_controls_not_at_all() {
+        let mut table = Table::new(&["KIND", "TEXT"]);
+        table.row(vec![
+            "no\u{1b}te".into(),
+            "a\0b\u{1b}[31mRED\u{7f}\u{9b}2J".into(),
+        ]);
+        table.row(vec!["note".into(), "two\nlines\tand a tab".into()]);
+        let mut out = Vec::new();
+        table.write(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("no\u{241b}te"), "{text}");
+        assert!(
+            text.contains("a\u{2400}b\u{241b}[31mRED\u{2421}\u{fffd}2J"),
+            "{text}"
+        );
+        assert!(text.contains("two\nlines\tand a tab"), "{text}");
+        let mut table = Table::new(&["STATUS", "TITLE"]);
+        table.row(vec![
+            "open".into(),
+            "Sign \u{202e}laed\u{2066} \u{202b}عقد\u{202c} \u{2069}".into(),
+        ]);
+        let mut out = Vec::new();
+        table.write(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Sign laed عقد"), "{text:?}");
+        // Direction marks change no order beyond themselves and stay.
+        assert_eq!(for_terminal("سوريا\u{200f} and"), "سوريا\u{200f} and");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -130,7 +130,14 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
 }
 
 pub fn export(context: &Context, args: ExportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = context.reader()?;
+    let Some(store) = context.reader()? else {
+        match args.format {
+            Format::Json => writeln!(out, "[]")?,
+            Format::Csv => transfer::write_csv(&[], out)?,
+        }
+        eprintln!("note: {}", context.no_database_yet());
+        return Ok(());
+    };
     match args.format {
         // Written as it is read, straight from the rows.
         Format::Json => store.export_json(out)?,

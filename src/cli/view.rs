@@ -95,7 +95,15 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
         due_before: args.due_before,
         vague: None,
     };
-    let store = context.reader()?;
+    let Some(store) = context.reader()? else {
+        if args.json {
+            writeln!(out, "[]")?;
+        } else {
+            writeln!(out, "No commitments yet.")?;
+        }
+        eprintln!("note: {}", context.no_database_yet());
+        return Ok(());
+    };
     if args.json {
         return print_json_list(&store, &filter, out);
     }
@@ -194,7 +202,13 @@ fn describe_event(event: &Event) -> String {
 }
 
 pub fn show(context: &Context, args: ShowArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = context.reader()?;
+    let Some(store) = context.reader()? else {
+        anyhow::bail!(
+            "no commitment has id {}: {}",
+            args.id,
+            context.no_database_yet()
+        );
+    };
     let record = store.record(args.id)?;
     if args.json {
         return print_json(out, &record);

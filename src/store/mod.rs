@@ -62,6 +62,11 @@ pub enum Error {
     )]
     NotADatabase { path: PathBuf, detail: String },
     #[error(
+        "{} is another program's SQLite database (its tables: {tables}), not a followup one; nothing was written to it; check store.path, or give followup a file of its own",
+        path.display()
+    )]
+    Foreign { path: PathBuf, tables: String },
+    #[error(
         "the database {} is corrupt ({detail}); stop the daemon and restore a backup (followup restore PATH); nothing was changed",
         path.display()
     )]
@@ -330,6 +335,39 @@ impl Store {
         }
     }
 
+    /// A file without a schema version is either new (no tables yet, and
+    /// followup creates them) or another program's database, which
+    /// followup must not turn into its own: the WAL switch and the
+    /// migrations would write into it.
+    fn refuse_foreign(&self) -> Result<()> {
+        let fail = |e| classify(&self.path, e);
+        let tables: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_schema
+                 WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+                 ORDER BY name LIMIT 6",
+            )
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+            .map_err(fail)?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let mut named = tables
+            .iter()
+            .take(5)
+            .map(|t| crate::model::preview(t))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if tables.len() > 5 {
+            named.push_str(", …");
+        }
+        Err(Error::Foreign {
+            path: self.path.clone(),
+            tables: named,
+        })
+    }
+
     /// The database file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -353,6 +391,9 @@ impl Store {
                 found: version,
                 known,
             });
+        }
+        if version == 0 {
+            self.refuse_foreign()?;
         }
         let must_check = match check {
             Check::Full => true,
