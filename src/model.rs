@@ -451,8 +451,13 @@ pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String
     }
     let count = trimmed.chars().count();
     if count > max {
+        let detail = if field == "title" {
+            " and put detail in --quote or --note"
+        } else {
+            ""
+        };
         return Err(format!(
-            "{field} is {count} characters long; keep it under {max} and put detail in --quote or --note"
+            "{field} is {count} characters long; keep it to at most {max}{detail}"
         ));
     }
     if let Some(c) = trimmed
@@ -499,7 +504,7 @@ pub fn check_text(field: &str, value: &str) -> Result<String, String> {
     let count = value.chars().count();
     if count > MAX_TEXT_CHARS {
         return Err(format!(
-            "{field} is {count} characters long; keep it under {MAX_TEXT_CHARS}"
+            "{field} is {count} characters long; keep it to at most {MAX_TEXT_CHARS}"
         ));
     }
     if let Some(c) = value

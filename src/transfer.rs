@@ -172,6 +172,7 @@ struct RowDeadline {
 
 /// Guesses the format from the file name, else from the first character.
 pub fn detect(name: &str, text: &str) -> Format {
+    let text = without_byte_order_mark(text);
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".csv") {
         Format::Csv
@@ -208,6 +209,7 @@ pub fn read_each(
     context: &ImportContext,
     mut each: impl FnMut(ImportItem) -> bool,
 ) -> Result<(), String> {
+    let text = without_byte_order_mark(text);
     let mut take = |line: usize, row: Row| {
         let origin = format!("line {line}");
         let has_id = row.id.is_some();
@@ -227,6 +229,12 @@ pub fn read_each(
             Ok(())
         }
     }
+}
+
+/// Text without the UTF-8 byte-order mark that spreadsheet programs and
+/// some Windows editors put at the start of a file: it is not data.
+fn without_byte_order_mark(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
@@ -370,11 +378,22 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
         .map_err(|e| format!("line 1: cannot read the CSV header: {e}"))?
         .clone();
     let known: Vec<&str> = CSV_COLUMNS.iter().copied().chain(["due"]).collect();
-    for header in headers.iter() {
+    for (place, header) in headers.iter().enumerate() {
+        if place == 0 && header.trim_start().starts_with(['[', '{']) {
+            return Err(
+                "line 1: this is read as CSV but looks like JSON; pass --format json (or name the file .json)"
+                    .into(),
+            );
+        }
         if !known.contains(&header) {
             return Err(format!(
                 "line 1: unknown column {header:?}; columns are {} (or `due` for a deadline expression)",
                 CSV_COLUMNS.join(", ")
+            ));
+        }
+        if headers.iter().take(place).any(|earlier| earlier == header) {
+            return Err(format!(
+                "line 1: the column {header:?} is given twice; keep one"
             ));
         }
     }
@@ -391,7 +410,9 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
         let mut object = Map::new();
         let mut deadline = Map::new();
         for (header, cell) in headers.iter().zip(record.iter()) {
-            if cell.is_empty() {
+            // An empty cell is a value left out, except a title, which
+            // every record needs: its check says what belongs there.
+            if cell.is_empty() && header != "title" {
                 continue;
             }
             let value =

@@ -229,6 +229,38 @@ fn backup_refuses_to_write_over_the_database_itself() {
 }
 
 #[test]
+fn a_backup_and_the_copy_kept_by_restore_are_as_private_as_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let desk = desk_with_history();
+    let db = desk.database();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let backup = desk.path().join("private.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    assert_eq!(mode(&backup), 0o600);
+    desk.run(&["restore", backup.to_str().unwrap()]).ok();
+    let kept: Vec<_> = std::fs::read_dir(db.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().contains(".before-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(mode(&kept[0]), 0o600);
+}
+
+#[test]
+fn a_link_to_the_database_is_the_database() {
+    let desk = desk_with_history();
+    let link = desk.path().join("link.db");
+    std::os::unix::fs::symlink(desk.database(), &link).unwrap();
+    let err = desk.refuses(&["restore", link.to_str().unwrap()]);
+    assert!(err.contains("the database itself"), "{err}");
+    let err = desk.refuses(&["backup", link.to_str().unwrap(), "--force"]);
+    assert!(err.contains("the database itself"), "{err}");
+}
+
+#[test]
 fn restore_keeps_the_database_it_replaces() {
     let desk = desk_with_history();
     let backup = desk.path().join("before.db");

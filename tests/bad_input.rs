@@ -105,7 +105,7 @@ fn empty_huge_and_multiline_titles_are_refused() {
     let big = "x".repeat(100_000);
     let err = desk.refuses(&["add", &big, "--due", "2026-01-01"]);
     assert!(
-        err.contains("100000 characters long; keep it under 500"),
+        err.contains("100000 characters long; keep it to at most 500"),
         "{err}"
     );
     let err = desk.refuses(&[

@@ -302,3 +302,18 @@ fn on_a_fresh_machine_doctor_warns_and_creates_nothing() {
         "doctor created the data folder"
     );
 }
+
+#[test]
+fn a_database_that_cannot_be_created_fails() {
+    // Root ignores permission bits; /proc refuses new entries even to root.
+    let desk = Desk::with_config("[store]\npath = \"/proc/followup-doctor-test.db\"\n");
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2, "{lines:#?}");
+    let (level, database) = finding(&lines, "database");
+    assert_eq!(level, "FAIL");
+    assert!(
+        database.contains("cannot be created: /proc is not writable by this user"),
+        "{database}"
+    );
+    assert!(database.contains("set store.path"), "{database}");
+}

@@ -48,6 +48,15 @@ impl Run {
         assert_ne!(self.output.status.code(), Some(0));
         let stderr = self.stderr();
         assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        // followup's own errors (exit 1) are one line; a config's problems
+        // are one line each, and clap's usage errors (exit 2) are its own.
+        if self.output.status.code() == Some(1) && !stderr.contains(".toml:") {
+            assert_eq!(
+                stderr.trim_end().lines().count(),
+                1,
+                "an error of more than one line: {stderr}"
+            );
+        }
         stderr
     }
     #[track_caller]

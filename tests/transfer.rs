@@ -249,6 +249,85 @@ fn mistyped_files_are_refused_naming_the_problem() {
 }
 
 #[test]
+fn csv_with_a_column_twice_an_empty_title_or_json_inside_is_refused() {
+    let desk = busy_desk();
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "twice.csv",
+            "title,title,due\na,b,within 2 months\n",
+            "twice.csv: line 1: the column \"title\" is given twice; keep one",
+        ),
+        (
+            "blank.csv",
+            "title,due\nfine,2026-01-01\n,2026-01-01\n",
+            "blank.csv: line 3: title is empty; say in a few words what was promised",
+        ),
+        (
+            "export.csv",
+            "[{\"title\": \"a\", \"due\": \"2026-01-01\"}]",
+            "export.csv: line 1: this is read as CSV but looks like JSON; pass --format json",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = desk.write(name, text.as_bytes());
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_file_is_not_data() {
+    let desk = Desk::new();
+    let json = desk.write(
+        "bom.json",
+        "\u{feff}[{\"title\": \"From a spreadsheet\", \"due\": \"2026-01-01\"}]".as_bytes(),
+    );
+    let csv = desk.write(
+        "bom.csv",
+        "\u{feff}title,due\nAlso from a spreadsheet,2026-01-01\n".as_bytes(),
+    );
+    desk.run(&["import", json.to_str().unwrap()]).ok();
+    desk.run(&["import", csv.to_str().unwrap()]).ok();
+    let stdin = desk.run_with_stdin(
+        &["import", "-"],
+        "\u{feff}[{\"title\": \"Piped\", \"due\": \"2026-01-01\"}]".as_bytes(),
+    );
+    stdin.ok();
+    let titles: Vec<Value> = desk
+        .run(&["list", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].clone())
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            json!("From a spreadsheet"),
+            json!("Also from a spreadsheet"),
+            json!("Piped")
+        ]
+    );
+}
+
+#[test]
+fn an_id_given_twice_in_one_file_is_named_as_such() {
+    let desk = Desk::new();
+    let file = desk.write(
+        "twice.json",
+        b"[\n{\"id\": 1, \"title\": \"a\", \"due\": \"2026-01-01\"},\n{\"id\": 1, \"title\": \"b\", \"due\": \"2026-01-01\"}\n]",
+    );
+    let err = desk.run(&["import", file.to_str().unwrap()]).fails();
+    assert!(
+        err.contains("twice.json: line 3: id 1 is given to an earlier record of this file too"),
+        "{err}"
+    );
+    assert!(!err.contains("already used in this database"), "{err}");
+    assert_eq!(desk.run(&["list", "--json"]).json(), json!([]));
+}
+
+#[test]
 fn a_file_that_cannot_be_read_says_what_to_check() {
     let desk = busy_desk();
     let err = desk.refuses(&["import", "/nonexistent/commitments.json"]);

@@ -188,14 +188,32 @@ fn check_database(config: &Config, findings: &mut Findings) -> Readable {
         // The embedded defaults' data folder is created by the first
         // command; a configured folder must exist already.
         if folder.is_dir() || config.file.is_none() {
-            findings.add(
-                "database",
-                Level::Warn,
-                format!(
-                    "{} does not exist yet; the first command that records something (or the daemon) creates it",
-                    shown(path)
+            // The file will be created in the folder, or (embedded
+            // defaults) the folder in its nearest existing ancestor: that
+            // one must take a new entry, or every command will fail.
+            let under = folder
+                .ancestors()
+                .find(|p| p.is_dir())
+                .unwrap_or(Path::new("."));
+            match probe_folder(under) {
+                Ok(()) => findings.add(
+                    "database",
+                    Level::Warn,
+                    format!(
+                        "{} does not exist yet; the first command that records something (or the daemon) creates it",
+                        shown(path)
+                    ),
                 ),
-            );
+                Err(err) => findings.add(
+                    "database",
+                    Level::Fail,
+                    format!(
+                        "{} does not exist and cannot be created: {} is not writable by this user ({err}); make it writable, or set store.path",
+                        shown(path),
+                        shown(under)
+                    ),
+                ),
+            }
         } else {
             findings.add(
                 "database",
@@ -270,6 +288,15 @@ fn check_database(config: &Config, findings: &mut Findings) -> Readable {
         );
         Readable::NotFurther
     }
+}
+
+/// Whether this user can create an entry in `folder`: a folder is made
+/// there and removed at once. Permission bits alone would not say (root
+/// passes them, a read-only mount does not).
+fn probe_folder(folder: &Path) -> std::io::Result<()> {
+    let probe = folder.join(format!(".followup-doctor-{}", std::process::id()));
+    std::fs::create_dir(&probe)?;
+    std::fs::remove_dir(&probe)
 }
 
 fn check_mail(config: &Config, findings: &mut Findings) {

@@ -177,8 +177,10 @@ fn accept(
             source: source.clone(),
             quote: Some(c.quote.clone()),
             note: Some(format!(
-                "Recorded from {name} by `followup ingest` (candidate {n}, cue \"{}\", confidence {:.2})",
-                c.cue, c.confidence
+                "Recorded from {} by `followup ingest` (candidate {n}, cue \"{}\", confidence {:.2})",
+                if name == "-" { "standard input" } else { name },
+                c.cue,
+                c.confidence
             )),
         }
         .validated()

@@ -124,7 +124,12 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
     if args.json {
         super::print_json(out, &serde_json::json!({ "imported": ids }))?;
     } else {
-        writeln!(out, "Imported {} commitments from {name}.", ids.len())?;
+        let commitments = if ids.len() == 1 {
+            "commitment"
+        } else {
+            "commitments"
+        };
+        writeln!(out, "Imported {} {commitments} from {name}.", ids.len())?;
     }
     Ok(())
 }

@@ -218,14 +218,17 @@ pub fn show(context: &Context, args: ShowArgs, out: &mut dyn Write) -> anyhow::R
     let mut fields = Table::new(&[&format!("#{}", c.id), &c.title]);
     fields.row(vec!["status".into(), c.status.to_string()]);
     fields.row(vec!["announced".into(), c.announced.to_string()]);
-    fields.row(vec![
-        "deadline".into(),
+    // How long is left only means something while the commitment is open.
+    let deadline = if c.status.is_open() {
         format!(
             "{} [{}]",
             describe_deadline(d),
             time_left(c.status, d.latest, context.today)
-        ),
-    ]);
+        )
+    } else {
+        describe_deadline(d)
+    };
+    fields.row(vec!["deadline".into(), deadline]);
     if c.deadline.version > 1 {
         fields.row(vec![
             "revisions".into(),
@@ -267,6 +270,10 @@ pub fn show(context: &Context, args: ShowArgs, out: &mut dyn Write) -> anyhow::R
 
 pub fn parse(context: &Context, args: ParseArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let anchor = args.from.unwrap_or(context.today);
+    // As `add --due` would: a deadline is a phrase, and an error that
+    // echoed a pasted article back would bury what went wrong.
+    crate::model::check_line("deadline", &args.expression, crate::model::MAX_NAME_CHARS)
+        .map_err(anyhow::Error::msg)?;
     let deadline = Deadline::parse_with(&args.expression, anchor, &context.deadline_options())?;
     if args.json {
         return print_json(out, &deadline);

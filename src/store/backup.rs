@@ -96,6 +96,7 @@ impl Store {
         // from passing its snapshot until it ends, a few seconds at most.
         let snapshot = Snapshot::begin(&self.conn).map_err(|e| self.sqlite(e))?;
         let mut copy = open_new(&partial.path)?;
+        keep_private_as(&self.path, &partial.path)?;
         copy_pages(&self.conn, &mut copy, pages, &self.path, between_steps)?;
         drop(snapshot);
 
@@ -316,6 +317,7 @@ impl StagedRestore {
         {
             let keeping = Scratch::beside(&kept, "partial");
             let mut copy = open_new(&keeping.path)?;
+            keep_private_as(database, &keeping.path)?;
             let snapshot = Snapshot::begin(&live).map_err(|e| classify(database, e));
             let copied = snapshot.and_then(|snapshot| {
                 copy_pages(&live, &mut copy, -1, database, &mut || {})?;
@@ -479,7 +481,7 @@ fn verify_integrity(conn: &Connection, path: &Path) -> std::result::Result<(), S
         .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect());
     match rows {
         Ok(rows) if rows == ["ok"] => Ok(()),
-        Ok(rows) => Err(rows.join("; ")),
+        Ok(rows) => Err(super::one_line(&rows.join("\n"))),
         Err(e) => Err(classify(path, e).to_string()),
     }
 }
@@ -567,9 +569,42 @@ fn not_a_backup(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
+/// Gives a copy of the database no wider permissions than the database
+/// itself, before anything is copied into it: a desk's archive in a file
+/// only its owner reads must not come out readable by everyone because
+/// the user's umask is 022.
+fn keep_private_as(database: &Path, copy: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(database) else {
+        return Ok(());
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    let current = std::fs::metadata(copy)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(mode);
+    std::fs::set_permissions(copy, std::fs::Permissions::from_mode(mode & current)).map_err(
+        |error| Error::Io {
+            action: "set the permissions of",
+            path: copy.to_path_buf(),
+            error,
+        },
+    )
+}
+
 /// Refuses to treat the live database, or a file SQLite keeps beside it,
 /// as the other side of a backup or restore.
 fn refuse_own_files(database: &Path, other: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // A link to the database (or a hard link) is the database: compared by
+    // the file itself, not by its name.
+    if let (Ok(db), Ok(them)) = (std::fs::metadata(database), std::fs::metadata(other))
+        && (db.dev(), db.ino()) == (them.dev(), them.ino())
+    {
+        return Err(Error::OwnFile {
+            path: other.to_path_buf(),
+            database: database.to_path_buf(),
+        });
+    }
     let canonical = |p: &Path| -> Option<PathBuf> {
         let folder = parent_folder(p).canonicalize().ok()?;
         Some(folder.join(p.file_name()?))

@@ -396,6 +396,16 @@ impl Store {
                         rusqlite::Error::SqliteFailure(f, _)
                             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                     );
+                    let id = item.record.commitment.id;
+                    if keep && taken && ids.contains(&id) {
+                        return Error::RecordRefused {
+                            origin: item.origin.clone(),
+                            why: format!(
+                                "id {id} is given to an earlier record of this file too; nothing was imported. \
+                                 Give each record its own id, or pass --renumber to give the records new ids"
+                            ),
+                        };
+                    }
                     if keep && taken {
                         return Error::RecordRefused {
                             origin: item.origin.clone(),
