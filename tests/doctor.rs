@@ -317,3 +317,45 @@ fn a_database_that_cannot_be_created_fails() {
     );
     assert!(database.contains("set store.path"), "{database}");
 }
+
+#[test]
+fn a_systemd_credential_is_trusted_whatever_its_group_bits() {
+    // Newer systemd writes credentials 0400 and lets the service's user
+    // read them through an ACL, which shows as 0440.
+    let server = SmtpServer::with_login("followup", "s3cret");
+    let desk = desk_with_login(server.port, "unused");
+    let config = std::fs::read_to_string(desk.path().join("followup.toml")).unwrap();
+    desk.write(
+        "followup.toml",
+        config
+            .replace("password_file = \"smtp-password\"\n", "")
+            .as_bytes(),
+    );
+    let credentials = desk.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let credential = credentials.join("smtp-password");
+    std::fs::write(&credential, "s3cret\n").unwrap();
+    std::fs::set_permissions(&credential, std::fs::Permissions::from_mode(0o440)).unwrap();
+    let output = desk
+        .command(&["doctor"])
+        .env("CREDENTIALS_DIRECTORY", &credentials)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains("smtp-password is a systemd credential"),
+        "{report}"
+    );
+    assert!(report.contains("login accepted"), "{report}");
+    // The same file named as password_file is the analyst's own, and held
+    // to chmod 600.
+    desk.write(
+        "followup.toml",
+        config
+            .replace("smtp-password", "credentials/smtp-password")
+            .as_bytes(),
+    );
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2, "{lines:#?}");
+    assert!(finding(&lines, "password").1.contains("mode 0440"));
+}

@@ -329,7 +329,12 @@ fn check_smtp(config: &Config, findings: &mut Findings) {
     };
     let credentials = mail::credentials_dir();
     match (&smtp.username, mail::password_path(smtp, credentials.as_deref())) {
-        (Some(_), Some(path)) => match mail::read_password(&path) {
+        (Some(_), Some(path)) => match mail::read_password(&path, credentials.as_deref()) {
+            Ok(_) if credentials.as_deref().is_some_and(|dir| path.starts_with(dir)) => findings.add(
+                "password",
+                Level::Ok,
+                format!("{} is a systemd credential", shown(&path)),
+            ),
             Ok(_) => findings.add(
                 "password",
                 Level::Ok,

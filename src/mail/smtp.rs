@@ -123,7 +123,7 @@ impl SmtpTransport {
                         username: username.clone(),
                     }
                 })?;
-                let password = read_password(&path)?;
+                let password = read_password(&path, credentials_dir)?;
                 Some(Credentials::new(username.clone(), password))
             }
             None => {
@@ -436,8 +436,12 @@ pub fn password_path(config: &SmtpConfig, credentials_dir: Option<&Path>) -> Opt
 }
 
 /// Reads an SMTP password: the file's first line, without its line ending.
-/// Refuses a file that group or others may read (`chmod 600` fixes it).
-pub fn read_password(path: &Path) -> Result<String, Error> {
+/// Refuses a file that group or others may read (`chmod 600` fixes it),
+/// unless systemd put it in the service's `credentials_dir`: systemd
+/// decides who reads its credentials, and newer versions write them mode
+/// 0400 and grant the service's user through an ACL, which `stat` shows
+/// as group bits (0440) on a mount that cannot be chmodded.
+pub fn read_password(path: &Path, credentials_dir: Option<&Path>) -> Result<String, Error> {
     let read_error = |source| Error::PasswordRead {
         path: path.to_path_buf(),
         source,
@@ -446,7 +450,8 @@ pub fn read_password(path: &Path) -> Result<String, Error> {
     // Check the mode of the file we opened, not of whatever the path names
     // a moment later.
     let mode = file.metadata().map_err(read_error)?.permissions().mode();
-    if mode & 0o077 != 0 {
+    let from_systemd = credentials_dir.is_some_and(|dir| path.starts_with(dir));
+    if mode & 0o077 != 0 && !from_systemd {
         return Err(Error::PasswordExposed {
             path: path.to_path_buf(),
             mode: mode & 0o7777,
