@@ -18,6 +18,7 @@ use jiff::{Span, Timestamp};
 use tracing::{error, info, warn};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{self, Config, Desk};
 use crate::mail::{self, SendError, Transport};
@@ -38,6 +39,15 @@ const PLAN_BATCH: usize = 2000;
 /// once (the SMTP pool keeps up to this many connections open).
 const CLAIM_BATCH: usize = 256;
 const PARALLEL_SENDS: usize = 32;
+/// Temporary failures in a row after which the relay is taken to be down
+/// for this tick: the sends not yet started wait for the next tick,
+/// untouched, instead of each waiting out the SMTP timeout against a
+/// relay that does not answer.
+const RELAY_DOWN_AFTER: usize = 8;
+/// How often a long tick tells systemd's watchdog it is still making
+/// progress: a tick sending hundreds of emails through a slow relay can
+/// outlast `WatchdogSec=`, and should not be killed for it.
+const PROGRESS_PING: Duration = Duration::from_secs(1);
 
 /// What one tick did, for logs and systemd's STATUS line.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,6 +59,8 @@ pub struct TickReport {
     pub retried: usize,
     pub dead: usize,
     pub cancelled: usize,
+    /// Emails left for the next tick because the relay stopped answering.
+    pub deferred: usize,
 }
 
 /// Holds the one-daemon-per-database lock for as long as it lives.
@@ -354,15 +366,20 @@ impl Daemon {
                 ..
             } = self;
             let transport = &*transport;
+            let relay_down = AtomicBool::new(false);
+            let relay_down = &relay_down;
             let mut sends = futures_util::stream::iter(ready.iter())
                 .map(|(row, message)| async move {
-                    // Once stopping, nothing new goes on the wire.
-                    if *stop.borrow() {
+                    // Once stopping, or once the relay has stopped
+                    // answering, nothing new goes on the wire.
+                    if *stop.borrow() || relay_down.load(Ordering::Relaxed) {
                         return (row, None);
                     }
                     (row, Some(transport.send(message).await))
                 })
                 .buffer_unordered(PARALLEL_SENDS);
+            let mut failing_in_a_row = 0;
+            let mut pinged = std::time::Instant::now();
             let mut done = std::collections::HashSet::new();
             let mut stopping = stop.clone();
             let grace = async {
@@ -375,7 +392,19 @@ impl Daemon {
                     next = sends.next() => match next {
                         Some((row, Some(outcome))) => {
                             done.insert(row.row);
+                            if matches!(outcome, Err(SendError::Transient(_))) {
+                                failing_in_a_row += 1;
+                                if failing_in_a_row == RELAY_DOWN_AFTER {
+                                    relay_down.store(true, Ordering::Relaxed);
+                                }
+                            } else {
+                                failing_in_a_row = 0;
+                            }
                             record_outcome(store, &config.mail.retry, row, outcome, report)?;
+                            if pinged.elapsed() >= PROGRESS_PING {
+                                notify(&[sd_notify::NotifyState::Watchdog]);
+                                pinged = std::time::Instant::now();
+                            }
                         }
                         Some((_, None)) => {}
                         None => break,
@@ -386,8 +415,19 @@ impl Daemon {
             drop(sends);
             // Whatever did not finish goes back to the queue for the next
             // run: the same row, the same Message-ID.
+            let mut deferred = 0;
             for (row, _) in ready.iter().filter(|(row, _)| !done.contains(&row.row)) {
                 store.release(row)?;
+                deferred += 1;
+            }
+            if relay_down.load(Ordering::Relaxed) {
+                warn!(
+                    failures = failing_in_a_row,
+                    deferred,
+                    "{RELAY_DOWN_AFTER} sends in a row failed for now; the rest wait for the next tick"
+                );
+                report.deferred += deferred;
+                return Ok(());
             }
         }
     }
@@ -697,7 +737,14 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
         }
         match outcome {
             Ok(report) => {
-                if report.queued + report.sent + report.dead + report.retried + report.digests > 0 {
+                if report.queued
+                    + report.sent
+                    + report.dead
+                    + report.retried
+                    + report.digests
+                    + report.deferred
+                    > 0
+                {
                     info!(
                         planned = report.planned,
                         queued = report.queued,
@@ -706,6 +753,7 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
                         retried = report.retried,
                         dead = report.dead,
                         cancelled = report.cancelled,
+                        deferred = report.deferred,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "tick"
                     );

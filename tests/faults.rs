@@ -289,6 +289,57 @@ fn a_server_that_goes_away_mid_batch_loses_nothing() {
     assert!(repeats <= PARALLEL_SENDS, "{repeats} repeats");
 }
 
+#[test]
+fn a_relay_that_stops_answering_ends_the_tick_and_the_watchdog_hears_of_progress() {
+    // A listener that is never accepted from: connections open, and no
+    // greeting ever comes, as with a hung relay.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let config = soak_config(port).replace("timeout = \"10s\"", "timeout = \"1s\"");
+    let desk = Desk::with_config(&config);
+    let records: Vec<_> = (0..100)
+        .map(|i| json!({ "title": format!("Commitment {i}"), "due": days_from_today(3) }))
+        .collect();
+    let file = desk.write("owed.json", &serde_json::to_vec(&records).unwrap());
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+
+    let socket_path = desk.path().join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_nonblocking(true).unwrap();
+    let run = desk
+        .command(&["daemon", "--once"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // The first sends failed for now and wait for their retry; the rest
+    // were not tried against a relay known to be down, and wait untouched.
+    let outbox = &desk.run(&["status", "--json"]).json()["outbox"];
+    let retrying = outbox["retrying"].as_u64().unwrap();
+    let pending = outbox["pending"].as_u64().unwrap();
+    assert!(retrying >= 8 && pending > 0, "{outbox}");
+    assert_eq!(retrying + pending, 100, "{outbox}");
+    assert_eq!(outbox["dead"], 0, "{outbox}");
+
+    // systemd heard the tick make progress before it ended (the STATUS
+    // line comes after the tick).
+    let mut said = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = systemd.recv(&mut buffer) {
+        said.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    let status_at = said.iter().position(|s| s.contains("STATUS=")).unwrap();
+    assert!(
+        said[..status_at].iter().any(|s| s.trim() == "WATCHDOG=1"),
+        "{said:?}"
+    );
+}
+
 // Suspend ----------------------------------------------------------------
 
 /// Points libfaketime's wall clock at `when` (UTC): the clock starts there
