@@ -473,6 +473,7 @@ impl Daemon {
                     .with_context(|| format!("desk {:?} is no longer configured", row.desk))?;
                 let digest = self.digest_contents(desk, today)?;
                 let dead = self.store.dead_since(
+                    Some(&desk.name),
                     Timestamp::now()
                         .checked_sub(Span::new().hours(7 * 24))
                         .unwrap_or(Timestamp::UNIX_EPOCH),
@@ -484,7 +485,11 @@ impl Daemon {
                     .filter_map(|d| Some((d.commitment_id?, d)))
                     .map(|(id, d)| mail::DeadDelivery {
                         commitment_id: id,
-                        title: titles.get(&id).cloned().unwrap_or_default(),
+                        // A commitment the digest does not list (due later,
+                        // or closed since) is looked up by itself.
+                        title: titles.get(&id).cloned().unwrap_or_else(|| {
+                            self.store.get(id).map(|c| c.title).unwrap_or_default()
+                        }),
                         recipient: d.recipient,
                         key: d.key,
                         error: d.error,

@@ -629,3 +629,47 @@ fn under_a_faked_clock_each_reminder_arrives_once_and_a_long_gap_sends_one() {
     let subject = server.received()[4].header("Subject").unwrap();
     assert!(subject.contains("Overdue by 49 days"), "{subject}");
 }
+
+#[test]
+fn a_desk_digest_tells_of_its_own_undelivered_emails_only() {
+    let server = SmtpServer::start();
+    let config = smtp_config(server.port)
+        .replace(
+            "recipients = [\"desk@example.org\"]",
+            "recipients = [\"desk@example.org\"]\ndigest = \"* * * * * *\"",
+        )
+        .replace(
+            "tags = [\"energy\"]",
+            "tags = [\"energy\"]\ndigest = \"* * * * * *\"",
+        );
+    server.reply_to_recipient("analyst@example.org", "550 5.1.1 no such user");
+    let desk = Desk::with_config(&config);
+    desk.add(&[
+        "Open the pipeline",
+        "--due",
+        &days_from_today(3),
+        "--tag",
+        "energy",
+    ]);
+    desk.add(&["Hold the talks", "--due", &days_from_today(3)]);
+    // The reminders go out (one of energy's dies), and the digests' clock
+    // starts; a second later both digests are due.
+    tick(&desk);
+    std::thread::sleep(Duration::from_millis(1100));
+    tick(&desk);
+    let digest_to = |to: &str| -> String {
+        server
+            .received()
+            .into_iter()
+            .filter(|m| m.header("X-Followup-Reminder").is_none())
+            .find(|m| m.recipients.iter().any(|r| r == to))
+            .unwrap_or_else(|| panic!("no digest to {to}"))
+            .data
+    };
+    let energy = digest_to("energy@example.org");
+    assert!(energy.contains("analyst@example.org"), "{energy}");
+    assert!(energy.contains("Open the pipeline"), "{energy}");
+    let default = digest_to("desk@example.org");
+    assert!(!default.contains("analyst@example.org"), "{default}");
+    assert!(!default.contains("no such user"), "{default}");
+}

@@ -359,3 +359,23 @@ fn a_systemd_credential_is_trusted_whatever_its_group_bits() {
     assert_eq!(code, 2, "{lines:#?}");
     assert!(finding(&lines, "password").1.contains("mode 0440"));
 }
+
+#[test]
+fn emails_left_mid_send_by_a_stopped_daemon_are_a_warning() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Sign the grain deal", "--due", &days_from_today(3)]);
+    desk.run(&["daemon", "--once"]).ok();
+    // As a daemon killed mid-send leaves it.
+    let conn = rusqlite::Connection::open(desk.database()).unwrap();
+    conn.execute("UPDATE outbox SET state = 'sending'", [])
+        .unwrap();
+    drop(conn);
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 1, "{lines:#?}");
+    let stuck = lines
+        .iter()
+        .find(|(_, check, detail)| check == "outbox" && detail.contains("on their way"))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(stuck.0, "WARN");
+    assert!(stuck.2.contains("without finishing: 1;"), "{}", stuck.2);
+}

@@ -426,7 +426,7 @@ fn check_outbox(config: &Config, findings: &mut Findings) {
     let now = jiff::Timestamp::now();
     let read = Store::open(&config.store.path, Check::ReadOnly).and_then(|store| {
         let counts = store.outbox_counts(now)?;
-        let dead = store.dead_since(jiff::Timestamp::UNIX_EPOCH)?;
+        let dead = store.dead_since(None, jiff::Timestamp::UNIX_EPOCH)?;
         Ok((counts, dead))
     });
     let (counts, dead) = match read {
@@ -440,6 +440,18 @@ fn check_outbox(config: &Config, findings: &mut Findings) {
         "{} pending, {} retrying, {} dead",
         counts.pending, counts.retrying, counts.dead
     );
+    // Mid-send is a daemon's state; with none running, one stopped
+    // before it could record how its sends ended.
+    if counts.sending > 0 && InstanceLock::holder(&config.store.path).is_none() {
+        findings.add(
+            "outbox",
+            Level::Warn,
+            format!(
+                "emails on their way when a daemon stopped without finishing: {}; the next daemon run sends them again, with the same Message-IDs",
+                counts.sending
+            ),
+        );
+    }
     if dead.is_empty() {
         findings.add("outbox", Level::Ok, summary);
         return;

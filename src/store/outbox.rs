@@ -441,17 +441,20 @@ impl Store {
         run().map_err(|e| self.sqlite(e))
     }
 
-    /// Rows given up on since `since`, for the digest.
-    pub fn dead_since(&self, since: Timestamp) -> Result<Vec<DeadRow>> {
+    /// The emails given up on since `since`, to `desk` only when one is
+    /// named: a desk's digest tells of its own undelivered reminders, not
+    /// of another desk's recipients and their servers' errors.
+    pub fn dead_since(&self, desk: Option<&str>, since: Timestamp) -> Result<Vec<DeadRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT commitment_id, reminder_key, recipient, coalesce(last_error, '')
-                 FROM outbox WHERE state = 'dead' AND created_at >= ?1 ORDER BY id",
+                 FROM outbox WHERE state = 'dead' AND created_at >= ?1 AND (?2 IS NULL OR desk = ?2)
+                 ORDER BY id",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
-            .query_map([seconds(since)], |row| {
+            .query_map(params![seconds(since), desk], |row| {
                 Ok(DeadRow {
                     commitment_id: row.get(0)?,
                     key: row.get(1)?,
