@@ -7,6 +7,7 @@
 //! does not open the store or send mail; it only says where and how.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeArray, DeTable, DeValue};
 
 /// The environment variable naming a config file when `--config` is absent.
 pub const CONFIG_ENV: &str = "FOLLOWUP_CONFIG";
@@ -242,21 +244,22 @@ impl Config {
     }
 
     /// Parses and validates TOML text, resolving relative paths against `base`.
+    /// Every problem in the text is reported at once, in line order: keys
+    /// this build does not know, values of the wrong type, and whatever is
+    /// wrong with the values of everything else.
     pub fn from_toml(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
-        let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            vec![Problem {
-                line: err.span().map(|span| line_of(text, span.start)),
-                key: err
-                    .span()
-                    .and_then(|span| key_at(text, span.start))
-                    .unwrap_or_default(),
-                message: format!(
-                    "{} (every key is shown in config/followup.toml)",
-                    err.message().trim_end()
-                ),
-            }]
-        })?;
-        raw.validate(base, text)
+        let (raw, mut problems) = RawConfig::read(text);
+        let Some(raw) = raw else {
+            return Err(problems);
+        };
+        match raw.validate(base, text) {
+            Ok(config) if problems.is_empty() => return Ok(config),
+            Ok(_) => {}
+            Err(more) => problems.extend(more),
+        }
+        // Stable, so problems on one line keep the order they were found in.
+        problems.sort_by_key(|problem| problem.line.unwrap_or(usize::MAX));
+        Err(problems)
     }
 
     /// The recipients' desks for a commitment with these tags: every desk
@@ -312,6 +315,86 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// A problem is one line of `config check`'s output, whatever the message
+/// it carries: toml's and cron's run over several lines.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The fix for a key that is not known or a value of the wrong type. The
+/// example config is `config/followup.toml` in the source tree and is
+/// installed as `/etc/followup/followup.toml`; only the latter is there for
+/// someone who installed the package.
+const EVERY_KEY: &str =
+    "the example config, /etc/followup/followup.toml when installed, lists every key";
+
+/// serde stops at the first entry it cannot read, so one bad key would hide
+/// every problem after it. Each such entry is taken out of the document and
+/// the rest read again; this many is more than anyone fixes in one go.
+const MOST_STRUCTURE_PROBLEMS: usize = 100;
+
+/// Takes out of `table` the innermost entry that `span` points at (its
+/// key, its value, or an element of its value) and returns that entry's
+/// full key. Array positions are left out, so a key in any `[[desks]]`
+/// table is `desks.tags`, as the line itself reads. `None` when nothing in
+/// `table` is at `span`.
+///
+/// A table opened by a header has the header as its span, not the keys
+/// under it, so every child is searched before this table's own entries.
+fn take_entry(table: &mut DeTable<'_>, span: &Range<usize>) -> Option<String> {
+    for (key, value) in table.iter_mut() {
+        if let Some(below) = take_within(value.get_mut(), span) {
+            return Some(if below.is_empty() {
+                key.get_ref().to_string()
+            } else {
+                format!("{}.{below}", key.get_ref())
+            });
+        }
+    }
+    let key = table
+        .iter()
+        .find(|(key, value)| key.span() == *span || encloses(&value.span(), span))
+        .map(|(key, _)| key.get_ref().to_string())?;
+    table.remove(key.as_str());
+    Some(key)
+}
+
+/// [`take_entry`] for the inside of a value: returns the key found below
+/// `value`, empty when the part taken was an element of this array.
+fn take_within(value: &mut DeValue<'_>, span: &Range<usize>) -> Option<String> {
+    match value {
+        DeValue::Table(table) => take_entry(table, span),
+        DeValue::Array(array) => {
+            for item in array.iter_mut() {
+                if let Some(below) = take_within(item.get_mut(), span) {
+                    return Some(below);
+                }
+            }
+            let at = array.iter().position(|item| encloses(&item.span(), span))?;
+            let items = std::mem::replace(array, DeArray::new());
+            *array = items
+                .into_iter()
+                .enumerate()
+                .filter(|&(i, _)| i != at)
+                .map(|(_, item)| item)
+                .collect();
+            Some(String::new())
+        }
+        _ => None,
+    }
+}
+
+/// Whether `inner` lies within `outer`. An empty `inner` (the whole
+/// document's span is 0..0) points at nothing in particular.
+fn encloses(outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    !inner.is_empty() && outer.start <= inner.start && inner.end <= outer.end
 }
 
 // ---- the file as written -------------------------------------------------
@@ -443,7 +526,7 @@ impl Checker<'_> {
         self.problems.push(Problem {
             line,
             key: key.to_string(),
-            message,
+            message: one_line(&message),
         });
     }
 
@@ -530,6 +613,60 @@ fn parse_timeout(text: &str) -> Option<Duration> {
 }
 
 impl RawConfig {
+    /// Reads the file's structure, recording each key that is not known and
+    /// each value of the wrong type and reading on without it, so that the
+    /// rest can still be validated. Text that is not TOML at all cannot be
+    /// read past: that problem comes alone, with no config.
+    fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
+        let mut document = match DeTable::parse(text) {
+            Ok(document) => document,
+            Err(err) => {
+                let problem = Problem {
+                    line: err.span().map(|span| line_of(text, span.start)),
+                    key: err
+                        .span()
+                        .and_then(|span| key_at(text, span.start))
+                        .unwrap_or_default(),
+                    message: one_line(err.message()),
+                };
+                return (None, vec![problem]);
+            }
+        };
+        let mut problems = Vec::new();
+        loop {
+            let err = match RawConfig::deserialize(toml::de::Deserializer::from(document.clone())) {
+                Ok(raw) => return (Some(raw), problems),
+                Err(err) => err,
+            };
+            let span = err.span();
+            let taken = span
+                .as_ref()
+                .and_then(|span| take_entry(document.get_mut(), span));
+            problems.push(Problem {
+                line: span.as_ref().map(|span| line_of(text, span.start)),
+                key: taken
+                    .clone()
+                    .or_else(|| span.and_then(|span| key_at(text, span.start)))
+                    .unwrap_or_default(),
+                message: format!("{} ({EVERY_KEY})", one_line(err.message())),
+            });
+            // Nothing taken out means the next read would stop at the same place.
+            if taken.is_none() {
+                return (None, problems);
+            }
+            if problems.len() == MOST_STRUCTURE_PROBLEMS {
+                problems.push(Problem {
+                    line: None,
+                    key: String::new(),
+                    message: format!(
+                        "more than {MOST_STRUCTURE_PROBLEMS} keys are unknown or of the wrong type; fix these and check again"
+                    ),
+                });
+                return (None, problems);
+            }
+        }
+    }
+
     fn validate(self, base: &Path, text: &str) -> Result<Config, Vec<Problem>> {
         let mut check = Checker {
             text,
@@ -905,28 +1042,56 @@ impl RawDesk {
                 }
             })
             .collect();
-        let digest = self.digest.as_ref().and_then(|d| {
-            match cron::Schedule::from_str(d.get_ref()) {
-                Ok(schedule) => Some(schedule),
-                Err(err) => {
-                    check.report(
-                        d,
-                        &format!("desks[{name}].digest"),
-                        format!(
-                            "{:?} is not a cron schedule ({err}); the seconds field comes first, e.g. \"0 0 8 * * Mon-Fri\"",
-                            d.get_ref()
-                        ),
-                    );
-                    None
-                }
-            }
-        });
+        let digest =
+            self.digest
+                .as_ref()
+                .and_then(|d| match cron::Schedule::from_str(d.get_ref()) {
+                    Ok(schedule) => Some(schedule),
+                    Err(err) => {
+                        check.report(
+                            d,
+                            &format!("desks[{name}].digest"),
+                            schedule_problem(d.get_ref(), &err),
+                        );
+                        None
+                    }
+                });
         Desk {
             name,
             recipients,
             tags,
             digest,
         }
+    }
+}
+
+/// What a digest schedule looks like, said with every complaint about one:
+/// the cron crate wants a seconds field first, which crontab(5) has not.
+const SCHEDULE_FIX: &str = "use 6 or 7 fields, seconds first: sec min hour day-of-month month day-of-week [year], e.g. \"0 0 8 * * Mon-Fri\" for 08:00 on weekdays";
+
+/// A bad digest schedule on one line. The cron crate's message repeats the
+/// schedule with a caret under the bad spot, then sometimes says why; only
+/// the why fits on a line, and for a wrong number of fields (the crontab
+/// habit of five) it says nothing, so that is counted here.
+fn schedule_problem(schedule: &str, err: &cron::error::Error) -> String {
+    let fields = schedule.split_whitespace().count();
+    let why = if !schedule.trim_start().starts_with('@') && !(6..=7).contains(&fields) {
+        Some(format!(
+            "it has {fields} field{}",
+            if fields == 1 { "" } else { "s" }
+        ))
+    } else {
+        let message = err.to_string();
+        message
+            .lines()
+            .last()
+            .map(str::trim)
+            .filter(|why| !why.is_empty() && !why.starts_with('^') && *why != schedule.trim())
+            .map(str::to_string)
+    };
+    match why {
+        Some(why) => format!("{schedule:?} is not a cron schedule: {why} ({SCHEDULE_FIX})"),
+        None => format!("{schedule:?} is not a cron schedule ({SCHEDULE_FIX})"),
     }
 }
 
@@ -984,10 +1149,22 @@ mod tests {
         let found = problems("[reminders]\n\nsend_time = 9\n");
         assert_eq!(found[0].line, Some(3));
         assert_eq!(found[0].key, "reminders.send_time");
+        // This [mail.smtp] also lacks its host, a problem of its own on line 2.
         let found = problems("[mail]\n[mail.smtp]\n\"port\" = \"587\"\n");
-        assert_eq!(found[0].key, "mail.smtp.port");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.key == "mail.smtp.port" && p.line == Some(3)),
+            "{found:?}"
+        );
+        // This desk also lacks recipients, and no desk is "default": line 1.
         let found = problems("[[desks]]\nname = \"energy\"\ntags = \"oil\"\n");
-        assert_eq!(found[0].key, "desks.tags");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.key == "desks.tags" && p.line == Some(3)),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -999,6 +1176,137 @@ mod tests {
         assert_eq!(key_at("[x]\nb = [\n1,\n]\n", 12), None);
         // An offset inside a character is read as its line.
         assert_eq!(key_at("[ع]\nمفتاح = 1\n", 8), Some("ع.مفتاح".to_string()));
+    }
+
+    /// Where and about what each problem is, in the order reported.
+    fn places(found: &[Problem]) -> Vec<(Option<usize>, &str)> {
+        found.iter().map(|p| (p.line, p.key.as_str())).collect()
+    }
+
+    #[test]
+    fn unknown_keys_wrong_types_and_bad_values_are_all_reported_in_line_order() {
+        let found = problems(
+            "[store]\npath = \"x.db\"\ncolour = 1\n[reminders]\nsend_time = \"25:00\"\noverdue_every = 7\n[mail]\ntransport = \"pigeon\"\n",
+        );
+        assert_eq!(
+            places(&found),
+            vec![
+                (Some(3), "store.colour"),
+                (Some(5), "reminders.send_time"),
+                (Some(6), "reminders.overdue_every"),
+                (Some(8), "mail.transport"),
+            ]
+        );
+        assert!(found[0].message.contains("colour"), "{:?}", found[0]);
+        assert!(found[1].message.contains("\"25:00\""), "{:?}", found[1]);
+        assert!(found[2].message.contains("invalid type"), "{:?}", found[2]);
+        assert!(found[3].message.contains("\"pigeon\""), "{:?}", found[3]);
+    }
+
+    #[test]
+    fn an_unknown_or_wrong_key_points_to_the_installed_example() {
+        for text in ["[store]\ncolour = 1\n", "[reminders]\nsend_time = 9\n"] {
+            let found = problems(text);
+            assert!(
+                found[0]
+                    .message
+                    .ends_with("(the example config, /etc/followup/followup.toml when installed, lists every key)"),
+                "{:?}",
+                found[0]
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_table_is_reported_whole_and_the_rest_still_checked() {
+        let found =
+            problems("[colours]\nsky = \"blue\"\nsea = 3\n\n[mail]\ntransport = \"pigeon\"\n");
+        assert_eq!(
+            places(&found),
+            vec![(Some(1), "colours"), (Some(6), "mail.transport")]
+        );
+        assert!(found[0].message.contains("`colours`"), "{:?}", found[0]);
+    }
+
+    #[test]
+    fn a_wrong_type_in_a_desk_is_reported_with_problems_elsewhere() {
+        let found = problems(
+            "[reminders]\ntimezone = \"Mars/Olympus\"\n\n[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\ntags = \"oil\"\n",
+        );
+        assert_eq!(
+            places(&found),
+            vec![(Some(2), "reminders.timezone"), (Some(7), "desks.tags")]
+        );
+        assert!(found[1].message.contains("invalid type"), "{:?}", found[1]);
+    }
+
+    #[test]
+    fn a_wrong_type_in_a_list_or_an_inline_table_names_its_key() {
+        let found = problems(
+            "[reminders]\nbefore = [\n  \"14days\",\n  3,\n]\n[mail]\nsmtp = { host = 1 }\n",
+        );
+        assert_eq!(
+            places(&found),
+            vec![
+                (Some(3), "reminders.before"),
+                (Some(4), "reminders.before"),
+                (Some(7), "mail.smtp.host"),
+                (Some(7), "mail.smtp"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_alone_with_its_line() {
+        let found = problems(
+            "[store]\ncolour = 1\n[reminders]\nsend_time = \"25:00\"\n[mail\ntransport = \"pigeon\"\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(5));
+        assert!(found[0].message.contains("expected `]`"), "{:?}", found[0]);
+    }
+
+    #[test]
+    fn a_bad_digest_schedule_is_one_line_naming_the_value_and_the_format() {
+        for (schedule, why) in [
+            ("every morning", "it has 2 fields"),
+            ("0 8 * * 1-5", "it has 5 fields"),
+            ("0 0 8 * * Mo", "'Mo' is not a valid day of the week."),
+            ("0 0 8 * * * * *", "it has 8 fields"),
+            ("0 0 8 * * Mon-", ""),
+        ] {
+            let text = format!(
+                "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\ndigest = {schedule:?}\n"
+            );
+            let found = problems(&text);
+            assert_eq!(places(&found), vec![(Some(4), "desks[default].digest")]);
+            let message = &found[0].message;
+            assert!(!message.contains('\n'), "{message}");
+            assert!(
+                message.starts_with(&format!("{schedule:?} is not a cron schedule")),
+                "{message}"
+            );
+            assert!(message.contains(why), "{message}");
+            assert!(
+                message.contains("sec min hour day-of-month month day-of-week [year]"),
+                "{message}"
+            );
+            assert!(message.contains("\"0 0 8 * * Mon-Fri\""), "{message}");
+        }
+    }
+
+    #[test]
+    fn no_problem_runs_over_two_lines() {
+        assert_eq!(one_line("a\n  ^\nb\n"), "a; ^; b");
+        for text in [
+            "[store\n",
+            "a = \"x\n",
+            "[[desks]]\nname = 1\ndigest = \"* * *\"\n",
+        ] {
+            for problem in problems(text) {
+                assert!(!problem.message.contains('\n'), "{problem:?}");
+            }
+        }
     }
 
     #[test]
@@ -1020,9 +1328,9 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                "mail.transport",
                 "reminders.send_time",
-                "reminders.timezone"
+                "reminders.timezone",
+                "mail.transport"
             ]
         );
     }
@@ -1035,7 +1343,7 @@ mod tests {
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             keys,
-            vec!["desks[energy].recipients", "desks[energy].digest", "desks"]
+            vec!["desks", "desks[energy].recipients", "desks[energy].digest"]
         );
     }
 

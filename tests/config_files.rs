@@ -50,6 +50,58 @@ fn unknown_keys_and_wrong_types_stop_every_command() {
 }
 
 #[test]
+fn config_check_reports_every_problem_in_line_order() {
+    let desk = Desk::with_config(
+        "[store]\npath = \"x.db\"\ncolour = 1\n[reminders]\nsend_time = \"25:00\"\noverdue_every = 7\n[mail]\ntransport = \"pigeon\"\n",
+    );
+    let err = desk.run(&["config", "check"]).fails();
+    let config = desk.path().join("followup.toml").display().to_string();
+    let at: Vec<&str> = err
+        .lines()
+        .map(|line| line.trim_start_matches("error: "))
+        .filter_map(|line| line.strip_prefix(&config))
+        .map(|rest| rest.split(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(at, vec![":3", ":5", ":6", ":8"], "{err}");
+    for expected in [
+        ":3: store.colour: unknown field `colour`",
+        ":5: reminders.send_time: \"25:00\" is not a time of day (try \"09:00\")",
+        ":6: reminders.overdue_every: invalid type: integer `7`",
+        ":8: mail.transport: \"pigeon\" is not a transport",
+    ] {
+        assert!(err.contains(&format!("{config}{expected}")), "{err}");
+    }
+    assert!(
+        err.contains(
+            "(the example config, /etc/followup/followup.toml when installed, lists every key)"
+        ),
+        "{err}"
+    );
+    assert!(
+        !desk.path().join("x.db").exists(),
+        "nothing is created under a broken config"
+    );
+}
+
+#[test]
+fn a_bad_digest_schedule_is_one_line_naming_it_and_the_format() {
+    let desk = Desk::with_config(
+        "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\ndigest = \"0 8 * * 1-5\"\n",
+    );
+    let err = desk.run(&["config", "check"]).fails();
+    let problem = err
+        .lines()
+        .find(|line| line.contains("desks[default].digest"))
+        .unwrap_or_default();
+    assert!(
+        problem.ends_with(
+            "followup.toml:4: desks[default].digest: \"0 8 * * 1-5\" is not a cron schedule: it has 5 fields (use 6 or 7 fields, seconds first: sec min hour day-of-month month day-of-week [year], e.g. \"0 0 8 * * Mon-Fri\" for 08:00 on weekdays)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_config_file_is_named() {
     let desk = Desk::new();
     let err = desk

@@ -188,7 +188,9 @@ fn check(flag: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             // Problems go to stderr like every other error, but the exit
             // status is the verdict, so this is not an Err.
             eprintln!("{err}");
-            eprintln!("See config/followup.toml for every key with an example value.");
+            eprintln!(
+                "The example config (/etc/followup/followup.toml when installed, config/followup.toml in the source) shows every key with an example value."
+            );
             Ok(ExitCode::FAILURE)
         }
     }
