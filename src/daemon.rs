@@ -135,6 +135,9 @@ pub struct Daemon {
     policy: Policy,
     /// Whether sends a previous daemon left mid-way were made due again.
     recovered: bool,
+    /// Whether the reminder policy was compared with the one the stored
+    /// schedules were planned under (at start, and after each reload).
+    policy_checked: bool,
 }
 
 impl Daemon {
@@ -152,6 +155,7 @@ impl Daemon {
             transport,
             policy,
             recovered: false,
+            policy_checked: false,
         })
     }
 
@@ -167,6 +171,7 @@ impl Daemon {
         }
         self.transport = Transport::from_config(&config.mail)?;
         self.policy = Policy::from_config(&config.reminders);
+        self.policy_checked = false;
         if config.http != self.config.http {
             warn!("http.listen changed; the HTTP listener moves at the next restart");
         }
@@ -195,6 +200,10 @@ impl Daemon {
             }
             self.recovered = true;
         }
+        if !self.policy_checked {
+            self.plan_again_if_the_policy_changed()?;
+            self.policy_checked = true;
+        }
         let worked = async {
             self.plan(now, &mut report)?;
             self.queue_digests(now, &mut report)?;
@@ -207,6 +216,31 @@ impl Daemon {
         worked?;
         finished?;
         Ok(report)
+    }
+
+    /// Each commitment's next reminder time is stored as the policy of the
+    /// day worked it out. When `[reminders]` changes (a new offset, a new
+    /// send time or time zone), by a reload or across a restart, every
+    /// open commitment is planned again, so that none waits for a time the
+    /// new policy no longer has, or misses one it added.
+    fn plan_again_if_the_policy_changed(&mut self) -> anyhow::Result<()> {
+        const STATE: &str = "reminder-policy";
+        let r = &self.config.reminders;
+        let mut before = r.before.clone();
+        before.sort_unstable();
+        let policy = format!(
+            "before {before:?}; overdue every {}; vague every {}; at {} {}",
+            r.overdue_every, r.vague_every, r.send_time, r.timezone_name
+        );
+        if self.store.daemon_state(STATE)?.as_deref() == Some(policy.as_str()) {
+            return Ok(());
+        }
+        let count = self.store.plan_all_again()?;
+        if count > 0 {
+            info!(count, %policy, "the reminder policy changed; planning open commitments again");
+        }
+        self.store.set_daemon_state(STATE, &policy)?;
+        Ok(())
     }
 
     /// Ends a tick's work: folds the WAL it wrote into the database, and

@@ -217,17 +217,32 @@ fn upcoming(t: &Tracked<'_>, policy: &Policy, last: Option<LastReminder>) -> Vec
         .into_iter()
         .collect(),
         previous => {
-            let done = match previous {
-                Some((sent, _)) => fixed
+            // Done: the one sent and every occasion at or before it, by
+            // days before `latest`. Counted by days rather than found by
+            // name, so that a reminder sent under an older policy (one with
+            // offsets this one lacks) still rules out everything earlier,
+            // rather than nothing: a new "25 days before" must not fire
+            // after "14 days before" went out.
+            let done = match previous.and_then(|(sent, _)| days_before(sent)) {
+                Some(sent) => fixed
                     .iter()
-                    .position(|r| r.key.occasion == sent)
-                    .map_or(0, |i| i + 1),
+                    .take_while(|r| days_before(r.key.occasion).is_some_and(|d| d >= sent))
+                    .count(),
                 None => 0,
             };
             let mut ahead = fixed[done..].to_vec();
             ahead.extend(reminder(Occasion::Overdue(1), latest.tomorrow().ok()));
             ahead
         }
+    }
+}
+
+/// How many days before `latest` a fixed occasion falls.
+fn days_before(occasion: Occasion) -> Option<u32> {
+    match occasion {
+        Occasion::Before(days) => Some(days),
+        Occasion::Due => Some(0),
+        Occasion::Overdue(_) | Occasion::Review(_) => None,
     }
 }
 
@@ -289,6 +304,31 @@ mod tests {
             .to_zoned_datetime(TimeZone::UTC)
             .unwrap()
             .timestamp()
+    }
+
+    #[test]
+    fn a_reminder_sent_under_an_older_policy_rules_out_the_earlier_offsets_of_a_new_one() {
+        let d = deadline(date(2026, 3, 31), false);
+        let mut p = policy("UTC");
+        // "14 days before" went out under the old policy of [14, 3, 0].
+        let t = Tracked {
+            deadline: &d,
+            version: 1,
+            last: Some(LastReminder {
+                key: key("v1:before:14d"),
+                on: date(2026, 3, 17),
+            }),
+        };
+        // The new policy drops 14 and adds offsets before it.
+        p.before = vec![25, 20, 3, 0];
+        let plan = due(&t, &p, at(date(2026, 3, 21), 12, 0));
+        assert_eq!(plan.send, None, "nothing earlier than what was sent");
+        assert_eq!(plan.next_at, Some(at(date(2026, 3, 28), 9, 0)));
+        // Under a policy that keeps 14, the same holds, as it always did.
+        p.before = vec![20, 14, 3];
+        let plan = due(&t, &p, at(date(2026, 3, 21), 12, 0));
+        assert_eq!(plan.send, None);
+        assert_eq!(plan.next_at, Some(at(date(2026, 3, 28), 9, 0)));
     }
 
     /// A commitment on its announced deadline with nothing sent yet.

@@ -673,3 +673,32 @@ fn a_desk_digest_tells_of_its_own_undelivered_emails_only() {
     assert!(!default.contains("analyst@example.org"), "{default}");
     assert!(!default.contains("no such user"), "{default}");
 }
+
+#[test]
+fn a_changed_reminder_policy_is_planned_again_for_every_open_commitment() {
+    let config = |before: &str| {
+        MAILDIR_CONFIG.replace(
+            "send_time = \"00:00\"",
+            &format!("send_time = \"00:00\"\nbefore = {before}"),
+        )
+    };
+    let desk = Desk::with_config(&config("[\"14d\"]"));
+    desk.add(&["Open the crossing", "--due", &days_from_today(20)]);
+    tick(&desk);
+    assert!(
+        maildir_messages(&desk).is_empty(),
+        "14 days out is 6 days away"
+    );
+    // A desk that wants a word 25 days ahead: that day passed five days
+    // ago, so it is owed now, once.
+    desk.write("followup.toml", config("[\"25d\", \"14d\"]").as_bytes());
+    tick(&desk);
+    let sent = maildir_messages(&desk);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0].header("X-Followup-Reminder").as_deref(),
+        Some("v1:before:25d")
+    );
+    tick(&desk);
+    assert_eq!(maildir_messages(&desk).len(), 1, "and only once");
+}

@@ -479,6 +479,22 @@ impl Store {
             .map_err(|e| self.sqlite(e))
     }
 
+    /// Has the planner look at every open commitment again at its next
+    /// tick, as after the reminder policy changed: each one's stored next
+    /// time was worked out under the old policy. What was already sent
+    /// stays sent; the planner knows it from the outbox.
+    pub fn plan_all_again(&mut self) -> Result<usize> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE commitments SET next_reminder_at = ?1
+                 WHERE status = 'open' AND next_reminder_at IS NOT ?1",
+                [PLAN_AT_ONCE],
+            )
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
     pub fn set_daemon_state(&mut self, name: &str, value: &str) -> Result<()> {
         let path = self.path.clone();
         self.write(|tx| {
