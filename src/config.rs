@@ -947,6 +947,22 @@ impl RawSmtp {
                 }
             },
         };
+        // A login over a plain connection sends the password as clear
+        // text; only a relay on this machine may be spoken to that way.
+        if security == Security::None
+            && let Some(username) = &self.username
+            && !is_loopback(&host)
+        {
+            let at = self.security.as_ref().map_or(username, |s| s);
+            check.report(
+                at,
+                "mail.smtp.security",
+                format!(
+                    "\"none\" would send the login for {:?} to {host:?} as clear text; use \"starttls\" or \"tls\", or \"none\" only with a relay on this machine (127.0.0.1)",
+                    username.get_ref()
+                ),
+            );
+        }
         let default_port = if security == Security::Tls { 465 } else { 587 };
         let port = match &self.port {
             None => default_port,
@@ -992,6 +1008,16 @@ impl RawSmtp {
             timeout,
         }
     }
+}
+
+/// Whether `host` names this machine: `localhost` or a loopback address.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl RawDesk {
@@ -1254,6 +1280,30 @@ mod tests {
                 (Some(7), "mail.smtp"),
             ]
         );
+    }
+
+    #[test]
+    fn a_login_over_a_plain_connection_is_only_for_a_relay_on_this_machine() {
+        let smtp = |host: &str, security: &str| {
+            format!(
+                "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"{host}\"\nsecurity = \"{security}\"\nusername = \"followup\"\n"
+            )
+        };
+        let found = problems(&smtp("mail.example.org", "none"));
+        assert_eq!(places(&found), vec![(Some(5), "mail.smtp.security")]);
+        assert!(found[0].message.contains("clear text"), "{:?}", found[0]);
+        for (host, security) in [
+            ("127.0.0.1", "none"),
+            ("localhost", "none"),
+            ("[::1]", "none"),
+            ("mail.example.org", "starttls"),
+        ] {
+            let text = smtp(host, security);
+            assert!(
+                Config::from_toml(&text, Path::new("/etc/followup")).is_ok(),
+                "{host} {security}"
+            );
+        }
     }
 
     #[test]

@@ -69,8 +69,11 @@ pub struct InstanceLock {
     pub path: PathBuf,
 }
 
-/// The lock file that sits beside a database.
+/// The lock file that sits beside a database: beside the file itself,
+/// when the configured path is a link to it, so that two daemons reaching
+/// one database by different names still meet at one lock.
 pub fn lock_path(database: &Path) -> PathBuf {
+    let database = std::fs::canonicalize(database).unwrap_or_else(|_| database.to_path_buf());
     let mut name = database.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     database.with_file_name(name)
@@ -893,5 +896,18 @@ mod tests {
         drop(first);
         assert_eq!(InstanceLock::holder(&db), None);
         InstanceLock::acquire(&db).unwrap();
+    }
+
+    #[test]
+    fn a_daemon_reaching_the_database_through_a_link_meets_the_same_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("followup.db");
+        std::fs::write(&db, b"").unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&db, &link).unwrap();
+        let _first = InstanceLock::acquire(&db).unwrap();
+        assert_eq!(InstanceLock::holder(&link), Some(std::process::id()));
+        let err = InstanceLock::acquire(&link).err().unwrap().to_string();
+        assert!(err.contains("already running"), "{err}");
     }
 }

@@ -25,9 +25,9 @@
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
-use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -112,7 +112,7 @@ impl SmtpTransport {
         };
         let credentials = match &config.username {
             Some(username) => {
-                if config.security == Security::None && !is_loopback(&config.host) {
+                if config.security == Security::None && !crate::config::is_loopback(&config.host) {
                     return Err(Error::PlaintextAuth {
                         username: username.clone(),
                         host: config.host.clone(),
@@ -168,8 +168,9 @@ impl SmtpTransport {
     /// never reused (its next command would read the old reply).
     pub async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
         let bytes = message.formatted();
-        let attempt = self.deliver(message.envelope(), &bytes);
-        self.within_timeout(attempt).await
+        let connected = AtomicBool::new(false);
+        let attempt = self.deliver(message.envelope(), &bytes, &connected);
+        self.within_timeout(attempt, &connected).await
     }
 
     /// Opens a new connection as a send would (TCP, the greeting, EHLO,
@@ -178,17 +179,23 @@ impl SmtpTransport {
     /// doctor`. A fresh connection, never an idle one, so an `Ok` with a
     /// username means the server accepted the login just now.
     pub async fn check_connection(&self) -> Result<(), SendError> {
+        let connected = AtomicBool::new(false);
         let attempt = async {
             let mut connection = self.connect().await?;
+            connected.store(true, Ordering::Relaxed);
             connection.quit().await?;
             Ok(())
         };
-        self.within_timeout(attempt).await
+        self.within_timeout(attempt, &connected).await
     }
 
+    /// Runs `attempt` within `mail.smtp.timeout`. `connected` says whether
+    /// it got as far as a working connection: a server that spoke and then
+    /// went quiet is slow or stuck, and no TLS setting would help it.
     async fn within_timeout(
         &self,
         attempt: impl Future<Output = Result<(), Failure>>,
+        connected: &AtomicBool,
     ) -> Result<(), SendError> {
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(result) => result.map_err(|failure| self.classify(&failure)),
@@ -197,13 +204,23 @@ impl SmtpTransport {
                 self.host,
                 self.port,
                 self.timeout.as_secs_f32(),
-                self.timeout_hint()
+                if connected.load(Ordering::Relaxed) {
+                    " (it answered at first, then went quiet mid-conversation: a slow or stuck relay)"
+                } else {
+                    self.timeout_hint()
+                }
             ))),
         }
     }
 
-    async fn deliver(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), Failure> {
+    async fn deliver(
+        &self,
+        envelope: &Envelope,
+        bytes: &[u8],
+        connected: &AtomicBool,
+    ) -> Result<(), Failure> {
         if let Some(mut connection) = self.take_idle() {
+            connected.store(true, Ordering::Relaxed);
             match connection.send(envelope, bytes).await {
                 Ok(_) => {
                     self.keep_idle(connection);
@@ -218,7 +235,9 @@ impl SmtpTransport {
                 Err(err) => return Err(Failure::Smtp(err)),
             }
         }
+        connected.store(false, Ordering::Relaxed);
         let mut connection = self.connect().await?;
+        connected.store(true, Ordering::Relaxed);
         connection.send(envelope, bytes).await?;
         self.keep_idle(connection);
         Ok(())
@@ -415,15 +434,6 @@ fn tls_parameters(host: &str) -> Result<TlsParameters, Error> {
         host: host.to_string(),
         source,
     })
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Where the SMTP password is read from: `password_file`, else

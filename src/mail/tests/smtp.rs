@@ -331,6 +331,35 @@ async fn a_silent_server_times_out_with_a_hint_about_implicit_tls() {
     hold.abort();
 }
 
+#[tokio::test]
+async fn a_server_that_greets_then_goes_quiet_times_out_without_a_tls_hint() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        write.write_all(b"220 relay ready\r\n").await.unwrap();
+        let mut lines = BufReader::new(read).lines();
+        // EHLO is answered; MAIL FROM never is.
+        let _ehlo = lines.next_line().await;
+        write.write_all(b"250 relay\r\n").await.unwrap();
+        let _mail = lines.next_line().await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let mut smtp = config(port, Security::None);
+    smtp.timeout = Duration::from_millis(500);
+    let transport = SmtpTransport::new(&smtp, None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(text.contains("went quiet mid-conversation"), "{text}");
+            assert!(!text.contains("security = \"tls\""), "{text}");
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+    hold.abort();
+}
+
 #[test]
 fn the_smtp_transport_needs_a_runtime() {
     let err = SmtpTransport::new(&config(25, Security::None), None).unwrap_err();
