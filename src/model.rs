@@ -588,6 +588,18 @@ pub fn normalize_tag(value: &str) -> Result<String, String> {
     }
 }
 
+/// A deadline that ends before the commitment was announced is a slip of
+/// the year or of `--announced`, not a promise anyone made.
+pub fn check_after_announcement(deadline: &Deadline, announced: Date) -> Result<(), String> {
+    if deadline.latest < announced {
+        return Err(format!(
+            "the deadline {:?} ends {}, before the announcement on {announced}; check its year, or give the announcement's date with --announced",
+            deadline.expression, deadline.latest
+        ));
+    }
+    Ok(())
+}
+
 /// Quotes a value for an error message, cut short if long.
 pub fn preview(value: &str) -> String {
     const LIMIT: usize = 60;

@@ -267,6 +267,54 @@ fn a_title_of_nothing_visible_or_with_a_line_separator_is_refused() {
 }
 
 #[test]
+fn a_deadline_before_its_announcement_is_refused_and_one_already_past_noted() {
+    let (desk, id) = desk_with_one();
+    let err = desk.refuses(&[
+        "add",
+        "Withdraw the troops",
+        "--due",
+        "by 30 November 2025",
+        "--announced",
+        "2026-06-01",
+    ]);
+    assert!(
+        err.contains("ends 2025-11-30, before the announcement on 2026-06-01"),
+        "{err}"
+    );
+    let err = desk.refuses(&["revise", &id, "--due", "2025-10-01"]);
+    assert!(
+        err.contains("before the announcement on 2025-10-15"),
+        "{err}"
+    );
+    // Without --announced, a lapsed promise is recorded, with a word.
+    let run = desk.run(&["add", "Reopen the border", "--due", "2025-12-15"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("ended on 2025-12-15, before today"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_revision_to_the_same_deadline_records_nothing() {
+    let (desk, id) = desk_with_one();
+    let err = desk.refuses(&["revise", &id, "--due", "2025-12-15", "--from", "2025-10-15"]);
+    assert!(err.contains("deadline is already \"2025-12-15\""), "{err}");
+    assert!(err.contains("followup note"), "{err}");
+    // The same day put another way is a new statement of it, and kept.
+    desk.run(&[
+        "revise",
+        &id,
+        "--due",
+        "by 15 December 2025",
+        "--from",
+        "2025-10-15",
+    ])
+    .ok();
+}
+
+#[test]
 fn an_imported_history_is_held_to_the_rules_of_note_and_revise() {
     let (desk, id) = desk_with_one();
     desk.run(&["revise", &id, "--due", "2026-01-31", "--reason", "slipped"]);

@@ -136,6 +136,10 @@ fn report(
 pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let announced = args.announced.unwrap_or(context.today);
     let deadline = parse_deadline(context, &args.due, announced)?;
+    if args.announced.is_some() {
+        model::check_after_announcement(&deadline, announced).map_err(anyhow::Error::msg)?;
+    }
+    let lapsed = deadline.latest < announced;
     let new = NewCommitment {
         title: args.title,
         announced,
@@ -151,6 +155,14 @@ pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Res
     let mut store = context.store()?;
     let id = store.add(&new, context.now, &context.author)?;
     report(&store, id, args.json, "Added", out)?;
+    if args.announced.is_none() && lapsed {
+        // Recording a promise that has already lapsed is a desk's daily
+        // work; only the announcement date may be missing from it.
+        eprintln!(
+            "note: the deadline ended on {}, before today; it is recorded as overdue. If it was announced earlier, give the date with --announced",
+            new.deadline.latest
+        );
+    }
     Ok(())
 }
 
@@ -164,6 +176,8 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let mut store = context.store()?;
+    model::check_after_announcement(&deadline, store.get(args.id)?.announced)
+        .map_err(anyhow::Error::msg)?;
     store.revise(
         args.id,
         &deadline,

@@ -591,6 +591,12 @@ impl Store {
                     "commitment {id} is closed as {status}; `followup reopen {id}` first if its deadline moved"
                 )));
             }
+            if previous == *deadline {
+                return Err(Error::Rejected(format!(
+                    "commitment {id}'s deadline is already {:?} (by {}); nothing was recorded. Give the new deadline, or `followup note {id}` to record news that does not move it",
+                    deadline.expression, deadline.latest
+                )));
+            }
             let next = version + 1;
             let run = || -> rusqlite::Result<()> {
                 insert_deadline(
