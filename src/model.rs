@@ -399,7 +399,9 @@ impl Event {
             };
             match field.as_str() {
                 "deadline" | "from" | "to" => {
-                    let version: DeadlineVersion = serde_json::from_value(value.clone())
+                    // Read in place: an import checks every event of every
+                    // record, and a copy of each deadline would be waste.
+                    let version = DeadlineVersion::deserialize(value)
                         .map_err(|e| format!("{named} is not a deadline: {e}"))?;
                     check_line(
                         "deadline expression",

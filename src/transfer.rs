@@ -142,16 +142,47 @@ struct Row {
     quote: Option<String>,
     #[serde(default)]
     evidence: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "instant")]
     created_at: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "instant")]
     updated_at: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "instant")]
     closed_at: Option<Timestamp>,
     #[serde(default)]
     revisions: Option<Vec<Revision>>,
     #[serde(default)]
     history: Option<Vec<Event>>,
+}
+
+/// A record's instant, or what to write instead: jiff's own complaint
+/// ("failed to parse four digit integer as year") does not say what an
+/// instant looks like. Read from the text in place, as jiff's would be.
+fn instant<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<Timestamp>, D::Error> {
+    struct Instant;
+    impl<'de> serde::de::Visitor<'de> for Instant {
+        type Value = Option<Timestamp>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an instant such as 2025-10-15T09:00:00Z")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, from: D) -> Result<Self::Value, D::Error> {
+            from.deserialize_str(self)
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.parse().map(Some).map_err(|_| {
+                E::custom(format!(
+                    "{} is not an instant; write it as 2025-10-15T09:00:00Z (UTC)",
+                    model::preview(text)
+                ))
+            })
+        }
+    }
+    from.deserialize_option(Instant)
 }
 
 #[derive(Debug, Deserialize)]

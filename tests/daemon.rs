@@ -267,7 +267,7 @@ fn a_permanent_failure_goes_dead_for_that_recipient_only_and_shows_in_status() {
     let status = desk.run(&["status", "--json"]).json();
     assert_eq!(status["outbox"]["dead"], 1);
     let text = desk.run(&["status"]).ok();
-    assert!(text.contains("1 emails could not be delivered"), "{text}");
+    assert!(text.contains("1 email could not be delivered"), "{text}");
     let history = desk.run(&["show", &id.to_string(), "--json"]).json()["history"].clone();
     let failed: Vec<_> = history
         .as_array()

@@ -206,7 +206,12 @@ fn truncated_files_are_refused() {
 #[test]
 fn mistyped_files_are_refused_naming_the_problem() {
     let desk = busy_desk();
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "when.json",
+            "[{\"title\": \"a\", \"due\": \"2026-01-01\", \"created_at\": \"yesterday\"}]",
+            "when.json: line 1: created_at: \"yesterday\" is not an instant; write it as 2025-10-15T09:00:00Z",
+        ),
         (
             "wrong.json",
             "{\"title\": \"not in an array\"}",

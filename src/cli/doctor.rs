@@ -469,14 +469,22 @@ fn check_outbox(config: &Config, findings: &mut Findings) {
         about.push(format!("commitments {}", list.join(", ")));
     }
     if digests > 0 {
-        about.push(format!("{digests} digests"));
+        about.push(if digests == 1 {
+            "1 digest".to_string()
+        } else {
+            format!("{digests} digests")
+        });
     }
     findings.add(
         "outbox",
         Level::Warn,
         format!(
-            "{summary}: {} emails could not be delivered ({}); `followup show ID` lists each failure in the commitment's history with the server's answer, and the daemon logged them at error level",
-            dead.len(),
+            "{summary}: {} could not be delivered ({}); `followup show ID` lists each failure in the commitment's history with the server's answer, and the daemon logged them at error level",
+            if dead.len() == 1 {
+                "1 email".to_string()
+            } else {
+                format!("{} emails", dead.len())
+            },
             about.join("; ")
         ),
     );

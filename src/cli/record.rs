@@ -44,6 +44,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct ReviseArgs {
+    /// The commitment's id, as `followup list` shows it.
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: CommitmentId,
     /// The new deadline as stated.
@@ -62,9 +63,10 @@ pub struct ReviseArgs {
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
+    /// The commitment's id, as `followup list` shows it.
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: CommitmentId,
-    /// How it ended.
+    /// How it ended: fulfilled, partial, missed or withdrawn.
     #[arg(long, value_name = "OUTCOME", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<Outcome>()))]
     pub outcome: Outcome,
     /// Link showing the outcome.
@@ -77,6 +79,7 @@ pub struct CloseArgs {
 
 #[derive(Debug, Args)]
 pub struct ReopenArgs {
+    /// The commitment's id, as `followup list` shows it.
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: CommitmentId,
     /// Print the reopened commitment as JSON.
@@ -86,6 +89,7 @@ pub struct ReopenArgs {
 
 #[derive(Debug, Args)]
 pub struct NoteArgs {
+    /// The commitment's id, as `followup list` shows it.
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: CommitmentId,
     /// The note.

@@ -111,7 +111,14 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
     }
     match &status.maildir {
         Some(dir) => writeln!(out, "mail         maildir {dir}")?,
-        None => writeln!(out, "mail         smtp")?,
+        None => match &config.mail.smtp {
+            Some(smtp) => writeln!(
+                out,
+                "mail         smtp {}:{} ({})",
+                smtp.host, smtp.port, smtp.security
+            )?,
+            None => writeln!(out, "mail         smtp")?,
+        },
     }
     writeln!(
         out,
@@ -150,8 +157,12 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
     if o.dead > 0 {
         writeln!(
             out,
-            "warning      {} emails could not be delivered; the daemon log and the next digest list them",
-            o.dead
+            "warning      {} could not be delivered; the daemon log and the next digest list them",
+            if o.dead == 1 {
+                "1 email".to_string()
+            } else {
+                format!("{} emails", o.dead)
+            }
         )?;
     }
     Ok(())

@@ -32,6 +32,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The commitment's id, as `followup list` shows it.
     #[arg(value_name = "ID", value_parser = parse_id)]
     pub id: CommitmentId,
     /// Print JSON: the commitment with `revisions` and `history`.
