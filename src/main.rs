@@ -8,7 +8,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = followup::cli::Cli::parse();
-    init_logging(matches!(cli.command, followup::cli::Command::Daemon(_)));
+    let daemon = matches!(cli.command, followup::cli::Command::Daemon(_));
+    init_logging(daemon);
     if matches!(
         cli.command,
         followup::cli::Command::Export(_) | followup::cli::Command::List(_)
@@ -27,9 +28,25 @@ fn main() -> ExitCode {
         Err(err) => {
             drop(out);
             eprintln!("error: {}", one_line(&err));
-            ExitCode::FAILURE
+            if daemon && is_configuration(&err) {
+                ExitCode::from(EX_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// sysexits(3)'s "configuration error". The systemd unit names it in
+/// `RestartPreventExitStatus=`: a daemon that cannot start with its config
+/// (or cannot set up mail with it) will not start with it five seconds
+/// later either, so systemd stops trying and says so, instead of
+/// restarting it for ever.
+const EX_CONFIG: u8 = 78;
+
+fn is_configuration(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.is::<followup::config::Error>() || cause.is::<followup::mail::Error>())
 }
 
 /// An export or a long list goes out in writes of hundreds of kilobytes.

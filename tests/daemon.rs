@@ -702,3 +702,22 @@ fn a_changed_reminder_policy_is_planned_again_for_every_open_commitment() {
     tick(&desk);
     assert_eq!(maildir_messages(&desk).len(), 1, "and only once");
 }
+
+#[test]
+fn a_daemon_that_cannot_work_with_its_config_exits_78_for_systemd_not_to_retry() {
+    let desk = Desk::with_config("[mail]\ntransport = \"pigeon\"\n");
+    let run = desk.command(&["daemon", "--once"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(78), "{run:?}");
+    // A command keeps the plain failure status.
+    let run = desk.run(&["list"]);
+    assert_eq!(run.output.status.code(), Some(1));
+    // So does a daemon stopped by something a restart may cure.
+    let desk = Desk::with_config("[store]\npath = \"missing/followup.db\"\n");
+    let run = desk.command(&["daemon", "--once"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/followup.service"),
+    )
+    .unwrap();
+    assert!(unit.contains("\nRestartPreventExitStatus=78\n"), "{unit}");
+}
