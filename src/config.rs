@@ -18,6 +18,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+use crate::model::one_line;
+
 /// The environment variable naming a config file when `--config` is absent.
 pub const CONFIG_ENV: &str = "FOLLOWUP_CONFIG";
 
@@ -315,17 +317,6 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
-}
-
-/// A problem is one line of `config check`'s output, whatever the message
-/// it carries: toml's and cron's run over several lines.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// The fix for a key that is not known or a value of the wrong type. The

@@ -602,6 +602,19 @@ pub fn check_after_announcement(deadline: &Deadline, announced: Date) -> Result<
     Ok(())
 }
 
+/// A message on one line: its lines trimmed and joined with "; ". An
+/// error is one line, and some of what followup passes on is not: SQLite's
+/// integrity reports put each finding on a line of its own, toml's and
+/// cron's messages draw the spot with a caret underneath.
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Quotes a value for an error message, cut short if long.
 pub fn preview(value: &str) -> String {
     const LIMIT: usize = 60;

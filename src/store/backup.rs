@@ -481,7 +481,7 @@ fn verify_integrity(conn: &Connection, path: &Path) -> std::result::Result<(), S
         .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect());
     match rows {
         Ok(rows) if rows == ["ok"] => Ok(()),
-        Ok(rows) => Err(super::one_line(&rows.join("\n"))),
+        Ok(rows) => Err(crate::model::one_line(&rows.join("\n"))),
         Err(e) => Err(classify(path, e).to_string()),
     }
 }

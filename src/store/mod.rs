@@ -408,7 +408,7 @@ impl Store {
             if verdict != "ok" {
                 return Err(Error::Corrupt {
                     path: path.clone(),
-                    detail: one_line(&verdict),
+                    detail: crate::model::one_line(&verdict),
                 });
             }
         }
@@ -597,17 +597,6 @@ impl Store {
     }
 }
 
-/// SQLite's integrity reports put each finding, and sometimes a finding's
-/// parts, on lines of their own; an error is one line, so they are joined.
-fn one_line(report: &str) -> String {
-    report
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// Turns an SQLite error into one that says what happened to which file.
 fn classify(path: &Path, source: rusqlite::Error) -> Error {
     let path = path.to_path_buf();
@@ -615,7 +604,7 @@ fn classify(path: &Path, source: rusqlite::Error) -> Error {
         rusqlite::Error::SqliteFailure(err, _) => Some(err.code),
         _ => None,
     };
-    let detail = one_line(&source.to_string());
+    let detail = crate::model::one_line(&source.to_string());
     match code {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase { path, detail },
         Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt { path, detail },
