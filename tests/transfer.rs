@@ -317,6 +317,55 @@ fn a_byte_order_mark_at_the_start_of_a_file_is_not_data() {
 }
 
 #[test]
+fn a_refused_import_into_a_new_desk_leaves_no_database() {
+    let desk = Desk::new();
+    let folder = desk.database().parent().unwrap().to_path_buf();
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .map(|dir| {
+                dir.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let cut = desk.write(
+        "cut.json",
+        b"[{\"title\": \"a\", \"due\": \"2026-01-01\"},\n{\"title\": \"b\", \"due\":",
+    );
+    desk.run(&["import", cut.to_str().unwrap()]).fails();
+    assert!(!desk.database().exists());
+    assert_eq!(files(), Vec::<String>::new(), "nothing left behind");
+    // A good import into the same new desk takes the database's name,
+    // whole, and leaves nothing else.
+    let good = desk.write(
+        "good.json",
+        b"[{\"title\": \"a\", \"due\": \"2026-01-01\"},\n{\"title\": \"b\", \"due\": \"2026-02-01\"}]",
+    );
+    let out = desk
+        .run(&["import", good.to_str().unwrap(), "--json"])
+        .json();
+    assert_eq!(out["imported"], json!([1, 2]));
+    assert_eq!(files(), vec!["followup.db".to_string()]);
+    assert_eq!(
+        desk.run(&["list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    desk.add(&["c", "--due", "2026-03-01"]);
+    let mode: String = rusqlite::Connection::open(desk.database())
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
 fn an_id_given_twice_in_one_file_is_named_as_such() {
     let desk = Desk::new();
     let file = desk.write(

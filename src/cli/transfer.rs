@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Context;
-use crate::store::{Error, ImportItem, ImportMode};
+use crate::store::{self, Check, Error, ImportItem, ImportMode, Store};
 use crate::transfer::{self, Format, ImportContext};
 
 /// Records handed from the reading thread to the writing one at a time.
@@ -64,7 +64,13 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
     // `Store::import_then`).
     let (written, spent) = std::sync::mpsc::channel::<Vec<ImportItem>>();
     let (text, name, import_context) = (&text, &name, &import_context);
-    let ids = std::thread::scope(|scope| {
+    // Into a path with no database yet, the import builds one under a
+    // staging name and gives it the real name only once it is complete:
+    // a refused import then leaves nothing behind (see
+    // `Store::put_in_place`).
+    let database = &context.config.store.path;
+    let staging = (!database.exists()).then(|| store::staging_path(database));
+    let imported = std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(IMPORT_BATCH);
             let read = transfer::read_each(text, format, import_context, |item| {
@@ -89,7 +95,13 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
         // creating the schema is tens of milliseconds of fsyncs. Should it
         // fail, the receiver is dropped with this closure and the reader
         // stops at its next batch.
-        let mut store = context.store()?;
+        let mut store = match &staging {
+            Some(staging) => {
+                super::make_data_folder(&context.config)?;
+                Store::open(staging, Check::Remembered)?
+            }
+            None => context.store()?,
+        };
         // The receiver moves into the import and is dropped when it ends,
         // so a reader blocked on a full channel is released on failure.
         let items = arriving.into_iter().flat_map(|batch| {
@@ -119,8 +131,20 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
                 },
                 other => other,
             })?;
-        anyhow::Ok(ids)
-    })?;
+        anyhow::Ok((ids, store))
+    });
+    let ids = match (imported, &staging) {
+        (Ok((ids, store)), Some(_)) => {
+            store.put_in_place(database)?;
+            ids
+        }
+        (Ok((ids, _)), None) => ids,
+        (Err(err), Some(staging)) => {
+            store::discard_staged(staging);
+            return Err(err);
+        }
+        (Err(err), None) => return Err(err),
+    };
     if args.json {
         super::print_json(out, &serde_json::json!({ "imported": ids }))?;
     } else {

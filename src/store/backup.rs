@@ -638,6 +638,79 @@ fn keep_path(database: &Path, now: Timestamp) -> PathBuf {
     candidate
 }
 
+/// Where a new database is built before it takes its name: beside it,
+/// hidden, and this process's own, so no other command opens it half
+/// built (see [`Store::put_in_place`]).
+pub fn staging_path(database: &Path) -> PathBuf {
+    let name = database.file_name().unwrap_or_default().to_string_lossy();
+    database.with_file_name(format!(".{name}.import-{}", std::process::id()))
+}
+
+/// Removes a staged database and the files SQLite and followup keep
+/// beside it. Best effort: what cannot be removed holds nothing anyone
+/// was told was stored.
+pub fn discard_staged(staging: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal", "-verified"] {
+        let _ = std::fs::remove_file(with_suffix(staging, suffix));
+    }
+}
+
+impl Store {
+    /// Gives a database built under [`staging_path`] the name `database`,
+    /// which must still be free: a refused import into a new database
+    /// then leaves no database behind, and no other command ever sees a
+    /// half-built one. Should another command have created `database`
+    /// meanwhile, the staged one is discarded and nothing was imported.
+    pub fn put_in_place(self, database: &Path) -> Result<()> {
+        let staging = self.path.clone();
+        drop(self);
+        // Everything into the main file, and no WAL: a WAL is named after
+        // the file it belongs to, and would not follow it to its new name.
+        // The next command to open the database puts it back in WAL mode.
+        let conn = Connection::open_with_flags(
+            &staging,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(&staging, e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |row| row.get(0))
+            .map_err(|e| classify(&staging, e))?;
+        drop(conn);
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(Error::CannotOpen {
+                path: staging,
+                detail: format!("could not fold its WAL in (journal mode stayed {mode})"),
+            });
+        }
+        // A hard link fails if `database` appeared meanwhile, where a
+        // rename would replace it.
+        let placed = match std::fs::hard_link(&staging, database) {
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Err(err),
+            // Some file systems (FAT, some network mounts) have no hard
+            // links; there, look once more and rename.
+            Err(_) if !database.exists() => std::fs::rename(&staging, database),
+            other => other,
+        };
+        discard_staged(&staging);
+        match placed {
+            Ok(()) => {
+                sync_folder(&parent_folder(database));
+                Ok(())
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::CreatedMeanwhile {
+                    path: database.to_path_buf(),
+                })
+            }
+            Err(error) => Err(Error::Io {
+                action: "give the imported database its name",
+                path: database.to_path_buf(),
+                error,
+            }),
+        }
+    }
+}
+
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(suffix);

@@ -24,7 +24,9 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-pub use backup::{BackupReport, RestoreReport, StagedRestore, stage_restore};
+pub use backup::{
+    BackupReport, RestoreReport, StagedRestore, discard_staged, stage_restore, staging_path,
+};
 pub use commitments::{Counts, Filter, Listed};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use readers::OutputError;
@@ -61,6 +63,11 @@ pub enum Error {
         path.display()
     )]
     NotADatabase { path: PathBuf, detail: String },
+    #[error(
+        "another command created the database {} while this import was being written; nothing was imported: run the import again",
+        path.display()
+    )]
+    CreatedMeanwhile { path: PathBuf },
     #[error(
         "{} is another program's SQLite database (its tables: {tables}), not a followup one; nothing was written to it; check store.path, or give followup a file of its own",
         path.display()
