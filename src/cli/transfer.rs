@@ -70,6 +70,7 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
     // `Store::put_in_place`).
     let database = &context.config.store.path;
     let staging = (!database.exists()).then(|| store::staging_path(database));
+    let folder = database.parent().filter(|folder| !folder.exists());
     let imported = std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut batch = Vec::with_capacity(IMPORT_BATCH);
@@ -141,6 +142,11 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
         (Ok((ids, _)), None) => ids,
         (Err(err), Some(staging)) => {
             store::discard_staged(staging);
+            // The data folder made for it, if empty: removing a folder
+            // fails on one that holds anything.
+            if let Some(folder) = folder {
+                let _ = std::fs::remove_dir(folder);
+            }
             return Err(err);
         }
         (Err(err), None) => return Err(err),
