@@ -96,6 +96,13 @@ pub struct DeadRow {
 /// imported table, tripling what the first reminders have to write.
 pub(crate) const PLAN_AT_ONCE: i64 = 1 << 23;
 
+/// `at` in whole seconds, rounded up: a retry is stored in seconds, and
+/// rounded down it could fall in the very second the tick that failed
+/// began in, and be taken again by that same tick, at once.
+fn seconds_not_before(at: Timestamp) -> i64 {
+    at.as_second() + i64::from(at.subsec_nanosecond() > 0)
+}
+
 fn seconds(at: Timestamp) -> i64 {
     at.as_second()
 }
@@ -313,7 +320,7 @@ impl Store {
             tx.execute(
                 "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, lease_until = NULL, last_error = ?3
                  WHERE id = ?1",
-                params![claimed.row, seconds(retry_at), error],
+                params![claimed.row, seconds_not_before(retry_at), error],
             )
             .map(|_| ())
             .map_err(|e| super::classify(&path, e))
@@ -556,6 +563,38 @@ mod tests {
             next_at: Some(next),
         };
         assert_eq!(store.apply_plans(&[plan], at).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_retry_due_later_in_the_second_a_tick_began_waits_for_a_later_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("followup.db"), Check::Full).unwrap();
+        let at: Timestamp = "2025-12-01T09:00:00Z".parse().unwrap();
+        let id = committee(&mut store, at);
+        let key: ReminderKey = "v1:before:14d".parse().unwrap();
+        queue(&mut store, id, key, at, at);
+        let tick: Timestamp = "2025-12-01T09:00:05.01Z".parse().unwrap();
+        let claimed = store
+            .claim(tick, std::time::Duration::from_secs(300), 10)
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        // A backoff of 0.9 s lands in the same whole second as the tick.
+        let retry_at: Timestamp = "2025-12-01T09:00:05.91Z".parse().unwrap();
+        store
+            .mark_retry(&claimed[0], retry_at, "451 later")
+            .unwrap();
+        let again = store
+            .claim(tick, std::time::Duration::from_secs(300), 10)
+            .unwrap();
+        assert!(again.is_empty(), "taken again by the tick that failed it");
+        let next_tick: Timestamp = "2025-12-01T09:00:06Z".parse().unwrap();
+        assert_eq!(
+            store
+                .claim(next_tick, std::time::Duration::from_secs(300), 10)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
