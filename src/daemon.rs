@@ -141,6 +141,9 @@ pub struct Daemon {
     /// Whether the reminder policy was compared with the one the stored
     /// schedules were planned under (at start, and after each reload).
     policy_checked: bool,
+    /// This database's token in reminders' thread roots, read (or drawn)
+    /// in the first tick.
+    thread: String,
 }
 
 impl Daemon {
@@ -159,6 +162,7 @@ impl Daemon {
             policy,
             recovered: false,
             policy_checked: false,
+            thread: String::new(),
         })
     }
 
@@ -202,6 +206,9 @@ impl Daemon {
                 );
             }
             self.recovered = true;
+        }
+        if self.thread.is_empty() {
+            self.thread = mail_thread_token(&mut self.store)?;
         }
         if !self.policy_checked {
             self.plan_again_if_the_policy_changed()?;
@@ -495,6 +502,7 @@ impl Daemon {
                     kind,
                     key: &row.key,
                     message_id: &row.message_id,
+                    thread: &self.thread,
                     to: &to,
                     today,
                     written_at: Timestamp::now(),
@@ -596,6 +604,28 @@ impl Daemon {
             })
             .collect())
     }
+}
+
+/// The token in this database's thread roots (`mail::thread_root`): drawn
+/// at random the first time a daemon runs on the database, then kept in
+/// `daemon_state`. A restored backup keeps it, so its threads go on;
+/// another desk's database draws its own, so its commitment 12 (another
+/// commitment altogether) never joins this one's thread, even when both
+/// send from one domain.
+fn mail_thread_token(store: &mut Store) -> anyhow::Result<String> {
+    const STATE: &str = "mail-thread";
+    let kept = store.daemon_state(STATE)?;
+    // Anything but a short hex token (an edit by hand) is drawn again: the
+    // token goes into a header.
+    if let Some(token) = kept
+        && (1..=32).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Ok(token);
+    }
+    let token = format!("{:016x}", fastrand::u64(..));
+    store.set_daemon_state(STATE, &token)?;
+    Ok(token)
 }
 
 /// Stores how one send ended: sent, to be retried, or dead.

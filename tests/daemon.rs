@@ -132,6 +132,31 @@ fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
     assert_eq!(second.header("In-Reply-To").unwrap(), root);
 }
 
+/// Two desks' databases both hold a commitment 1; sending from one domain,
+/// their reminders must not share a thread.
+#[test]
+fn the_same_commitment_id_in_two_databases_is_two_threads() {
+    let roots: Vec<String> = (0..2)
+        .map(|_| {
+            let desk = Desk::with_config(MAILDIR_CONFIG);
+            let id = desk.add(&[
+                "Hold the joint committee meeting",
+                "--due",
+                &days_from_today(3),
+            ]);
+            assert_eq!(id, 1);
+            tick(&desk);
+            let messages = maildir_messages(&desk);
+            assert_eq!(messages.len(), 1);
+            let root = messages[0].header("In-Reply-To").unwrap().to_string();
+            assert!(root.starts_with("<followup.commitment.1."), "{root}");
+            assert!(root.ends_with("@example.org>"), "{root}");
+            root
+        })
+        .collect();
+    assert_ne!(roots[0], roots[1]);
+}
+
 #[test]
 fn a_restart_does_not_resend() {
     let desk = Desk::with_config(MAILDIR_CONFIG);

@@ -57,6 +57,9 @@ pub struct Reminder<'a> {
     /// server or mail client can tell a retry from a new reminder. Made by
     /// [`message_id`].
     pub message_id: &'a str,
+    /// This database's token in the commitment's thread root (see
+    /// [`thread_root`]).
+    pub thread: &'a str,
     pub to: &'a Address,
     /// The desk's local date when the email is written: the subject counts
     /// days from it ("Due in 13 days" if a retry goes out a day late).

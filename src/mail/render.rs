@@ -95,13 +95,21 @@ impl Header for FollowupDigest {
 // ---- identifiers -----------------------------------------------------------
 
 /// The thread every reminder of a commitment replies to:
-/// `<followup.commitment.12@example.org>`, the domain taken from `from`.
+/// `<followup.commitment.12.3f9a2c1d5e6b7a80@example.org>`, the domain
+/// taken from `from`.
 ///
+/// `thread` is a token the database draws once (see the daemon): two
+/// desks whose databases both hold a commitment 12, sending from one
+/// domain, would otherwise see unrelated reminders threaded together.
 /// No email carries this Message-ID; mail clients thread on
 /// `In-Reply-To`/`References` alone, and a root that never arrives keeps
 /// any one reminder from becoming the parent of the others.
-pub fn thread_root(commitment_id: CommitmentId, from: &Mailbox) -> String {
-    format!("<followup.commitment.{commitment_id}@{}>", id_domain(from))
+pub fn thread_root(commitment_id: CommitmentId, thread: &str, from: &Mailbox) -> String {
+    format!(
+        "<followup.commitment.{commitment_id}.{}@{}>",
+        slug(thread),
+        id_domain(from)
+    )
 }
 
 /// A Message-ID for one reminder to one recipient, e.g.
@@ -389,7 +397,7 @@ pub fn render_reminder(reminder: &Reminder, from: &Mailbox) -> Result<Message, E
     let record = reminder.record;
     let commitment = &record.commitment;
     let subject = subject(reminder.kind, commitment, reminder.today);
-    let root = thread_root(commitment.id, from);
+    let root = thread_root(commitment.id, reminder.thread, from);
 
     let text = reminder_text(reminder, &subject);
     let html = reminder_html(reminder, &subject);

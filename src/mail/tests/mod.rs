@@ -127,11 +127,15 @@ pub fn reminder<'a>(
         kind,
         key,
         message_id,
+        thread: THREAD,
         to,
         today,
         written_at: at("2025-12-17T09:00:00Z"),
     }
 }
+
+/// The database's thread token the test reminders carry.
+pub const THREAD: &str = "3f9a2c1d5e6b7a80";
 
 pub const MESSAGE_ID: &str = "<followup.12.v2-before-14d.5c1e07a2.3f9a@example.org>";
 

@@ -68,11 +68,11 @@ fn reminder_carries_exactly_the_documented_headers() {
     assert_eq!(raw_header(&parsed, "Message-ID"), MESSAGE_ID);
     assert_eq!(
         raw_header(&parsed, "In-Reply-To"),
-        "<followup.commitment.12@example.org>"
+        "<followup.commitment.12.3f9a2c1d5e6b7a80@example.org>"
     );
     assert_eq!(
         raw_header(&parsed, "References"),
-        "<followup.commitment.12@example.org>"
+        "<followup.commitment.12.3f9a2c1d5e6b7a80@example.org>"
     );
     assert_eq!(raw_header(&parsed, "X-Followup-Commitment"), "12");
     assert_eq!(raw_header(&parsed, "X-Followup-Reminder"), "v2:before:14d");
@@ -127,7 +127,7 @@ fn every_reminder_of_a_commitment_threads_under_one_root() {
     let a = render_reminder(&first, &from()).unwrap().formatted();
     let b = render_reminder(&later, &from()).unwrap().formatted();
     let (a, b) = (parse(&a), parse(&b));
-    let root = thread_root(12, &from());
+    let root = thread_root(12, THREAD, &from());
     for message in [&a, &b] {
         assert_eq!(raw_header(message, "In-Reply-To"), root);
         assert_eq!(raw_header(message, "References"), root);
@@ -434,8 +434,13 @@ fn message_ids_are_stable_per_recipient_and_accepted_by_render() {
         "{id}"
     );
     assert_eq!(
-        thread_root(12, &from()),
-        "<followup.commitment.12@example.org>"
+        thread_root(12, THREAD, &from()),
+        "<followup.commitment.12.3f9a2c1d5e6b7a80@example.org>"
+    );
+    // Another database's commitment 12 is another thread.
+    assert_ne!(
+        thread_root(12, THREAD, &from()),
+        thread_root(12, "0123456789abcdef", &from())
     );
 
     let record = record("Joint committee meets");

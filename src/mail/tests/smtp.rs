@@ -60,7 +60,7 @@ async fn a_message_is_delivered_with_its_headers() {
     );
     assert_eq!(
         parsed.header_raw("In-Reply-To").map(str::trim),
-        Some("<followup.commitment.12@example.org>")
+        Some("<followup.commitment.12.3f9a2c1d5e6b7a80@example.org>")
     );
     assert_eq!(
         parsed.header_raw("X-Followup-Commitment").map(str::trim),
