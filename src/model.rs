@@ -591,12 +591,47 @@ pub fn normalize_tag(value: &str) -> Result<String, String> {
 }
 
 /// A deadline that ends before the commitment was announced is a slip of
-/// the year or of `--announced`, not a promise anyone made.
-pub fn check_after_announcement(deadline: &Deadline, announced: Date) -> Result<(), String> {
+/// the year or of the announcement's date, not a promise anyone made.
+/// `flag` is the option that gave the date, named in the hint (none for a
+/// date already stored).
+pub fn check_after_announcement(
+    deadline: &Deadline,
+    announced: Date,
+    flag: &str,
+) -> Result<(), String> {
     if deadline.latest < announced {
+        let or_flag = if flag.is_empty() {
+            String::new()
+        } else {
+            format!(", or give the announcement's date with {flag}")
+        };
         return Err(format!(
-            "the deadline {:?} ends {}, before the announcement on {announced}; check its year, or give the announcement's date with --announced",
+            "the deadline {:?} ends {}, before the announcement on {announced}; check its year{or_flag}",
             deadline.expression, deadline.latest
+        ));
+    }
+    Ok(())
+}
+
+/// As [`check_after_announcement`], for a new deadline stated on `stated`
+/// (`revise --from`).
+pub fn check_after_statement(deadline: &Deadline, stated: Date) -> Result<(), String> {
+    if deadline.latest < stated {
+        return Err(format!(
+            "the deadline {:?} ends {}, before it was stated on {stated}; check its year, or give the date it was stated with --from",
+            deadline.expression, deadline.latest
+        ));
+    }
+    Ok(())
+}
+
+/// An announcement (or a restated deadline) is dated when it was made,
+/// which cannot be later than today. A day of grace: an analyst ahead of
+/// the desk's time zone may already be on the next date.
+pub fn check_not_to_come(date: Date, today: Date, what: &str, flag: &str) -> Result<(), String> {
+    if date > today.tomorrow().unwrap_or(today) {
+        return Err(format!(
+            "{flag} {date} is after today ({today}); give the date {what}"
         ));
     }
     Ok(())

@@ -300,18 +300,100 @@ fn a_deadline_before_its_announcement_is_refused_and_one_already_past_noted() {
 fn a_revision_to_the_same_deadline_records_nothing() {
     let (desk, id) = desk_with_one();
     let err = desk.refuses(&["revise", &id, "--due", "2025-12-15", "--from", "2025-10-15"]);
-    assert!(err.contains("deadline is already \"2025-12-15\""), "{err}");
+    assert!(
+        err.contains("deadline already ends 2025-12-15 (\"2025-12-15\")"),
+        "{err}"
+    );
     assert!(err.contains("followup note"), "{err}");
-    // The same day put another way is a new statement of it, and kept.
-    desk.run(&[
+    // The same day put another way, or counted from another day, moves
+    // nothing either: as a new version it would send the desk's reminders
+    // again.
+    for (due, from) in [
+        ("by 15 December 2025", "2025-10-15"),
+        ("by 15 December 2025", "2025-11-02"),
+    ] {
+        let err = desk.refuses(&["revise", &id, "--due", due, "--from", from]);
+        assert!(err.contains("already ends 2025-12-15"), "{err}");
+    }
+}
+
+#[test]
+fn a_revision_is_held_to_the_date_it_was_stated() {
+    let (desk, id) = desk_with_one();
+    // Ending before the day it was stated, as `add --announced` refuses.
+    let err = desk.refuses(&[
         "revise",
         &id,
         "--due",
-        "by 15 December 2025",
+        "by 20 November 2025",
         "--from",
-        "2025-10-15",
-    ])
-    .ok();
+        "2025-11-30",
+    ]);
+    assert!(
+        err.contains("ends 2025-11-20, before it was stated on 2025-11-30")
+            && err.contains("--from")
+            && !err.contains("--announced"),
+        "{err}"
+    );
+    // Stated before the commitment was announced.
+    let err = desk.refuses(&["revise", &id, "--due", "2026-01-31", "--from", "2025-10-01"]);
+    assert!(
+        err.contains("--from 2025-10-01 is before commitment 1's announcement on 2025-10-15"),
+        "{err}"
+    );
+    // Ending before the announcement: the hint names no option revise lacks.
+    let err = desk.refuses(&["revise", &id, "--due", "by 1 January 2020"]);
+    assert!(
+        err.contains("before the announcement on 2025-10-15; check its year")
+            && !err.contains("--announced"),
+        "{err}"
+    );
+    // Stated in the future.
+    let err = desk.refuses(&["revise", &id, "--due", "2026-01-31", "--from", "2199-01-01"]);
+    assert!(err.contains("--from 2199-01-01 is after today"), "{err}");
+    // Without --from, a new deadline already past is recorded, with a word.
+    let run = desk.run(&["revise", &id, "--due", "2025-11-20"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("ended on 2025-11-20, before today")
+            && run.stderr().contains("--from"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn dates_outside_the_years_followup_works_with_are_refused() {
+    let desk = Desk::new();
+    for (due, year) in [
+        // A Hijri year (1447 AH is 2025-26) is not read as Gregorian.
+        ("قبل نهاية عام 1447", "1447"),
+        ("in 0001", "1"),
+        ("1447-12-31", "1447"),
+        ("within 3000 years", "50"),
+    ] {
+        let err = desk.refuses(&["add", "Hijri", "--due", due]);
+        assert!(
+            err.contains(&format!("it would end in the year {year}"))
+                && err.contains("from 1900 to 2199"),
+            "{due}: {err}"
+        );
+        let err = desk.run(&["parse", due]).fails();
+        assert!(err.contains("years are read as Gregorian"), "{due}: {err}");
+    }
+    for date in ["0000-01-01", "1447-01-01", "2200-01-01"] {
+        let err = desk.refuses(&["add", "Old", "--due", "soon", "--announced", date]);
+        assert!(
+            err.contains(&format!("{date} is not a date followup works with")),
+            "{err}"
+        );
+    }
+    let err = desk.refuses(&["add", "Ahead", "--due", "soon", "--announced", "2199-01-01"]);
+    assert!(
+        err.contains("--announced 2199-01-01 is after today")
+            && err.contains("the date the commitment was announced"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -217,12 +217,21 @@ pub(crate) fn make_data_folder(config: &Config) -> anyhow::Result<()> {
 
 /// Reads a civil date, naming the bad value and the expected form.
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    text.trim().parse::<Date>().map_err(|_| {
+    let date = text.trim().parse::<Date>().map_err(|_| {
         format!(
             "{} is not a date; use YYYY-MM-DD, e.g. 2025-10-15",
             crate::model::preview(text)
         )
-    })
+    })?;
+    let years = crate::deadline::YEARS;
+    if !years.contains(&date.year()) {
+        return Err(format!(
+            "{date} is not a date followup works with; give a Gregorian date from {} to {}",
+            years.start(),
+            years.end()
+        ));
+    }
+    Ok(date)
 }
 
 /// Reads a commitment id.

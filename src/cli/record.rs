@@ -139,9 +139,17 @@ fn report(
 
 pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let announced = args.announced.unwrap_or(context.today);
+    model::check_not_to_come(
+        announced,
+        context.today,
+        "the commitment was announced",
+        "--announced",
+    )
+    .map_err(anyhow::Error::msg)?;
     let deadline = parse_deadline(context, &args.due, announced)?;
     if args.announced.is_some() {
-        model::check_after_announcement(&deadline, announced).map_err(anyhow::Error::msg)?;
+        model::check_after_announcement(&deadline, announced, "--announced")
+            .map_err(anyhow::Error::msg)?;
     }
     let lapsed = deadline.latest < announced;
     let new = NewCommitment {
@@ -172,7 +180,17 @@ pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Res
 
 pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let anchor = args.from.unwrap_or(context.today);
+    model::check_not_to_come(
+        anchor,
+        context.today,
+        "the new deadline was stated",
+        "--from",
+    )
+    .map_err(anyhow::Error::msg)?;
     let deadline = parse_deadline(context, &args.due, anchor)?;
+    if args.from.is_some() {
+        model::check_after_statement(&deadline, anchor).map_err(anyhow::Error::msg)?;
+    }
     let reason = args
         .reason
         .as_deref()
@@ -180,8 +198,14 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let mut store = context.store()?;
-    model::check_after_announcement(&deadline, store.get(args.id)?.announced)
-        .map_err(anyhow::Error::msg)?;
+    let announced = store.get(args.id)?.announced;
+    if args.from.is_some() && anchor < announced {
+        anyhow::bail!(
+            "--from {anchor} is before commitment {}'s announcement on {announced}; a deadline is restated after it was announced",
+            args.id
+        );
+    }
+    model::check_after_announcement(&deadline, announced, "").map_err(anyhow::Error::msg)?;
     store.revise(
         args.id,
         &deadline,
@@ -190,6 +214,12 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
         &context.author,
     )?;
     report(&store, args.id, args.json, "Revised", out)?;
+    if args.from.is_none() && deadline.latest < anchor {
+        eprintln!(
+            "note: the new deadline ended on {}, before today; it is recorded as overdue. If it was stated earlier, give the date with --from",
+            deadline.latest
+        );
+    }
     Ok(())
 }
 

@@ -831,7 +831,11 @@ fn dated(cur: &Cursor, i: usize) -> Option<Found> {
         None => (None, i),
     };
     let mut best = None;
-    if let Some((end, date)) = date_at(cur, j, cue.is_some()) {
+    let seen_from = match cue {
+        Some(Cue::Before) => cur.for_the_day_before(),
+        _ => *cur,
+    };
+    if let Some((end, date)) = date_at(&seen_from, j, cue.is_some()) {
         best = Some(match cue {
             Some(Cue::By) => Found::until(end, cur.anchor, date),
             Some(Cue::Before) => Found::until(
@@ -863,7 +867,7 @@ fn dated(cur: &Cursor, i: usize) -> Option<Found> {
         };
         if let Some((p, end)) = start {
             let latest = p
-                .bounds(cur.anchor, Pivot::Start)
+                .bounds(seen_from.anchor, Pivot::Start)
                 .and_then(|(s, _)| calendar::add_days(s, -1));
             best = longer(best, Some(Found::until(end, cur.anchor, latest)));
         }

@@ -17,6 +17,9 @@ pub(crate) enum Problem {
     OutOfRange,
     /// A day that does not exist, such as 31 November or 29 February 2025.
     NoSuchDate,
+    /// 29 February without a year, said where the coming one has none: the
+    /// next is years away, and no promise means that.
+    LeapDayWithoutYear,
 }
 
 impl Problem {
@@ -24,6 +27,9 @@ impl Problem {
         match self {
             Problem::OutOfRange => "the date it means is out of range",
             Problem::NoSuchDate => "that day does not exist in the calendar",
+            Problem::LeapDayWithoutYear => {
+                "the coming February has no 29th; give the year, e.g. \"by 29 February 2028\", or the day meant"
+            }
         }
     }
 }
@@ -227,7 +233,7 @@ pub(crate) struct DaySpec {
 
 impl DaySpec {
     /// The day meant; without a year, the next such day on or after the
-    /// anchor (looking ahead far enough to find the next 29 February).
+    /// anchor, within a year of it.
     pub(crate) fn resolve(self, anchor: Date) -> Calc<Date> {
         let day = i8::try_from(self.day).map_err(|_| Problem::NoSuchDate)?;
         let on = |y: i64| -> Calc<Date> {
@@ -254,6 +260,18 @@ impl DaySpec {
             }
             YearRef::Upcoming => {
                 let mut missing = Problem::NoSuchDate;
+                // This year's day or next year's; past that, only a 29
+                // February is looked for, to say why it is refused.
+                if self.month == 2 && day == 29 {
+                    for y in year..=year + 1 {
+                        if let Ok(d) = on(y)
+                            && d >= anchor
+                        {
+                            return Ok(d);
+                        }
+                    }
+                    return Err(Problem::LeapDayWithoutYear);
+                }
                 for y in year..=year + 8 {
                     match on(y) {
                         Ok(d) if d >= anchor => return Ok(d),
@@ -342,13 +360,19 @@ mod tests {
     }
 
     #[test]
-    fn next_february_29th_is_found_years_ahead() {
+    fn a_29th_february_without_a_year_is_the_coming_one_or_refused() {
         let spec = DaySpec {
             day: 29,
             month: 2,
             year: YearRef::Upcoming,
         };
-        assert_eq!(spec.resolve(d(2025, 3, 1)), Ok(d(2028, 2, 29)));
+        assert_eq!(spec.resolve(d(2027, 3, 1)), Ok(d(2028, 2, 29)));
+        assert_eq!(spec.resolve(d(2028, 2, 29)), Ok(d(2028, 2, 29)));
+        // The coming February (2026) has none; the next is three years on.
+        assert_eq!(
+            spec.resolve(d(2025, 3, 1)),
+            Err(Problem::LeapDayWithoutYear)
+        );
     }
 
     #[test]

@@ -774,7 +774,11 @@ pub(crate) fn mid_of_current_or_next(cur: &Cursor) -> Period {
 fn dated(cur: &Cursor, i: usize) -> Option<Found> {
     let (cue, j) = cue_at(cur, i);
     let mut best = None;
-    if let Some((end, date)) = date_at(cur, j) {
+    let seen_from = match cue {
+        Some(Cue::Before) => cur.for_the_day_before(),
+        _ => *cur,
+    };
+    if let Some((end, date)) = date_at(&seen_from, j) {
         best = Some(match cue {
             Some(Cue::By) => Found::until(end, cur.anchor, date),
             Some(Cue::Before) => Found::until(
@@ -796,7 +800,7 @@ fn dated(cur: &Cursor, i: usize) -> Option<Found> {
         };
         if let Some((p, end)) = start {
             let latest = p
-                .bounds(cur.anchor, Pivot::Start)
+                .bounds(seen_from.anchor, Pivot::Start)
                 .and_then(|(s, _)| calendar::add_days(s, -1));
             best = longer(best, Some(Found::until(end, cur.anchor, latest)));
         }

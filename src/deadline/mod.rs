@@ -179,9 +179,16 @@ impl Deadline {
         anchor: Date,
         options: &Options,
     ) -> Result<Deadline, ParseError> {
-        match plain_date(expression, anchor) {
-            Some(deadline) => Ok(deadline),
-            None => Deadline::read(expression, anchor, options),
+        let deadline = match plain_date(expression, anchor) {
+            Some(deadline) => deadline,
+            None => Deadline::read(expression, anchor, options)?,
+        };
+        match outside_the_years(deadline.latest) {
+            Some(hint) => Err(ParseError {
+                input: expression.to_string(),
+                hint: Some(hint),
+            }),
+            None => Ok(deadline),
         }
     }
 
@@ -215,8 +222,13 @@ impl Deadline {
                 })
             }
             Some((found, strip)) => {
-                let start = toks[0].start + strip;
-                let understood = &folded.text[start..toks[found.end - 1].end];
+                // Quoted as typed, not as folded for reading.
+                let start = if strip > 0 {
+                    toks[0].original_second
+                } else {
+                    toks[0].original_start
+                };
+                let understood = &expression[start..toks[found.end - 1].original_end];
                 Err(fail(Some(format!(
                     "only {understood:?} reads as a deadline, the words after it do not"
                 ))))
@@ -311,6 +323,10 @@ pub fn find_with(text: &str, anchor: Date, options: &Options) -> Vec<Mention> {
             i += 1;
             continue;
         };
+        if outside_the_years(latest).is_some() {
+            i += 1;
+            continue;
+        }
         let last = toks[found.end - 1];
         let first = &toks[i];
         let start = if strip > 0 {
@@ -423,12 +439,26 @@ pub(crate) fn longer(a: Option<Found>, b: Option<Found>) -> Option<Found> {
 /// Tokens seen from one start position, with the anchor the grammars count
 /// from. The word at `strip_at` may have its Arabic conjunction ("و", "ف")
 /// stripped: "وخلال شهرين" reads as "خلال شهرين".
+#[derive(Clone, Copy)]
 pub(crate) struct Cursor<'a> {
     text: &'a str,
     toks: &'a [Token],
     strip_at: usize,
     strip: usize,
     pub(crate) anchor: Date,
+}
+
+impl<'a> Cursor<'a> {
+    /// The same tokens, a day dated without its year looked for from the
+    /// day after the anchor: "before 16 October" said on 16 October means
+    /// next year's, as "by 15 October" does, for the day before it to be
+    /// still ahead.
+    pub(crate) fn for_the_day_before(&self) -> Cursor<'a> {
+        Cursor {
+            anchor: calendar::add_days(self.anchor, 1).unwrap_or(self.anchor),
+            ..*self
+        }
+    }
 }
 
 /// String equality without a call into `memcmp`: words are short, and the
@@ -726,6 +756,25 @@ pub(crate) fn digits_and_marks(word: u64, digits: u64, marks: u64) -> bool {
 /// by other tools, give every deadline this way: an import of 100,000
 /// spent a sixth of its reading here. Anything else, a day the calendar
 /// lacks included, is left to the language and its messages.
+/// The years a deadline (or any date an analyst types) may fall in.
+pub const YEARS: std::ops::RangeInclusive<i16> = 1900..=2199;
+
+/// Why a deadline ending on `latest` is no promise anyone made, if it is
+/// not: a year outside [`YEARS`] is a slip, most often a Hijri year
+/// (1447 AH is 2025–26) read as Gregorian, or a digit too few.
+fn outside_the_years(latest: Date) -> Option<String> {
+    if YEARS.contains(&latest.year()) {
+        return None;
+    }
+    Some(format!(
+        "it would end in the year {}; years are read as Gregorian, from {} to {} \
+         (1447 AH is 2025–26): give the Gregorian year",
+        latest.year(),
+        YEARS.start(),
+        YEARS.end()
+    ))
+}
+
 fn plain_date(expression: &str, anchor: Date) -> Option<Deadline> {
     if !has_iso_date_shape(expression.as_bytes()) {
         return None;
@@ -955,6 +1004,73 @@ mod tests {
         let shown = err.to_string();
         assert!(shown.contains("\"eventually-ish\""), "{shown}");
         assert!(shown.contains("by 30 November 2025"), "{shown}");
+    }
+
+    #[test]
+    fn the_words_understood_are_quoted_as_typed() {
+        // The Arabic is folded for reading (ة as ه); the hint quotes it as
+        // the analyst wrote it.
+        let err = Deadline::parse("قبل نهاية عام 2026 هـ", ANCHOR).unwrap_err();
+        assert!(
+            err.hint
+                .as_deref()
+                .unwrap()
+                .contains("\"قبل نهاية عام 2026\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn before_a_day_without_a_year_is_never_already_past() {
+        let on = |expr: &str, anchor: Date| Deadline::parse(expr, anchor).unwrap().latest;
+        // Said on the day itself: next year's, as "by" the day before is.
+        let day = date(2025, 10, 16);
+        assert_eq!(on("before 16 October", day), date(2026, 10, 15));
+        assert_eq!(on("قبل 16 أكتوبر", day), date(2026, 10, 15));
+        assert_eq!(on("by 15 October", day), date(2026, 10, 15));
+        assert_eq!(on("before 17 October", day), day);
+        assert_eq!(on("before November", date(2025, 11, 1)), date(2026, 10, 31));
+        assert_eq!(on("قبل نوفمبر", date(2025, 11, 1)), date(2026, 10, 31));
+        assert_eq!(
+            on("before November", date(2025, 10, 31)),
+            date(2025, 10, 31)
+        );
+        // With its year, a day is the day said, even if already past.
+        assert_eq!(on("before 16 October 2025", day), date(2025, 10, 15));
+    }
+
+    #[test]
+    fn a_leap_day_without_a_year_is_refused_unless_the_coming_february_has_one() {
+        let err = Deadline::parse("by 29 February", date(2025, 12, 31)).unwrap_err();
+        assert!(
+            err.to_string().contains("has no 29th; give the year"),
+            "{err}"
+        );
+        assert!(Deadline::parse("بحلول 29 فبراير", date(2025, 12, 31)).is_err());
+        let leap = Deadline::parse("by 29 February", date(2027, 3, 1)).unwrap();
+        assert_eq!(leap.latest, date(2028, 2, 29));
+    }
+
+    #[test]
+    fn years_outside_the_gregorian_years_in_use_are_refused_and_not_found() {
+        // 1447 AH is 2025-26: read as a Gregorian year it is no deadline.
+        for expr in [
+            "قبل نهاية عام 1447",
+            "in 0001",
+            "1447-12-31",
+            "by 1 January 2200",
+        ] {
+            let err = Deadline::parse(expr, ANCHOR).unwrap_err();
+            assert!(
+                err.to_string().contains("years are read as Gregorian"),
+                "{expr}: {err}"
+            );
+        }
+        assert_eq!(latest("by 31 December 2199"), date(2199, 12, 31));
+        let text = "وأعلن الجانبان قبل نهاية عام 1447 عن اتفاق يُنفَّذ خلال شهرين";
+        let found = find(text, ANCHOR);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].deadline.latest, date(2025, 12, 15));
     }
 
     #[test]

@@ -591,10 +591,13 @@ impl Store {
                     "commitment {id} is closed as {status}; `followup reopen {id}` first if its deadline moved"
                 )));
             }
-            if previous == *deadline {
+            // The same last day in other words (or counted from another
+            // day) moves nothing the desk is reminded of: as a new version
+            // it would re-arm reminders the desk already had.
+            if previous.latest == deadline.latest && previous.vague == deadline.vague {
                 return Err(Error::Rejected(format!(
-                    "commitment {id}'s deadline is already {:?} (by {}); nothing was recorded. Give the new deadline, or `followup note {id}` to record news that does not move it",
-                    deadline.expression, deadline.latest
+                    "commitment {id}'s deadline already ends {} ({:?}); nothing was recorded. Give the new deadline, or `followup note {id}` to record news that does not move it",
+                    previous.latest, previous.expression
                 )));
             }
             let next = version + 1;
