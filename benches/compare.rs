@@ -157,7 +157,8 @@ fn against_taskwarrior(dir: &Path, n: usize) {
     settle();
 
     let due = today.checked_add(40.days()).unwrap().to_string();
-    let later = today.checked_add(70.days()).unwrap().to_string();
+    // Beyond every generated deadline, so that each revise moves one.
+    let later = today.checked_add(400.days()).unwrap().to_string();
     let task_due = format!("due:{due}");
     let task_later = format!("due:{later}");
     let label = |what: &str| format!("{what} ({n} items)");

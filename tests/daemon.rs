@@ -157,6 +157,40 @@ fn the_same_commitment_id_in_two_databases_is_two_threads() {
     assert_ne!(roots[0], roots[1]);
 }
 
+/// An archive moved to a new database carries the reminders it had in its
+/// history; the new database's daemon does not send them again.
+#[test]
+fn reminders_an_imported_history_records_are_not_sent_again() {
+    let old = Desk::with_config(MAILDIR_CONFIG);
+    old.add(&["Reopen the crossing", "--due", &days_from_today(-3)]);
+    old.add(&["Release the detainees", "--due", &days_from_today(2)]);
+    tick(&old);
+    assert_eq!(maildir_messages(&old).len(), 2);
+    let archive = old.path().join("archive.json");
+    std::fs::write(&archive, old.run(&["export"]).stdout()).unwrap();
+
+    let new = Desk::with_config(MAILDIR_CONFIG);
+    new.run(&["import", archive.to_str().unwrap()]).ok();
+    // One the old database never reminded about is still reminded about.
+    new.add(&["Hold the committee meeting", "--due", &days_from_today(1)]);
+    tick(&new);
+    let sent = maildir_messages(&new);
+    assert_eq!(
+        sent.len(),
+        1,
+        "{:?}",
+        sent.iter().map(|m| m.header("Subject")).collect::<Vec<_>>()
+    );
+    assert!(
+        sent[0]
+            .header("Subject")
+            .unwrap()
+            .contains("Hold the committee meeting"),
+        "{}",
+        sent[0].data
+    );
+}
+
 #[test]
 fn a_restart_does_not_resend() {
     let desk = Desk::with_config(MAILDIR_CONFIG);

@@ -122,16 +122,27 @@ impl Store {
     /// that copy grew the row at its first reminder, and a grown row on a
     /// full page splits it, which tripled the pages a tick of first
     /// reminders wrote.
+    ///
+    /// A commitment with nothing in this outbox may still have had
+    /// reminders: an archive imported from another database carries them
+    /// in its history (`reminder_sent`), and the last of those counts as
+    /// the last reminder, so a move does not send the desk its reminders
+    /// again. The history is looked at only then.
     pub fn scheduled_before(&self, now: Timestamp, limit: usize) -> Result<Vec<Scheduled>> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT c.id, c.deadline_version, c.expression, c.earliest, c.latest, c.vague, c.anchor,
-                        c.tag_list, last.reminder_key, last.created_at
+                        c.tag_list, last.reminder_key, last.created_at,
+                        CASE WHEN json_valid(sent.detail) THEN json_extract(sent.detail, '$.reminder') END, sent.at
                  FROM commitments c INDEXED BY commitments_by_next_reminder
                  LEFT JOIN outbox last ON last.id = (
                      SELECT o.id FROM outbox o INDEXED BY outbox_by_commitment
                      WHERE o.commitment_id = c.id ORDER BY o.id DESC LIMIT 1)
+                 LEFT JOIN events sent ON sent.id = CASE WHEN last.id IS NULL THEN (
+                     SELECT e.id FROM events e INDEXED BY events_by_commitment
+                     WHERE e.commitment_id = c.id AND e.kind = 'reminder_sent'
+                     ORDER BY e.id DESC LIMIT 1) END
                  WHERE c.next_reminder_at IS NOT NULL AND c.next_reminder_at <= ?1 AND c.status = 'open'
                  ORDER BY c.next_reminder_at, c.id
                  LIMIT ?2",
@@ -140,7 +151,17 @@ impl Store {
         let rows = stmt
             .query_map(params![seconds(now), limit as i64], |row| {
                 let key: Option<String> = row.get(8)?;
-                let at: Option<i64> = row.get(9)?;
+                let at: Option<i64> = match row.get(9)? {
+                    Some(at) => Some(at),
+                    None => row
+                        .get::<_, Option<String>>(11)?
+                        .and_then(|at| at.parse::<Timestamp>().ok())
+                        .map(|at| at.as_second()),
+                };
+                let key = match key {
+                    Some(key) => Some(key),
+                    None => row.get(10)?,
+                };
                 Ok(Scheduled {
                     id: row.get(0)?,
                     version: row.get(1)?,
