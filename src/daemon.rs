@@ -106,10 +106,24 @@ impl InstanceLock {
                 database.display()
             );
         }
-        file.set_len(0)?;
-        file.rewind()?;
-        writeln!(file, "{}", std::process::id())?;
-        file.flush()?;
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .and_then(|()| file.flush());
+        if let Err(err) = written {
+            let fix = match err.kind() {
+                std::io::ErrorKind::StorageFull => "free some space on its disk",
+                std::io::ErrorKind::PermissionDenied => {
+                    "let the daemon's user write to the database's folder"
+                }
+                _ => "check the database's folder",
+            };
+            anyhow::bail!(
+                "cannot write this daemon's pid into the lock file {} ({err}); {fix}, then start the daemon again",
+                path.display()
+            );
+        }
         Ok(InstanceLock { _file: file, path })
     }
 
@@ -844,6 +858,13 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
                     sd_notify::NotifyState::Status(&status),
                     sd_notify::NotifyState::Watchdog,
                 ]);
+            }
+            // One tick is all `--once` (a cron job, a script) was asked
+            // for: a failed one is its failure, said in its exit status.
+            Err(err) if once => {
+                return Err(err.context(
+                    "the tick did not finish; nothing is lost: what it could not do waits for the next run",
+                ));
             }
             Err(err) => error!(error = %format!("{err:#}"), "tick failed; will try again"),
         }

@@ -191,6 +191,28 @@ fn reminders_an_imported_history_records_are_not_sent_again() {
     );
 }
 
+/// `daemon --once` is what a cron job or a script runs: a tick that fails
+/// (here the database stays locked by another writer past the busy
+/// timeout) is a failure of the command, not a log line and exit 0.
+#[test]
+fn a_failed_tick_under_once_exits_non_zero() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Reopen the crossing", "--due", &days_from_today(-3)]);
+    let writer = rusqlite::Connection::open(desk.database()).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let run = desk.run(&["daemon", "--once"]);
+    assert!(!run.success(), "{}", run.stderr());
+    let err = run.stderr();
+    assert!(err.contains("error: the tick did not finish"), "{err}");
+    assert!(err.contains("is busy"), "{err}");
+    assert!(err.contains("nothing is lost"), "{err}");
+    writer.execute_batch("ROLLBACK").unwrap();
+    drop(writer);
+    // Once the lock is free, the next run does what this one could not.
+    desk.run(&["daemon", "--once"]).ok();
+    assert_eq!(maildir_messages(&desk).len(), 1);
+}
+
 #[test]
 fn a_restart_does_not_resend() {
     let desk = Desk::with_config(MAILDIR_CONFIG);

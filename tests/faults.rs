@@ -678,12 +678,27 @@ fn a_full_disk_refuses_the_write_in_one_line_and_loses_nothing_saved() {
     let refusal = desk.run(&["import", file.to_str().unwrap()]).fails();
     assert!(refusal.contains("is full"), "{refusal}");
 
+    // A daemon started on the full disk says where and what to do.
+    let last_page = disk.path.join("last page");
+    drop(fill(&last_page));
+    let run = desk.run(&["daemon", "--once"]);
+    assert!(!run.success(), "{}", run.stderr());
+    assert!(
+        run.stderr().contains(&format!(
+            "cannot write this daemon's pid into the lock file {}.lock",
+            database.display()
+        )) && run.stderr().contains("free some space on its disk"),
+        "{}",
+        run.stderr()
+    );
+
     // Everything acknowledged is there, nothing else, and the file is sound.
     assert_eq!(listed_titles(&desk), saved);
     assert_eq!(integrity(&database), "ok");
 
     // Space again: writes work again.
     std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_file(&last_page).unwrap();
     assert!(
         add("After the disk was freed")
             .ok()
