@@ -60,8 +60,11 @@ fn push_visible(line: &mut String, cell: &str) {
     line.push_str(&for_terminal(cell));
 }
 
-/// Stored text as it may reach the analyst's terminal. Control characters
-/// other than line breaks and tabs are shown as symbols: every field is
+/// Stored text as it may reach the analyst's terminal, on one line.
+/// Control characters other than tabs are shown as symbols, a line feed
+/// as ␊ (text that may hold line breaks has them turned into spaces
+/// first; one that reaches here came from outside, and printed raw it
+/// could start a forged row of a table): every field is
 /// checked for them on the way in, but a database written before a check
 /// existed, or by hand, must not be able to send escape sequences. The
 /// bidi embedding, override and isolate controls are dropped, as in
@@ -72,8 +75,7 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     // C0 controls and DEL are bytes of their own in UTF-8; C1 controls are
     // the two-byte sequences starting 0xC2, and the bidi controls the
     // three-byte ones starting 0xE2 0x80 or 0xE2 0x81.
-    let risky =
-        |b: &u8| (*b < 0x20 && *b != b'\n' && *b != b'\t') || matches!(*b, 0x7f | 0xc2 | 0xe2);
+    let risky = |b: &u8| (*b < 0x20 && *b != b'\t') || matches!(*b, 0x7f | 0xc2 | 0xe2);
     if !text.as_bytes().iter().any(risky) {
         return Cow::Borrowed(text);
     }
@@ -81,7 +83,7 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
         text.chars()
             .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
             .map(|c| match c {
-                '\n' | '\t' => c,
+                '\t' => c,
                 // U+2400 CONTROL PICTURE FOR NULL onwards: ␀ … ␟, then ␡.
                 '\0'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
                 '\u{7f}' => '\u{2421}',
@@ -180,7 +182,9 @@ mod tests {
             text.contains("a\u{2400}b\u{241b}[31mRED\u{2421}\u{fffd}2J"),
             "{text}"
         );
-        assert!(text.contains("two\nlines\tand a tab"), "{text}");
+        // A line feed from a database written by hand cannot start a row.
+        assert!(text.contains("two\u{240a}lines\tand a tab"), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
         let mut table = Table::new(&["STATUS", "TITLE"]);
         table.row(vec![
             "open".into(),
