@@ -278,6 +278,16 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The Subject as handed to lettre, which encodes (RFC 2047) only the
+/// words that are not plain ASCII. A title word that is itself an encoded
+/// word (`=?utf-8?q?...?=`) would go out as typed, and the reader's mail
+/// client would decode it: the Subject would show something other than
+/// the title. A word joiner (U+2060, invisible) after each `=` of `=?`
+/// makes lettre encode that word too, so the client shows it as typed.
+fn subject_header(subject: &str) -> String {
+    subject.replace("=?", "=\u{2060}?")
+}
+
 /// Flattens a one-line field: every control character, line break or run
 /// of white space becomes one space; bidi controls are dropped.
 fn one_line(text: &str) -> String {
@@ -406,7 +416,7 @@ pub fn render_reminder(reminder: &Reminder, from: &Mailbox) -> Result<Message, E
         .from(from.clone())
         .to(Mailbox::new(None, reminder.to.clone()))
         .header(DateHeader::new(system_time(reminder.written_at)))
-        .subject(subject)
+        .subject(subject_header(&subject))
         .header(MessageId::from(reminder.message_id.to_string()))
         .header(InReplyTo::from(root.clone()))
         .header(References::from(root))
@@ -697,7 +707,7 @@ pub fn render_digest(digest: &Digest, from: &Mailbox) -> Result<Message, Error> 
         .from(from.clone())
         .to(Mailbox::new(None, digest.to.clone()))
         .header(DateHeader::new(system_time(digest.written_at)))
-        .subject(subject)
+        .subject(subject_header(&subject))
         .header(MessageId::from(digest.message_id.to_string()))
         .header(FollowupDigest(one_line(digest.desk)))
         .multipart(MultiPart::alternative_plain_html(text, html))

@@ -209,6 +209,19 @@ fn a_title_with_line_breaks_cannot_inject_a_header() {
 }
 
 #[test]
+fn an_encoded_word_in_a_title_is_shown_as_typed_not_decoded() {
+    let title = "Talks =?utf-8?q?postponed?= resume =?UTF-8?B?c3Bvb2Y=?=";
+    let (_, bytes) = rendered(title);
+    let parsed = parse(&bytes);
+    // A mail client decodes the Subject: it must show the title, not
+    // "postponed" and "spoof". Only the invisible word joiner is added.
+    let shown = parsed.subject().unwrap().replace('\u{2060}', "");
+    assert_eq!(shown, format!("Due in 14 days: {title}"));
+    // The text part carries the title untouched.
+    assert!(parsed.body_text(0).unwrap().contains(title));
+}
+
+#[test]
 fn script_in_title_or_quote_is_escaped_in_html() {
     let mut record = record("<script>alert('t')</script> & more");
     record.commitment.quote = Some("He said \"<script>steal()</script>\"".into());
