@@ -230,7 +230,16 @@ fn upcoming(t: &Tracked<'_>, policy: &Policy, last: Option<LastReminder>) -> Vec
                     .count(),
                 None => 0,
             };
-            let mut ahead = fixed[done..].to_vec();
+            // And every occasion on or before the day it went out: a
+            // reminder sent late (after downtime) told the desk how things
+            // stood that day, so a new "7 days before" falling between its
+            // occasion and that day must not repeat it.
+            let sent_on = previous.map(|(_, on)| on);
+            let mut ahead: Vec<Reminder> = fixed[done..]
+                .iter()
+                .filter(|r| sent_on.is_none_or(|on| policy.local_date(r.scheduled) > on))
+                .copied()
+                .collect();
             ahead.extend(reminder(Occasion::Overdue(1), latest.tomorrow().ok()));
             ahead
         }
@@ -329,6 +338,28 @@ mod tests {
         let plan = due(&t, &p, at(date(2026, 3, 21), 12, 0));
         assert_eq!(plan.send, None);
         assert_eq!(plan.next_at, Some(at(date(2026, 3, 28), 9, 0)));
+    }
+
+    #[test]
+    fn a_new_offset_between_a_late_reminder_and_the_day_it_went_out_is_not_sent() {
+        let d = deadline(date(2027, 7, 4), false);
+        let mut p = policy("UTC");
+        // After downtime, "14 days before" (due 20 June) went out on 30 June.
+        let t = Tracked {
+            deadline: &d,
+            version: 1,
+            last: Some(LastReminder {
+                key: key("v1:before:14d"),
+                on: date(2027, 6, 30),
+            }),
+        };
+        // The policy gains "7 days before" (27 June) and "1 day before".
+        p.before = vec![14, 7, 3, 1, 0];
+        let plan = due(&t, &p, at(date(2027, 6, 30), 10, 0));
+        assert_eq!(plan.send, None, "the desk heard on 30 June already");
+        assert_eq!(plan.next_at, Some(at(date(2027, 7, 1), 9, 0)));
+        let plan = due(&t, &p, at(date(2027, 7, 1), 9, 0));
+        assert_eq!(plan.send.map(|r| r.key), Some(key("v1:before:3d")));
     }
 
     /// A commitment on its announced deadline with nothing sent yet.
