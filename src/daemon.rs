@@ -347,9 +347,8 @@ impl Daemon {
                     continue;
                 }
             };
-            let due = next_digest(schedule, &self.policy, checked).is_some_and(|at| at <= now);
-            if due {
-                let date = self.policy.local_date(now);
+            if let Some(occasion) = digest_occasion(schedule, &self.policy, checked, now) {
+                let date = self.policy.local_date(occasion);
                 let key = format!("digest:{}:{date}", desk.name);
                 for to in &desk.recipients {
                     let email = Enqueue {
@@ -696,12 +695,23 @@ fn backoff(retry: &config::RetryPolicy, attempts: u32) -> Duration {
     Duration::from_millis(base - jitter + fastrand::u64(0..=2 * jitter))
 }
 
+/// How far a DST change can move a wall-clock time: two hours (the
+/// largest shift in the time zone database), and an hour to spare.
+const DST_REACH: i64 = 3;
+
 /// The first digest time after `after`. Cron schedules are read in local
 /// wall-clock time; each wall-clock match is turned into one instant (a
 /// time skipped by DST moves forward, a repeated one takes the first), and
 /// digests are keyed by local date, so none is sent twice.
+///
+/// Matches are looked for from a few hours of wall clock before `after`:
+/// a match in a skipped hour moves forward past the wall-clock time it
+/// could be checked at (02:30 on a spring-forward night happens at 03:30),
+/// and a search from `after`'s own wall-clock time (03:00, say) would pass
+/// over it to the next day's, and the day would have no digest.
 fn next_digest(schedule: &cron::Schedule, policy: &Policy, after: Timestamp) -> Option<Timestamp> {
     use chrono::TimeZone as _;
+    use chrono::{Datelike, Timelike};
     let local = after.to_zoned_datetime(policy.timezone.clone()).datetime();
     let wall = chrono::NaiveDate::from_ymd_opt(
         local.year().into(),
@@ -714,19 +724,60 @@ fn next_digest(schedule: &cron::Schedule, policy: &Policy, after: Timestamp) -> 
         local.second() as u32,
     )?;
     let wall = chrono::Utc.from_utc_datetime(&wall);
-    let next = schedule.after(&wall).next()?;
-    let naive = next.naive_utc();
-    use chrono::{Datelike, Timelike};
-    let civil = jiff::civil::date(naive.year() as i16, naive.month() as i8, naive.day() as i8).at(
-        naive.hour() as i8,
-        naive.minute() as i8,
-        naive.second() as i8,
-        0,
-    );
-    civil
-        .to_zoned_datetime(policy.timezone.clone())
-        .ok()
-        .map(|z| z.timestamp())
+    let from = wall.checked_sub_signed(chrono::TimeDelta::hours(DST_REACH))?;
+    let beyond = wall.checked_add_signed(chrono::TimeDelta::hours(DST_REACH))?;
+    for next in schedule.after(&from) {
+        let naive = next.naive_utc();
+        let civil = jiff::civil::date(naive.year() as i16, naive.month() as i8, naive.day() as i8)
+            .at(
+                naive.hour() as i8,
+                naive.minute() as i8,
+                naive.second() as i8,
+                0,
+            );
+        let at = civil
+            .to_zoned_datetime(policy.timezone.clone())
+            .ok()?
+            .timestamp();
+        if at > after {
+            return Some(at);
+        }
+        // Past this, every match is after `after`: the loop ends above.
+        if next > beyond {
+            return None;
+        }
+    }
+    None
+}
+
+/// The latest digest time after `checked` and at or before `now`, if one
+/// fell in between: the occasion a digest sent now stands for, whose local
+/// date keys it. A digest caught up after downtime at 02:00 stands for
+/// yesterday's 02:30, not today's, which still goes out at 02:30.
+fn digest_occasion(
+    schedule: &cron::Schedule,
+    policy: &Policy,
+    checked: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    // Weeks of downtime are caught up by one digest; looking back a
+    // little over a week finds a weekly schedule's last occasion, and a
+    // bound keeps a schedule of every second from walking the whole gap.
+    let week_ago = now
+        .checked_sub(Span::new().hours(8 * 24))
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let mut cursor = checked.max(week_ago);
+    let mut occasion = next_digest(schedule, policy, checked).filter(|&at| at <= now)?;
+    for _ in 0..1_000 {
+        match next_digest(schedule, policy, cursor) {
+            Some(at) if at <= now => {
+                occasion = occasion.max(at);
+                cursor = at;
+            }
+            _ => break,
+        }
+    }
+    Some(occasion)
 }
 
 /// Tells systemd something, when running under it; a no-op otherwise.
@@ -931,6 +982,66 @@ mod tests {
         let after: Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
         let next = next_digest(&schedule, &policy, after).unwrap();
         assert_eq!(next.to_string(), "2026-11-30T05:00:00Z");
+    }
+
+    fn new_york() -> Policy {
+        let mut policy = Policy::from_config(&Config::embedded().reminders);
+        policy.timezone = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        policy
+    }
+
+    fn instant(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_digest_in_the_hour_dst_skips_is_sent_an_hour_later_that_day() {
+        let schedule = cron::Schedule::from_str("0 30 2 * * *").unwrap();
+        let policy = new_york();
+        // 12 March 2028: clocks go from 02:00 EST to 03:00 EDT (07:00 UTC).
+        // Checked at 03:00 EDT, the day's 02:30 has not happened yet: it
+        // happens at 03:30 EDT.
+        let next = next_digest(&schedule, &policy, instant("2028-03-12T07:00:00Z"));
+        assert_eq!(next, Some(instant("2028-03-12T07:30:00Z")));
+        // Checked before the change, the same.
+        let next = next_digest(&schedule, &policy, instant("2028-03-12T06:00:00Z"));
+        assert_eq!(next, Some(instant("2028-03-12T07:30:00Z")));
+        // Once it has happened, the next is the following night's.
+        let next = next_digest(&schedule, &policy, instant("2028-03-12T07:30:00Z"));
+        assert_eq!(next, Some(instant("2028-03-13T06:30:00Z")));
+    }
+
+    #[test]
+    fn a_digest_in_the_hour_dst_repeats_is_sent_once() {
+        let schedule = cron::Schedule::from_str("0 30 1 * * *").unwrap();
+        let policy = new_york();
+        // 7 November 2027: 01:30 happens at 05:30 UTC (EDT) and again at
+        // 06:30 UTC (EST). Only the first is a digest time.
+        let next = next_digest(&schedule, &policy, instant("2027-11-07T05:00:00Z"));
+        assert_eq!(next, Some(instant("2027-11-07T05:30:00Z")));
+        let next = next_digest(&schedule, &policy, instant("2027-11-07T05:30:00Z"));
+        assert_eq!(next, Some(instant("2027-11-08T06:30:00Z")));
+    }
+
+    #[test]
+    fn a_digest_caught_up_after_downtime_stands_for_the_last_day_it_missed() {
+        let schedule = cron::Schedule::from_str("0 30 2 * * *").unwrap();
+        let policy = new_york();
+        // Sent on 16 March; down until 19 March 02:00 EDT (06:00 UTC).
+        let checked = instant("2027-03-16T06:31:00Z");
+        let now = instant("2027-03-19T06:00:00Z");
+        let occasion = digest_occasion(&schedule, &policy, checked, now).unwrap();
+        assert_eq!(occasion, instant("2027-03-18T06:30:00Z"));
+        assert_eq!(policy.local_date(occasion), jiff::civil::date(2027, 3, 18));
+        // The 19th's still falls due at its time.
+        let later = instant("2027-03-19T06:31:00Z");
+        let occasion = digest_occasion(&schedule, &policy, now, later).unwrap();
+        assert_eq!(policy.local_date(occasion), jiff::civil::date(2027, 3, 19));
+        // Nothing between two checks, nothing owed.
+        assert_eq!(
+            digest_occasion(&schedule, &policy, later, instant("2027-03-19T07:00:00Z")),
+            None
+        );
     }
 
     #[test]
