@@ -557,8 +557,13 @@ pub fn check_url(field: &str, value: &str) -> Result<String, String> {
         value[..scheme_end].to_ascii_lowercase().as_str(),
         "http" | "https"
     );
+    // A host, however short: "https:///story" names no site.
+    let rest = &value[(scheme_end + "://".len()).min(value.len())..];
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
     if !has_scheme
-        || value.len() <= scheme_end + "://".len()
+        || host.is_empty()
+        || host.starts_with(':')
         || value
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || invisible(c))
@@ -571,20 +576,40 @@ pub fn check_url(field: &str, value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-/// Normalises a tag: trimmed and lower-case; one word of letters, digits,
-/// `-`, `_`, `.` or `/`, so tags match desks however they were typed.
+/// The most characters a tag may have.
+const MAX_TAG_CHARS: usize = 64;
+
+/// Normalises a tag: trimmed and lower-case, direction marks dropped (text
+/// pasted from Arabic brings them); one word of letters (with their
+/// combining accents), digits, `-`, `_`, `.`, `/` or `:`, so tags match
+/// desks however they were typed.
 pub fn normalize_tag(value: &str) -> Result<String, String> {
-    let tag = value.trim().to_lowercase();
+    let tag: String = value
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}'))
+        .collect();
+    let count = tag.chars().count();
+    if count > MAX_TAG_CHARS {
+        return Err(format!(
+            "{} is not a tag: it has {count} characters, and a tag has at most {MAX_TAG_CHARS}",
+            preview(value)
+        ));
+    }
+    // A combining accent counts as part of its letter: "é" typed as e and
+    // U+0301, and "i̇" from lower-casing "İ".
+    let accent = |c: char| matches!(c, '\u{0300}'..='\u{036f}');
     let ok = !tag.is_empty()
-        && tag.chars().count() <= 64
+        && !tag.starts_with(accent)
         && tag
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'));
+            .all(|c| c.is_alphanumeric() || accent(c) || matches!(c, '-' | '_' | '.' | '/' | ':'));
     if ok {
         Ok(tag)
     } else {
         Err(format!(
-            "{} is not a tag; use one word such as \"syria\" or \"energy\"",
+            "{} is not a tag; use one word (letters, digits, - _ . / :) such as \"syria\" or \"energy\"",
             preview(value)
         ))
     }
@@ -828,6 +853,19 @@ mod tests {
         assert_eq!(normalize_tag("سوريا").unwrap(), "سوريا");
         assert!(normalize_tag("two words").is_err());
         assert!(normalize_tag("").is_err());
+        // Accents typed as combining marks, and the dot lower-casing İ
+        // leaves, belong to their letter.
+        assert_eq!(normalize_tag("İstanbul").unwrap(), "i\u{307}stanbul");
+        assert_eq!(normalize_tag("caf\u{e9}").unwrap(), "caf\u{e9}");
+        assert_eq!(normalize_tag("cafe\u{301}").unwrap(), "cafe\u{301}");
+        assert!(normalize_tag("\u{301}e").is_err());
+        // A direction mark pasted with Arabic text is not part of the tag.
+        assert_eq!(normalize_tag("\u{200f}سورية").unwrap(), "سورية");
+        let err = normalize_tag(&"a".repeat(65)).unwrap_err();
+        assert!(
+            err.contains("65 characters") && err.contains("at most 64"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -838,6 +876,10 @@ mod tests {
         assert!(check_url("source", "HTTPS://EXAMPLE.ORG/x").is_ok());
         assert!(check_url("source", "Http://example.org").is_ok());
         assert!(check_url("source", "https://").is_err());
+        assert!(check_url("source", "https:///story").is_err());
+        assert!(check_url("source", "https://user@/story").is_err());
+        assert!(check_url("source", "https://:8080/story").is_err());
+        assert!(check_url("source", "https://a.b?q=1").is_ok());
         assert!(check_url("source", "ftp://example.org").is_err());
         assert!(check_url("source", "https://example.org/\u{202e}gpj.exe").is_err());
         let long = format!("https://example.org/{}", "a".repeat(30_000));

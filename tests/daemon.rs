@@ -213,6 +213,27 @@ fn a_failed_tick_under_once_exits_non_zero() {
     assert_eq!(maildir_messages(&desk).len(), 1);
 }
 
+/// History is kept to the second whoever writes it, so its instants sort
+/// as text in the order they happened.
+#[test]
+fn the_daemon_writes_history_to_the_second_as_the_commands_do() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let id = desk.add(&["Reopen the crossing", "--due", &days_from_today(-3)]);
+    tick(&desk);
+    let record = desk.run(&["show", &id.to_string(), "--json"]).json();
+    let history = record["history"].as_array().unwrap();
+    let kinds: Vec<&str> = history
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "reminder_sent"]);
+    for event in history {
+        let at = event["at"].as_str().unwrap();
+        assert_eq!(at.len(), "2026-11-30T04:27:03Z".len(), "{at}");
+        assert!(at.ends_with('Z') && !at.contains('.'), "{at}");
+    }
+}
+
 #[test]
 fn a_restart_does_not_resend() {
     let desk = Desk::with_config(MAILDIR_CONFIG);

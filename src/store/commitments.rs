@@ -297,6 +297,10 @@ pub(super) fn insert_event(
 ) -> rusqlite::Result<()> {
     let detail = serde_json::to_string(detail)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    // History is kept to the second, whoever writes it (the commands' clock
+    // is read to the second, the daemon's is not): one form of instant
+    // sorts as text in the order it happened.
+    let at = Timestamp::from_second(at.as_second()).unwrap_or(at);
     tx.prepare_cached(INSERT_EVENT)?.execute(params![
         id,
         at.to_string(),
