@@ -272,6 +272,41 @@ fn parse_prints_the_deadline_object() {
         .run(&["parse", "2025-12-15", "--from", "2025-10-15"])
         .ok();
     assert!(text.contains("2025-12-15"), "{text}");
+
+    // The same object `add` stores: the expression trimmed as add trims it.
+    let spaced = "  within   two   months  ";
+    let d = desk
+        .run(&["parse", spaced, "--from", "2025-10-15", "--json"])
+        .json();
+    let added = desk
+        .run(&[
+            "add",
+            "T",
+            "--due",
+            spaced,
+            "--announced",
+            "2025-10-15",
+            "--json",
+        ])
+        .json();
+    let mut stored = added["deadline"].clone();
+    stored.as_object_mut().unwrap().remove("version");
+    assert_eq!(d, stored);
+    assert_eq!(d["expression"], "within   two   months");
+
+    // A deadline before the day it is counted from is read, with a word
+    // that `add` would refuse it.
+    let run = desk.run(&["parse", "by 30 November 2024", "--from", "2025-10-15"]);
+    assert!(run.ok().contains("2024-11-30"));
+    assert!(
+        run.stderr()
+            .contains("ends on 2024-11-30, before 2025-10-15")
+            && run
+                .stderr()
+                .contains("`add --announced 2025-10-15` refuses it"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]

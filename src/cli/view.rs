@@ -273,13 +273,23 @@ pub fn parse(context: &Context, args: ParseArgs, out: &mut dyn Write) -> anyhow:
     let anchor = args.from.unwrap_or(context.today);
     // As `add --due` would: a deadline is a phrase, and an error that
     // echoed a pasted article back would bury what went wrong.
-    crate::model::check_line("deadline", &args.expression, crate::model::MAX_NAME_CHARS)
-        .map_err(anyhow::Error::msg)?;
-    let deadline = Deadline::parse_with(&args.expression, anchor, &context.deadline_options())?;
+    // Trimmed as `add` trims it, so both give the same deadline.
+    let expression =
+        crate::model::check_line("deadline", &args.expression, crate::model::MAX_NAME_CHARS)
+            .map_err(anyhow::Error::msg)?;
+    let deadline = Deadline::parse_with(&expression, anchor, &context.deadline_options())?;
     if args.json {
-        return print_json(out, &deadline);
+        print_json(out, &deadline)?;
+    } else {
+        writeln!(out, "{}", describe_deadline(&deadline))?;
     }
-    writeln!(out, "{}", describe_deadline(&deadline))?;
+    if deadline.latest < anchor {
+        // What it means is said all the same; `add` would not take it.
+        eprintln!(
+            "note: this deadline ends on {}, before {anchor}, the date it is counted from; `add --announced {anchor}` refuses it",
+            deadline.latest
+        );
+    }
     Ok(())
 }
 

@@ -209,10 +209,16 @@ impl Deadline {
         let toks = &toks[first..=last];
         match read_at(&folded.text, toks, 0, anchor) {
             Some((found, _)) if found.end == toks.len() => {
-                let (earliest, latest, vague) = found
-                    .reading
-                    .dates(anchor, options)
-                    .map_err(|p| fail(Some(p.hint().to_string())))?;
+                let (earliest, latest, vague) =
+                    found.reading.dates(anchor, options).map_err(|p| {
+                        let hint = match (p, month_first(expression)) {
+                            (Problem::NoSuchDate, Some(day_first)) => format!(
+                                "numeric dates are read day first; for that day write {day_first}"
+                            ),
+                            _ => p.hint().to_string(),
+                        };
+                        fail(Some(hint))
+                    })?;
                 Ok(Deadline {
                     expression: expression.to_string(),
                     earliest,
@@ -756,6 +762,23 @@ pub(crate) fn digits_and_marks(word: u64, digits: u64, marks: u64) -> bool {
 /// by other tools, give every deadline this way: an import of 100,000
 /// spent a sixth of its reading here. Anything else, a day the calendar
 /// lacks included, is left to the language and its messages.
+/// A numeric date written month first, as "11/30/2025", turned day first
+/// ("30/11/2025"): read day first it names no day, and the analyst most
+/// likely meant this one.
+fn month_first(expression: &str) -> Option<String> {
+    expression
+        .split(|c: char| !(c.is_ascii_digit() || c == '/'))
+        .find_map(|word| {
+            let parts: Vec<&str> = word.split('/').collect();
+            let [month, day, year] = parts[..] else {
+                return None;
+            };
+            let (m, d): (u8, u8) = (month.parse().ok()?, day.parse().ok()?);
+            ((1..=12).contains(&m) && (13..=31).contains(&d))
+                .then(|| format!("{day}/{month}/{year}"))
+        })
+}
+
 /// The years a deadline (or any date an analyst types) may fall in.
 pub const YEARS: std::ops::RangeInclusive<i16> = 1900..=2199;
 
@@ -1071,6 +1094,19 @@ mod tests {
         let found = find(text, ANCHOR);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].deadline.latest, date(2025, 12, 15));
+    }
+
+    #[test]
+    fn a_month_first_date_is_refused_with_the_day_first_form() {
+        let err = Deadline::parse("by 11/30/2025", ANCHOR).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("numeric dates are read day first; for that day write 30/11/2025"),
+            "{err}"
+        );
+        // A day that exists neither way gets the plain hint.
+        let err = Deadline::parse("by 31/11/2025", ANCHOR).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
     }
 
     #[test]
