@@ -52,6 +52,10 @@ fn json_candidates_carry_the_contract_fields() {
     assert_eq!(c["mentions"].as_array().unwrap().len(), 2);
     assert_eq!(c["cue"], "تم الاتفاق على");
     assert!(c["confidence"].as_f64().unwrap() > 0.5);
+    // What --accept takes, and the date the deadline counts from.
+    assert_eq!(c["number"], 1);
+    assert_eq!(c["announced"], "2025-10-15");
+    assert_eq!(c["announced_from"], "article");
 }
 
 #[test]
@@ -83,6 +87,15 @@ fn accept_stores_the_chosen_candidate_with_its_provenance() {
     assert!(c["quote"].as_str().unwrap().contains("عقد اجتماع"));
     let note = c["history"][1]["text"].as_str().unwrap();
     assert!(note.contains("followup ingest"), "{note}");
+
+    // Accepted again (a script run twice), it is not recorded twice.
+    let err = desk.refuses(&["ingest", &file, "--accept", "1"]);
+    assert!(
+        err.contains(&format!(
+            "candidate 1 is already recorded as commitment {id}"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -96,6 +109,8 @@ fn standard_input_and_the_announced_flag_work() {
         )
         .json();
     assert_eq!(out[0]["deadline"]["latest"], "2025-03-31");
+    assert_eq!(out[0]["announced"], "2025-03-01");
+    assert_eq!(out[0]["announced_from"], "flag");
 }
 
 #[test]

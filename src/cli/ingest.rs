@@ -36,6 +36,18 @@ pub struct IngestArgs {
     pub tags: Vec<String>,
 }
 
+/// A candidate as `--json` shows it: the number `--accept` takes, and the
+/// announcement date its deadline counts from, with where that date came
+/// from (`flag`: --announced; `article`; `today`: neither).
+#[derive(serde::Serialize)]
+struct Reviewed<'a> {
+    number: usize,
+    #[serde(flatten)]
+    candidate: &'a Candidate,
+    announced: Date,
+    announced_from: &'static str,
+}
+
 fn parse_number(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -75,7 +87,22 @@ pub fn ingest(context: &Context, args: IngestArgs, out: &mut dyn Write) -> anyho
     let found = ingest::extract(&text, args.announced, context.today, &options(context)?);
     if args.accept.is_empty() {
         if args.json {
-            return print_json(out, &found.candidates);
+            let reviewed: Vec<Reviewed<'_>> = found
+                .candidates
+                .iter()
+                .enumerate()
+                .map(|(i, candidate)| Reviewed {
+                    number: i + 1,
+                    candidate,
+                    announced: found.announced,
+                    announced_from: match found.announced_from {
+                        AnnouncedFrom::Flag => "flag",
+                        AnnouncedFrom::Article => "article",
+                        AnnouncedFrom::Today => "today",
+                    },
+                })
+                .collect();
+            return print_json(out, &reviewed);
         }
         return review(&found, &name, out);
     }
@@ -188,6 +215,15 @@ fn accept(
         new.push(commitment);
     }
     let mut store = context.store()?;
+    // Accepting a candidate twice (a script run again) would record one
+    // commitment twice, and send its desk every reminder twice.
+    for ((n, _), c) in chosen.iter().zip(&new) {
+        if let Some(id) = store.recorded_as(&c.title, c.announced, c.quote.as_deref())? {
+            bail!(
+                "candidate {n} is already recorded as commitment {id} (same title, quote and announcement date); leave it out of --accept; nothing was stored"
+            );
+        }
+    }
     let ids = store.add_all(&new, context.now, &context.author)?;
     if args.json {
         let records = ids

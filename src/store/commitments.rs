@@ -471,6 +471,30 @@ impl Store {
         })
     }
 
+    /// A commitment already recorded with this title, announcement date and
+    /// quote, if there is one: the same candidate of the same article,
+    /// accepted again. Read by a scan of the table, as only `ingest
+    /// --accept` asks, a few times per article.
+    pub fn recorded_as(
+        &self,
+        title: &str,
+        announced: jiff::civil::Date,
+        quote: Option<&str>,
+    ) -> Result<Option<CommitmentId>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id FROM commitments
+                 WHERE title = ?1 AND announced = ?2 AND quote IS ?3 LIMIT 1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![title, announced.to_string(), quote], |row| {
+                    row.get(0)
+                })
+                .optional()
+            })
+            .map_err(|e| self.sqlite(e))
+    }
+
     /// One commitment with its current deadline.
     pub fn get(&self, id: CommitmentId) -> Result<Commitment> {
         let sql = format!("{SELECT_COMMITMENT} WHERE c.id = ?1");
