@@ -239,7 +239,7 @@ impl Deadline {
                     "only {understood:?} reads as a deadline, the words after it do not"
                 ))))
             }
-            None => Err(fail(None)),
+            None => Err(fail(ambiguous(expression, anchor, options))),
         }
     }
 
@@ -762,6 +762,37 @@ pub(crate) fn digits_and_marks(word: u64, digits: u64, marks: u64) -> bool {
 /// by other tools, give every deadline this way: an import of 100,000
 /// spent a sixth of its reading here. Anything else, a day the calendar
 /// lacks included, is left to the language and its messages.
+/// Why a month or a year named alone ("by November", "بحلول 2030",
+/// "December 2025") is refused, with the form that would be read: alone it
+/// could mean its first day or its last, and a desk must not guess which.
+fn ambiguous(expression: &str, anchor: Date, options: &Options) -> Option<String> {
+    let words: Vec<&str> = expression.split_whitespace().collect();
+    if words.is_empty() || words.len() > 3 {
+        return None;
+    }
+    let cue = ["by", "until", "till", "بحلول", "حتى", "لغاية"];
+    let named = match words.first() {
+        Some(first) if cue.iter().any(|c| first.eq_ignore_ascii_case(c)) => &words[1..],
+        _ => &words[..],
+    };
+    if named.is_empty() {
+        return None;
+    }
+    let named = named.join(" ");
+    let arabic = named
+        .chars()
+        .any(|c| ('\u{0600}'..='\u{06ff}').contains(&c));
+    let suggestion = if arabic {
+        format!("بحلول نهاية {named}")
+    } else {
+        format!("by the end of {named}")
+    };
+    Deadline::read(&suggestion, anchor, options).ok()?;
+    Some(format!(
+        "a month or a year alone could mean its first day or its last: say {suggestion:?}, or give the day"
+    ))
+}
+
 /// A numeric date written month first, as "11/30/2025", turned day first
 /// ("30/11/2025"): read day first it names no day, and the analyst most
 /// likely meant this one.
@@ -1094,6 +1125,27 @@ mod tests {
         let found = find(text, ANCHOR);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].deadline.latest, date(2025, 12, 15));
+    }
+
+    #[test]
+    fn a_month_or_year_alone_is_refused_with_a_form_that_reads() {
+        for (expr, said) in [
+            ("by November", "by the end of November"),
+            ("by 2030", "by the end of 2030"),
+            ("December 2025", "by the end of December 2025"),
+            ("بحلول نوفمبر", "بحلول نهاية نوفمبر"),
+        ] {
+            let err = Deadline::parse(expr, ANCHOR).unwrap_err().to_string();
+            assert!(
+                err.contains("could mean its first day or its last")
+                    && err.contains(&format!("{said:?}")),
+                "{expr}: {err}"
+            );
+            assert!(Deadline::parse(said, ANCHOR).is_ok(), "{said}");
+        }
+        // Nothing to suggest for what is not a period at all.
+        let err = Deadline::parse("by someday", ANCHOR).unwrap_err();
+        assert_eq!(err.hint, None);
     }
 
     #[test]
