@@ -779,7 +779,9 @@ fn ambiguous(expression: &str, anchor: Date, options: &Options) -> Option<String
         return None;
     }
     let named = named.join(" ");
-    let arabic = named
+    // In the language the analyst wrote: "بحلول 2030" names no Arabic
+    // month, but its cue is Arabic.
+    let arabic = expression
         .chars()
         .any(|c| ('\u{0600}'..='\u{06ff}').contains(&c));
     let suggestion = if arabic {
@@ -1134,6 +1136,7 @@ mod tests {
             ("by 2030", "by the end of 2030"),
             ("December 2025", "by the end of December 2025"),
             ("بحلول نوفمبر", "بحلول نهاية نوفمبر"),
+            ("بحلول 2030", "بحلول نهاية 2030"),
         ] {
             let err = Deadline::parse(expr, ANCHOR).unwrap_err().to_string();
             assert!(
