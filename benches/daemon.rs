@@ -145,13 +145,7 @@ fn fill(path: &Path, n: usize, today: Date, now: Timestamp) {
                 let latest = today
                     .checked_add(Span::new().days(200 + (i as i64 * 7919) % 700))
                     .unwrap();
-                let deadline = Deadline {
-                    expression: latest.to_string(),
-                    earliest: today,
-                    latest,
-                    vague: false,
-                    anchor: today,
-                };
+                let deadline = dated(latest, today);
                 ImportItem::new(
                     format!("row {i}"),
                     CommitmentRecord {
@@ -197,19 +191,24 @@ fn fill(path: &Path, n: usize, today: Date, now: Timestamp) {
     }
 }
 
+/// A deadline stated as the date `latest`, on `today`.
+fn dated(latest: Date, today: Date) -> Deadline {
+    Deadline {
+        expression: latest.to_string(),
+        earliest: today,
+        latest,
+        vague: false,
+        anchor: today,
+    }
+}
+
 /// Moves `count` commitments (spread over the database) to a deadline three
 /// days out, so each owes its 3-day reminder now.
 fn make_due(store: &mut Store, count: usize, today: Date, now: Timestamp) {
     let total = store.counts(today).unwrap().open as usize;
     let step = (total / count).max(1);
     let latest = today.checked_add(Span::new().days(3)).unwrap();
-    let deadline = Deadline {
-        expression: latest.to_string(),
-        earliest: today,
-        latest,
-        vague: false,
-        anchor: today,
-    };
+    let deadline = dated(latest, today);
     for k in 0..count {
         // One already due that day cannot be moved to it; its neighbour is.
         let mut id = (1 + k * step) as i64;

@@ -320,14 +320,7 @@ mod tests {
         let d = deadline(date(2026, 3, 31), false);
         let mut p = policy("UTC");
         // "14 days before" went out under the old policy of [14, 3, 0].
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: Some(LastReminder {
-                key: key("v1:before:14d"),
-                on: date(2026, 3, 17),
-            }),
-        };
+        let t = last_sent(&d, "v1:before:14d", date(2026, 3, 17));
         // The new policy drops 14 and adds offsets before it.
         p.before = vec![25, 20, 3, 0];
         let plan = due(&t, &p, at(date(2026, 3, 21), 12, 0));
@@ -345,14 +338,7 @@ mod tests {
         let d = deadline(date(2027, 7, 4), false);
         let mut p = policy("UTC");
         // After downtime, "14 days before" (due 20 June) went out on 30 June.
-        let t = Tracked {
-            deadline: &d,
-            version: 1,
-            last: Some(LastReminder {
-                key: key("v1:before:14d"),
-                on: date(2027, 6, 30),
-            }),
-        };
+        let t = last_sent(&d, "v1:before:14d", date(2027, 6, 30));
         // The policy gains "7 days before" (27 June) and "1 day before".
         p.before = vec![14, 7, 3, 1, 0];
         let plan = due(&t, &p, at(date(2027, 6, 30), 10, 0));
@@ -360,6 +346,16 @@ mod tests {
         assert_eq!(plan.next_at, Some(at(date(2027, 7, 1), 9, 0)));
         let plan = due(&t, &p, at(date(2027, 7, 1), 9, 0));
         assert_eq!(plan.send.map(|r| r.key), Some(key("v1:before:3d")));
+    }
+
+    /// A commitment on its announced deadline whose last reminder was `key`,
+    /// sent on `on`.
+    fn last_sent<'d>(d: &'d Deadline, sent: &str, on: Date) -> Tracked<'d> {
+        Tracked {
+            deadline: d,
+            version: 1,
+            last: Some(LastReminder { key: key(sent), on }),
+        }
     }
 
     /// A commitment on its announced deadline with nothing sent yet.
