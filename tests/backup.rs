@@ -260,6 +260,81 @@ fn a_link_to_the_database_is_the_database() {
     assert!(err.contains("the database itself"), "{err}");
 }
 
+/// The titles of the commitments in the database file at `path` that a
+/// test's writer made.
+fn titles_written(path: &Path, prefix: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT title FROM commitments WHERE title LIKE ?1 || '%'")
+        .unwrap();
+    stmt.query_map([prefix], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+#[test]
+fn a_write_acknowledged_while_restore_runs_is_kept_or_restored_into() {
+    let desk = Desk::new();
+    seed(&desk, 6000);
+    let database = desk.database();
+    let backup = desk.path().join("before.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+
+    const PREFIX: &str = "Written during the restore";
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let database = database.clone();
+        std::thread::spawn(move || {
+            let mut acknowledged = Vec::new();
+            let anchor = jiff::civil::date(2026, 1, 1);
+            while !stop.load(Ordering::Relaxed) {
+                let title = format!("{PREFIX} {}", acknowledged.len());
+                let new = NewCommitment {
+                    title: title.clone(),
+                    announced: anchor,
+                    deadline: Deadline::parse("within 2 months", anchor).unwrap(),
+                    actors: vec![],
+                    tags: vec![],
+                    source: None,
+                    quote: None,
+                    note: None,
+                };
+                // A write the restore made wait too long is refused, and
+                // says so: only what was acknowledged must be found.
+                let added = Store::open(&database, Check::ReadOnly)
+                    .and_then(|mut store| store.add(&new, jiff::Timestamp::now(), "writer"));
+                if added.is_ok() {
+                    acknowledged.push(title);
+                }
+            }
+            acknowledged
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let restored = desk.run(&["restore", backup.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = writer.join().unwrap();
+    restored.ok();
+    assert!(acknowledged.len() > 2, "{}", acknowledged.len());
+
+    let folder = database.parent().unwrap().to_path_buf();
+    let kept = files_in(&folder)
+        .into_iter()
+        .find(|n| n.starts_with("followup.db.before-restore-"))
+        .map(|n| folder.join(n))
+        .unwrap();
+    let mut found = titles_written(&database, PREFIX);
+    found.extend(titles_written(&kept, PREFIX));
+    let lost: Vec<&String> = acknowledged.iter().filter(|t| !found.contains(t)).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged, then lost by the restore: {lost:?}"
+    );
+}
+
 #[test]
 fn restore_keeps_the_database_it_replaces() {
     let desk = desk_with_history();

@@ -263,10 +263,10 @@ impl StagedRestore {
     /// its owner and mode, and a process that has it open sees the restored
     /// contents rather than a file swapped under it.
     ///
-    /// The caller must hold the daemon's lock, so no daemon runs. A command
-    /// that commits in the instant between the keeping copy and the
-    /// replacement would land in neither; the daemon is the only steady
-    /// writer, which is why it must be stopped.
+    /// The caller must hold the daemon's lock, so no daemon runs. The live
+    /// file's write lock is taken before the copy to keep is read and held
+    /// until the replacement commits, so a command's write lands in the
+    /// kept copy or waits for the restore; none is lost between the two.
     ///
     /// No history event is written: history belongs to commitments, and a
     /// restore changes the whole file, not one commitment. The restored
@@ -309,18 +309,35 @@ impl StagedRestore {
         .map_err(|e| classify(database, e))?;
         live.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| classify(database, e))?;
-
-        // Keep the database being replaced, whatever state it is in: a
-        // damaged one is often the reason for the restore, and the backup API
-        // copies pages without reading what is in them.
+        let source = Connection::open_with_flags(
+            &staged.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(&staged.path, e))?;
         let kept = keep_path(database, now);
         {
+            // The replacement takes the live file's write lock before the
+            // copy to keep is read, and holds it to the end: a command
+            // that commits meanwhile waits (or, after the busy timeout,
+            // fails saying so) instead of landing in neither the kept copy
+            // nor the restored file.
+            let replacement = Backup::new(&source, &mut live).map_err(|e| classify(database, e))?;
+            run_steps(&replacement, 0, database, &mut || {})?;
+
+            // Keep the database being replaced, whatever state it is in: a
+            // damaged one is often the reason for the restore, and the
+            // backup API copies pages without reading what is in them.
+            let reader = Connection::open_with_flags(
+                database,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| classify(database, e))?;
             let keeping = Scratch::beside(&kept, "partial");
             let mut copy = open_new(&keeping.path)?;
             keep_private_as(database, &keeping.path)?;
-            let snapshot = Snapshot::begin(&live).map_err(|e| classify(database, e));
+            let snapshot = Snapshot::begin(&reader).map_err(|e| classify(database, e));
             let copied = snapshot.and_then(|snapshot| {
-                copy_pages(&live, &mut copy, -1, database, &mut || {})?;
+                copy_pages(&reader, &mut copy, -1, database, &mut || {})?;
                 drop(snapshot);
                 copy.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))
                     .map_err(|e| classify(&keeping.path, e))
@@ -339,18 +356,12 @@ impl StagedRestore {
                     database: database.to_path_buf(),
                     detail: e.to_string(),
                 })?;
-        }
-        sync_folder(&folder);
+            drop(reader);
+            sync_folder(&folder);
 
-        {
-            let source = Connection::open_with_flags(
-                &staged.path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| classify(&staged.path, e))?;
-            // All pages in one step: one write transaction on the live file,
-            // so it is either all restored or untouched.
-            copy_pages(&source, &mut live, -1, database, &mut || {})?;
+            // All pages in one step: one write transaction on the live
+            // file, so it is either all restored or untouched.
+            run_steps(&replacement, -1, database, &mut || {})?;
         }
         let verdict: String = live
             .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
@@ -384,10 +395,24 @@ fn copy_pages(
     between_steps: &mut dyn FnMut(),
 ) -> Result<()> {
     let backup = Backup::new(from, to).map_err(|e| classify(path, e))?;
+    run_steps(&backup, pages, path, between_steps)
+}
+
+/// Steps `backup` until it is done, `pages` at a time (0: only until it
+/// holds the destination's write lock, copying nothing), waiting out lock
+/// conflicts for as long as the busy timeout.
+fn run_steps(
+    backup: &Backup<'_, '_>,
+    pages: i32,
+    path: &Path,
+    between_steps: &mut dyn FnMut(),
+) -> Result<()> {
     let mut waiting_since: Option<Instant> = None;
     loop {
         match backup.step(pages).map_err(|e| classify(path, e))? {
             StepResult::Done => return Ok(()),
+            // A step of no pages that is not refused holds the lock.
+            StepResult::More if pages == 0 => return Ok(()),
             StepResult::More => {
                 waiting_since = None;
                 between_steps();
