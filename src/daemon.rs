@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -88,6 +89,7 @@ impl InstanceLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(crate::store::SHARED_FILE_MODE)
             .open(&path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
         // SAFETY: flock on a descriptor we own; no memory is involved.

@@ -234,6 +234,51 @@ fn the_daemon_writes_history_to_the_second_as_the_commands_do() {
     }
 }
 
+/// Runs `args` with the process's umask set to `umask`, as a service unit's
+/// `UMask=` or an analyst's shell would.
+fn run_under_umask(desk: &Desk, umask: u32, args: &[&str]) {
+    use std::os::unix::process::CommandExt as _;
+    let mut command = desk.command(args);
+    // SAFETY: umask is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(move || {
+            libc::umask(umask as libc::mode_t);
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The packaged service runs under `UMask=0007` so that the analysts of its
+/// group can write the database too: every file followup makes beside it
+/// must then be group-writable, and under no umask world-readable.
+#[test]
+fn files_beside_the_database_are_the_groups_under_umask_0007_and_never_the_worlds() {
+    use std::os::unix::fs::PermissionsExt as _;
+    for (umask, want) in [(0o007, 0o660), (0o000, 0o660), (0o022, 0o640)] {
+        let desk = Desk::with_config(MAILDIR_CONFIG);
+        run_under_umask(&desk, umask, &["add", "One", "--due", &days_from_today(3)]);
+        run_under_umask(&desk, umask, &["daemon", "--once"]);
+        let database = desk.database();
+        for suffix in ["", "-wal", "-shm", "-verified", ".lock"] {
+            let mut name = database.as_os_str().to_owned();
+            name.push(suffix);
+            let mode = std::fs::metadata(&name).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode,
+                want,
+                "umask {umask:03o}: {}",
+                std::path::Path::new(&name).display()
+            );
+        }
+    }
+}
+
 #[test]
 fn a_restart_does_not_resend() {
     let desk = Desk::with_config(MAILDIR_CONFIG);

@@ -203,12 +203,19 @@ pub(crate) fn make_data_folder(config: &Config) -> anyhow::Result<()> {
     if config.file.is_none()
         && let Some(folder) = config.store.path.parent()
     {
-        std::fs::create_dir_all(folder).with_context(|| {
-            format!(
-                "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
-                folder.display()
-            )
-        })?;
+        // Folders it makes are no more open than the files in them: the
+        // owner and group, not the world, whatever the umask.
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o770)
+            .create(folder)
+            .with_context(|| {
+                format!(
+                    "cannot create the data folder {}; set $XDG_DATA_HOME or use --config",
+                    folder.display()
+                )
+            })?;
     }
     Ok(())
 }

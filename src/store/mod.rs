@@ -296,9 +296,29 @@ fn remember_verified(database: &Path) {
         return;
     }
     let temporary = marker.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&temporary, state).is_err() || std::fs::rename(&temporary, &marker).is_err() {
+    if write_shared_file(&temporary, state.as_bytes()).is_err()
+        || std::fs::rename(&temporary, &marker).is_err()
+    {
         let _ = std::fs::remove_file(&temporary);
     }
+}
+
+/// The mode of the files followup makes beside the database (before the
+/// umask), as SQLite makes the database: its owner and group read and
+/// write them, no one else (see `.cargo/config.toml`).
+pub const SHARED_FILE_MODE: u32 = 0o660;
+
+/// Writes `bytes` to a new file at `path` with [`SHARED_FILE_MODE`].
+fn write_shared_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(SHARED_FILE_MODE)
+        .open(path)?
+        .write_all(bytes)
 }
 
 impl std::fmt::Debug for Store {
