@@ -317,6 +317,38 @@ fn a_revision_to_the_same_deadline_records_nothing() {
     }
 }
 
+/// Two names for one database give two WALs and two locks: writers that
+/// cannot see each other, and a corrupt file.
+#[test]
+fn a_database_with_a_second_name_is_refused() {
+    let (desk, _) = desk_with_one();
+    let other = desk.path().join("other-name.db");
+    std::fs::hard_link(desk.database(), &other).unwrap();
+    for args in [
+        &["list"][..],
+        &["add", "Two", "--due", "2026-01-31"],
+        &["daemon", "--once"],
+    ] {
+        let run = desk.run(args);
+        assert!(!run.success(), "{args:?}");
+        let err = run.stderr();
+        assert!(
+            err.contains("has 2 names (hard links)") && err.contains("-samefile"),
+            "{args:?}: {err}"
+        );
+    }
+    let doctor = desk.run(&["doctor"]);
+    assert!(
+        doctor.stdout().contains("FAIL") && doctor.stdout().contains("has 2 names"),
+        "{}",
+        doctor.stdout()
+    );
+    // Once the other name is gone, the database is as it was.
+    std::fs::remove_file(&other).unwrap();
+    let listed = desk.run(&["list", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn a_revision_is_held_to_the_date_it_was_stated() {
     let (desk, id) = desk_with_one();

@@ -54,6 +54,12 @@ pub enum Error {
     )]
     CannotOpen { path: PathBuf, detail: String },
     #[error(
+        "the database {} has {links} names (hard links); SQLite keeps a WAL and followup a lock beside each name, so two names let two writers corrupt it: remove the other names (`find / -xdev -samefile {}` lists them) and use this one",
+        path.display(),
+        path.display()
+    )]
+    HardLinked { path: PathBuf, links: u64 },
+    #[error(
         "the database {} is read-only ({detail}); make the file and its folder writable by this user",
         path.display()
     )]
@@ -303,6 +309,22 @@ fn remember_verified(database: &Path) {
     }
 }
 
+/// Refuses a database file that has more than one name. Each name gets
+/// its own `-wal`, `-shm` and lock file, so a daemon and a command, or two
+/// daemons, reaching the file by two names would not see each other's
+/// writes or locks, and the file is corrupted (as SQLite's documentation
+/// warns). A symbolic link is fine: it resolves to the one name.
+fn refuse_hard_links(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.nlink() > 1 => Err(Error::HardLinked {
+            path: path.to_path_buf(),
+            links: meta.nlink(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The mode of the files followup makes beside the database (before the
 /// umask), as SQLite makes the database: its owner and group read and
 /// write them, no one else (see `.cargo/config.toml`).
@@ -344,6 +366,7 @@ impl Store {
                 detail: "it is a folder".into(),
             });
         }
+        refuse_hard_links(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -586,6 +609,7 @@ pub struct Inspection {
 /// whether it takes writes (see [`write_probe`]; waiting at most two
 /// seconds for another writer).
 pub fn inspect(path: &Path) -> Result<Inspection> {
+    refuse_hard_links(path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
     let fail = |e| classify(path, e);
