@@ -160,11 +160,14 @@ pub struct Daemon {
     /// This database's token in reminders' thread roots, read (or drawn)
     /// in the first tick.
     thread: String,
+    /// The database file the daemon opened (device and inode).
+    file: Option<(u64, u64)>,
 }
 
 impl Daemon {
     pub fn new(config: Config) -> anyhow::Result<Daemon> {
         let store = Store::open(&config.store.path, Check::Full)?;
+        let file = file_identity(&config.store.path);
         // Opening checked every page; give that page cache back (and fold
         // in a WAL a stopped daemon left). The file is mapped only while a
         // tick works (see `Store::start_work`).
@@ -179,7 +182,31 @@ impl Daemon {
             recovered: false,
             policy_checked: false,
             thread: String::new(),
+            file,
         })
+    }
+
+    /// Whether the path the daemon was given still names the file it has
+    /// open. A database deleted, or replaced by another file (a copy moved
+    /// into place), would otherwise be worked on unseen: the daemon would
+    /// plan and send from a file no command reads any more, while every
+    /// check of its health stayed green. It stops instead, saying why, and
+    /// systemd starts it again on the file there now.
+    pub fn still_on_its_database(&self) -> anyhow::Result<()> {
+        let path = &self.config.store.path;
+        let now = file_identity(path);
+        if now.is_some() && now == self.file {
+            return Ok(());
+        }
+        let what = if now.is_none() {
+            "removed"
+        } else {
+            "replaced by another file"
+        };
+        anyhow::bail!(
+            "the database {} was {what} while the daemon had it open; stopping, so that the daemon is started again on the database there now (systemd does so by itself; `followup restore` replaces a database safely)",
+            path.display()
+        )
     }
 
     /// Swaps in a new config. The database path cannot change while the
@@ -643,6 +670,12 @@ fn mail_thread_token(store: &mut Store) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// The device and inode of the file at `path`, if there is one.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// Stores how one send ended: sent, to be retried, or dead.
 fn record_outcome(
     store: &mut Store,
@@ -869,6 +902,7 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
         if let Some(monitor) = &monitor {
             monitor.tick_started();
         }
+        daemon.still_on_its_database()?;
         let outcome = daemon.tick(now, &stop_rx).await;
         if let Some(monitor) = &monitor {
             let outcome = outcome.as_ref().map_err(|err| format!("{err:#}"));

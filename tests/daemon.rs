@@ -576,6 +576,44 @@ impl Drop for Running {
     }
 }
 
+/// A daemon whose database is replaced under it (another file moved into
+/// its place) stops at its next tick, saying why, instead of working on a
+/// file no command reads any more.
+#[test]
+fn a_daemon_whose_database_is_replaced_stops_saying_so() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["One", "--due", &days_from_today(30)]);
+    let mut daemon = Running::start(&desk);
+    let database = desk.database();
+    let copy = desk.path().join("copy.db");
+    desk.run(&["backup", copy.to_str().unwrap()]).ok();
+    std::fs::rename(&copy, &database).unwrap();
+    // A reload makes the next tick come at once.
+    daemon.signal(libc::SIGHUP);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running 10 s after its database was replaced"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "{status}");
+    let mut log = String::new();
+    use std::io::Read as _;
+    daemon
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("was replaced by another file"), "{log}");
+}
+
 #[test]
 fn sigterm_stops_the_daemon_cleanly() {
     let desk = Desk::with_config(MAILDIR_CONFIG);
