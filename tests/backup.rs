@@ -335,6 +335,36 @@ fn a_write_acknowledged_while_restore_runs_is_kept_or_restored_into() {
     );
 }
 
+/// `doctor` says to take a backup before a newer followup migrates an older
+/// database; that backup must be of the older database, not migrated first.
+#[test]
+fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
+    let desk = desk_with_history();
+    let database = desk.database();
+    // Schema 7 as it was: schema 8 only dropped this index.
+    let version = |path: &Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        let conn = rusqlite::Connection::open(&database).unwrap();
+        conn.execute_batch(
+            "CREATE INDEX tags_by_tag ON tags (tag, commitment_id); PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    }
+    let backup = desk.path().join("before-upgrade.db");
+    let said = desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    assert!(said.contains("schema 7"), "{said}");
+    assert_eq!(version(&database), 7, "the backup migrated the database");
+    assert_eq!(version(&backup), 7);
+    // The next command that records something migrates the database.
+    desk.add(&["After the upgrade", "--due", "2026-06-30"]);
+    assert_eq!(version(&database), 8);
+}
+
 #[test]
 fn restore_keeps_the_database_it_replaces() {
     let desk = desk_with_history();

@@ -29,7 +29,9 @@ pub struct RestoreArgs {
 }
 
 pub fn backup(context: &Context, args: BackupArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let Some(store) = context.reader()? else {
+    // An older database is copied as it is, not migrated first: the copy
+    // is the one to keep before this followup migrates it.
+    let Some(store) = context.reader_with(crate::store::Check::AsItIs)? else {
         anyhow::bail!(
             "there is no database at {} to back up; check store.path (followup status shows it)",
             shown(&context.config.store.path)

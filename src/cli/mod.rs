@@ -119,10 +119,15 @@ impl Context {
     /// files: a mistyped store.path would otherwise get a new empty
     /// database, quietly, instead of a word about where followup looked.
     fn reader(&self) -> anyhow::Result<Option<Store>> {
+        self.reader_with(Check::ReadOnly)
+    }
+
+    /// As [`Context::reader`], opening with `check`.
+    fn reader_with(&self, check: Check) -> anyhow::Result<Option<Store>> {
         if !self.config.store.path.exists() {
             return Ok(None);
         }
-        self.open_store(Check::ReadOnly).map(Some)
+        self.open_store(check).map(Some)
     }
 
     /// What a reading command says, on stderr, when there is no database

@@ -208,6 +208,10 @@ pub enum Check {
     /// still checks the structure of each page it reads, and a damaged page
     /// is reported as corruption, never returned as data.
     ReadOnly,
+    /// As `ReadOnly`, and an older schema is left as it is: for `backup`,
+    /// whose copy of an older database is the one to keep before this
+    /// followup migrates it (`doctor` says to take it first).
+    AsItIs,
 }
 
 /// An open followup database.
@@ -454,7 +458,7 @@ impl Store {
         let must_check = match check {
             Check::Full => true,
             Check::Remembered => version < known || !is_remembered(&path),
-            Check::ReadOnly => version < known,
+            Check::ReadOnly | Check::AsItIs => version < known,
         };
         if must_check {
             let verdict: String = self
@@ -498,6 +502,7 @@ impl Store {
             )
             .map_err(fail)?;
         if version < known
+            && check != Check::AsItIs
             && let Err(source) = schema::migrations().to_latest(&mut self.conn)
         {
             // Two processes opening a new database at once both try to
@@ -516,7 +521,7 @@ impl Store {
                 });
             }
         }
-        self.verified = check != Check::ReadOnly;
+        self.verified = matches!(check, Check::Full | Check::Remembered);
         Ok(())
     }
 
