@@ -307,24 +307,59 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     })
 }
 
+/// Connections the listener serves at once; one more is closed as soon as
+/// it is accepted. The monitor is scraped by one Prometheus and probed by
+/// one health check: a few dozen is room to spare, and a bound on the
+/// descriptors any local process can make the daemon hold (an unbounded
+/// listener could run it out of them, and then out of files to deliver
+/// mail with).
+const MAX_CONNECTIONS: usize = 32;
+/// How long a client has to send its request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long any one connection may last, whatever it does.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
 /// Serves `/healthz` and `/metrics` until `stop` is raised.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     monitor: Arc<Monitor>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
     let app = axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(monitor);
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(err) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %err, "the HTTP listener stopped");
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Out of descriptors, most likely: wait rather than spin.
+                tracing::warn!(error = %err, "the HTTP listener could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+        });
     }
 }
 

@@ -141,6 +141,54 @@ fn healthz_and_metrics_report_the_database_the_daemon_serves() {
     assert_eq!(status, 404);
 }
 
+/// Idle or half-sent connections cannot pile up in the daemon: past a few
+/// dozen they are closed at once, and each is closed once its headers are
+/// late. Left open, a local process could run the daemon out of file
+/// descriptors, and then out of files to deliver mail with.
+#[test]
+fn idle_connections_are_bounded_and_closed_when_their_headers_are_late() {
+    let reserved = RefusedPort::new();
+    let port = reserved.port;
+    let desk = Desk::with_config(&config(port));
+    drop(reserved);
+    let daemon = Running::start(&desk);
+    wait_for_health(port, 200);
+    let descriptors = || {
+        std::fs::read_dir(format!("/proc/{}/fd", daemon.child.id()))
+            .unwrap()
+            .count()
+    };
+    let before = descriptors();
+    let idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let held = descriptors();
+    assert!(held <= before + 40, "{before} descriptors, then {held}");
+    // Each idle connection is closed by the daemon: at once when over the
+    // bound, after the header timeout otherwise.
+    let started = Instant::now();
+    for mut stream in idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let closed = match stream.read(&mut byte) {
+            Ok(0) => true,
+            Err(err) => !matches!(
+                err.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            Ok(_) => false,
+        };
+        assert!(closed, "the daemon answered an idle connection");
+    }
+    assert!(started.elapsed() < Duration::from_secs(12));
+    // And the listener serves again.
+    let (status, _, _) = get(port, "/healthz").unwrap();
+    assert_eq!(status, 200);
+}
+
 #[test]
 fn healthz_is_503_while_the_store_cannot_be_written() {
     // Held until the daemon starts, so no other test's server takes it
