@@ -129,6 +129,27 @@ impl InstanceLock {
         Ok(InstanceLock { _file: file, path })
     }
 
+    /// Why a daemon started by this user on `database` would stop at once
+    /// for its lock file, if it would: the file is there but this user
+    /// cannot open it to write (most often made by root, running a
+    /// command as the wrong user).
+    pub fn problem(database: &Path) -> Option<String> {
+        let path = lock_path(database);
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+        {
+            Ok(_) => None,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => Some(format!(
+                "the lock file {} cannot be opened by this user ({err}), so a daemon started as this user stops at once; give it to the daemon's user (chown followup:followup {}), or remove it while no daemon runs",
+                path.display(),
+                path.display()
+            )),
+        }
+    }
+
     /// The pid of the daemon holding the lock on `database`, if any.
     pub fn holder(database: &Path) -> Option<u32> {
         let path = lock_path(database);

@@ -379,3 +379,33 @@ fn emails_left_mid_send_by_a_stopped_daemon_are_a_warning() {
     assert_eq!(stuck.0, "WARN");
     assert!(stuck.2.contains("without finishing: 1;"), "{}", stuck.2);
 }
+
+/// A lock file the daemon's user cannot open stops every daemon start at
+/// once (under systemd, a restart every few seconds); doctor says so and
+/// how to fix it, rather than only that no daemon runs.
+#[test]
+fn a_lock_file_the_daemon_cannot_open_is_a_failure_with_its_fix() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
+    // A folder stands in for a file of another user's: root, which runs
+    // the tests, can open any file.
+    let mut lock = desk.database().into_os_string();
+    lock.push(".lock");
+    std::fs::create_dir(&lock).unwrap();
+    let (lines, code) = doctor(&desk);
+    let (level, detail) = finding(&lines, "daemon");
+    assert_eq!(level, "FAIL", "{detail}");
+    assert!(
+        detail.contains("cannot be opened by this user")
+            && detail.contains("chown followup:followup"),
+        "{detail}"
+    );
+    assert_eq!(code, 2);
+    let run = desk.run(&["daemon", "--once"]);
+    assert!(!run.success());
+    assert!(
+        run.stderr().contains("cannot open the lock file"),
+        "{}",
+        run.stderr()
+    );
+}

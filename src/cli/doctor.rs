@@ -99,6 +99,9 @@ pub fn doctor(
         check_mail(&config, &mut findings);
         match InstanceLock::holder(&config.store.path) {
             Some(pid) => findings.add("daemon", Level::Ok, format!("running (pid {pid})")),
+            None if let Some(problem) = InstanceLock::problem(&config.store.path) => {
+                findings.add("daemon", Level::Fail, problem)
+            }
             None => findings.add(
                 "daemon",
                 Level::Warn,
