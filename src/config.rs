@@ -550,12 +550,33 @@ impl Checker<'_> {
     }
 
     fn path(&mut self, value: &Spanned<String>, key: &str, base: &Path) -> PathBuf {
+        // Paths are printed by doctor, status and the logs: a line break or
+        // an escape sequence in one would forge their lines or reach the
+        // terminal. And a name longer than a file system takes fails every
+        // command that opens it.
+        const MAX_NAME_BYTES: usize = 255;
         let raw = value.get_ref();
         if raw.trim().is_empty() || raw.contains('\0') {
             self.report(
                 value,
                 key,
                 format!("{raw:?} is not a usable path (try \"followup.db\")"),
+            );
+        } else if let Some(c) = raw.chars().find(|c| c.is_control()) {
+            self.report(
+                value,
+                key,
+                format!("{raw:?} holds the control character {c:?}; a path is one line of printable characters"),
+            );
+        } else if let Some(name) = raw.split('/').find(|name| name.len() > MAX_NAME_BYTES) {
+            self.report(
+                value,
+                key,
+                format!(
+                    "{}… has a name of {} bytes; a file system takes at most {MAX_NAME_BYTES} for each name in a path",
+                    crate::model::preview(name),
+                    name.len()
+                ),
             );
         }
         base.join(raw)
@@ -1128,6 +1149,34 @@ mod tests {
 
     fn problems(text: &str) -> Vec<Problem> {
         Config::from_toml(text, Path::new("/etc/followup")).unwrap_err()
+    }
+
+    #[test]
+    fn a_path_with_a_control_character_or_an_overlong_name_is_refused() {
+        let found = problems(&format!(
+            "[store]\npath = \"fol\\nOK   database  forged.db\"\n[mail]\nmaildir = \"out\\u001b[2Jbox\"\n[ingest]\nactors = \"{}\"\n",
+            "a".repeat(300)
+        ));
+        let said: Vec<String> = found
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].contains("store.path") && said[0].contains("control character '\\n'"),
+            "{}",
+            said[0]
+        );
+        assert!(
+            said[1].contains("mail.maildir") && said[1].contains("control character '\\u{1b}'"),
+            "{}",
+            said[1]
+        );
+        assert!(
+            said[2].contains("ingest.actors") && said[2].contains("300 bytes"),
+            "{}",
+            said[2]
+        );
     }
 
     #[test]
