@@ -676,7 +676,7 @@ impl Daemon {
 /// commitment altogether) never joins this one's thread, even when both
 /// send from one domain.
 fn mail_thread_token(store: &mut Store) -> anyhow::Result<String> {
-    const STATE: &str = "mail-thread";
+    const STATE: &str = crate::store::MAIL_THREAD_STATE;
     let kept = store.daemon_state(STATE)?;
     // Anything but a short hex token (an edit by hand) is drawn again: the
     // token goes into a header.

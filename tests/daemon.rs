@@ -132,6 +132,34 @@ fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
     assert_eq!(second.header("In-Reply-To").unwrap(), root);
 }
 
+/// The token is drawn when the database is made, so a backup taken before
+/// any daemon ran restores the same threads.
+#[test]
+fn a_backup_taken_before_the_first_daemon_keeps_the_threads() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&[
+        "Hold the joint committee meeting",
+        "--due",
+        &days_from_today(3),
+    ]);
+    let backup = desk.path().join("early.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let token: String = rusqlite::Connection::open(&backup)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM daemon_state WHERE name = 'mail-thread'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    tick(&desk);
+    let root = maildir_messages(&desk)[0]
+        .header("In-Reply-To")
+        .unwrap()
+        .to_string();
+    assert_eq!(root, format!("<followup.commitment.1.{token}@example.org>"));
+}
+
 /// Two desks' databases both hold a commitment 1; sending from one domain,
 /// their reminders must not share a thread.
 #[test]

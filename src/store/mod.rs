@@ -329,6 +329,10 @@ fn refuse_hard_links(path: &Path) -> Result<()> {
     }
 }
 
+/// The `daemon_state` row holding the database's token in reminders'
+/// thread roots.
+pub const MAIL_THREAD_STATE: &str = "mail-thread";
+
 /// The mode of the files followup makes beside the database (before the
 /// umask), as SQLite makes the database: its owner and group read and
 /// write them, no one else (see `.cargo/config.toml`).
@@ -520,6 +524,18 @@ impl Store {
                     },
                 });
             }
+        }
+        if version < known && check != Check::AsItIs {
+            // A new database draws its mail thread token as it is made, so
+            // a backup taken before any daemon ran carries it too (the
+            // daemon draws one for a database that has none).
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO daemon_state (name, value)
+                     VALUES (?1, lower(hex(randomblob(8))))",
+                    [MAIL_THREAD_STATE],
+                )
+                .map_err(fail)?;
         }
         self.verified = matches!(check, Check::Full | Check::Remembered);
         Ok(())
