@@ -226,6 +226,16 @@ fn backup_refuses_to_write_over_the_database_itself() {
     let db = desk.database();
     let err = desk.refuses(&["backup", db.to_str().unwrap(), "--force"]);
     assert!(err.contains("the database itself"), "{err}");
+    // Nor over a file followup keeps beside it.
+    for suffix in ["-wal", "-shm", ".lock", "-verified"] {
+        let mut path = db.clone().into_os_string();
+        path.push(suffix);
+        let err = desk.refuses(&["backup", path.to_str().unwrap(), "--force"]);
+        assert!(
+            err.contains("a file SQLite keeps beside it") || err.contains("the database itself"),
+            "{suffix}: {err}"
+        );
+    }
 }
 
 #[test]

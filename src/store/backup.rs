@@ -637,7 +637,7 @@ fn refuse_own_files(database: &Path, other: &Path) -> Result<()> {
     let (Some(db), Some(other_c)) = (canonical(database), canonical(other)) else {
         return Ok(());
     };
-    let own = ["", "-wal", "-shm", "-journal", ".lock"]
+    let own = ["", "-wal", "-shm", "-journal", ".lock", "-verified"]
         .iter()
         .any(|suffix| with_suffix(&db, suffix) == other_c);
     if own {
