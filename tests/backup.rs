@@ -443,6 +443,36 @@ fn restore_refuses_a_corrupt_backup() {
     assert_eq!(files_in(desk.database().parent().unwrap()), folder);
 }
 
+/// A file that claims the current schema and has a `commitments` table is
+/// still not followup's unless it holds what followup keeps.
+#[test]
+fn restore_and_doctor_refuse_a_file_that_only_claims_followups_schema() {
+    let desk = desk_with_history();
+    let fake = desk.path().join("fake.db");
+    rusqlite::Connection::open(&fake)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE commitments (id INTEGER PRIMARY KEY, title TEXT);
+             INSERT INTO commitments VALUES (1, 'x');
+             PRAGMA user_version = 8;",
+        )
+        .unwrap();
+    let err = desk.refuses(&["restore", fake.to_str().unwrap()]);
+    assert!(
+        err.contains("lacks what followup keeps") && err.contains("actors"),
+        "{err}"
+    );
+    // Put in place by hand, doctor says what it is.
+    let look = Desk::with_config(&format!("[store]\npath = {fake:?}\n"));
+    let doctor = look.run(&["doctor"]);
+    assert!(
+        doctor.stdout().contains("FAIL schema")
+            && doctor.stdout().contains("lacks what followup keeps"),
+        "{}",
+        doctor.stdout()
+    );
+}
+
 #[test]
 fn restore_refuses_a_backup_from_a_newer_followup() {
     let desk = desk_with_history();

@@ -269,7 +269,17 @@ fn check_database(config: &Config, findings: &mut Findings) -> Readable {
     }
     let known = store::schema_version();
     let found = inspection.schema_version;
-    if found == known {
+    if found == known && !inspection.missing.is_empty() {
+        findings.add(
+            "schema",
+            Level::Fail,
+            format!(
+                "version {found} claimed, but the file lacks what followup keeps ({}): it is not a followup database, or was edited by hand; restore a backup (followup restore PATH)",
+                inspection.missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+        Readable::NotFurther
+    } else if found == known {
         findings.add("schema", Level::Ok, format!("version {found} is current"));
         Readable::Current
     } else if found < known {

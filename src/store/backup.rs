@@ -231,10 +231,25 @@ pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
         let mut store =
             Store::open(&staged.path, Check::Full).map_err(|e| Error::BackupMigration {
                 path: backup.to_path_buf(),
-                detail: e.to_string(),
+                detail: crate::model::one_line(&e.to_string()),
             })?;
         // A scratch file: no `-verified` marker is left for it.
         store.verified = false;
+        let missing = schema::missing_from(&store.conn).map_err(|e| classify(&staged.path, e))?;
+        if !missing.is_empty() {
+            return Err(Error::NotABackup {
+                path: backup.to_path_buf(),
+                detail: format!(
+                    "it lacks what followup keeps ({})",
+                    missing
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         let commitments = count_commitments(&store.conn, &staged.path)?;
         // Back to one self-contained file: followup's connections leave
         // their WAL in place when they close, and the staged file is about

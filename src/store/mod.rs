@@ -624,6 +624,9 @@ pub struct Inspection {
     /// Whether this process can take the write lock: `Err` says why not.
     pub writable: std::result::Result<(), String>,
     pub bytes: u64,
+    /// At the current schema version, the tables and columns of it the
+    /// file lacks (`table` or `table.column`); empty otherwise.
+    pub missing: Vec<String>,
 }
 
 /// Looks at an existing database: its schema version, `quick_check`, and
@@ -646,11 +649,18 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
         .map_err(fail)?;
     let writable = write_probe(&conn).map_err(|e| classify(path, e).to_string());
+    let schema_version = usize::try_from(version).unwrap_or(usize::MAX);
+    let missing = if schema_version == schema::current_version() {
+        schema::missing_from(&conn).map_err(fail)?
+    } else {
+        Vec::new()
+    };
     Ok(Inspection {
-        schema_version: usize::try_from(version).unwrap_or(usize::MAX),
+        schema_version,
         quick_check,
         writable,
         bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        missing,
     })
 }
 
