@@ -409,3 +409,39 @@ fn a_lock_file_the_daemon_cannot_open_is_a_failure_with_its_fix() {
         run.stderr()
     );
 }
+
+/// The daemon's Maildir is private to it; an analyst's doctor cannot look
+/// inside, and says so rather than failing the Maildir.
+#[test]
+fn another_users_maildir_is_a_warning_for_an_analyst() {
+    // SAFETY: geteuid touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run doctor as another user");
+        return;
+    }
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
+    desk.run(&["daemon", "--once"]).ok();
+    std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = desk
+        .command_through(
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ],
+            &["doctor"],
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("maildir"))
+        .unwrap_or_else(|| panic!("{stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    assert!(
+        line.starts_with("WARN") && line.contains("belongs to another user (uid 0)"),
+        "{line}"
+    );
+}

@@ -329,6 +329,14 @@ fn check_mail(config: &Config, findings: &mut Findings) {
                     shown(&under)
                 ),
             ),
+            Ok(MaildirState::OtherUsers { owner }) => findings.add(
+                "maildir",
+                Level::Warn,
+                format!(
+                    "{} belongs to another user (uid {owner}), as the daemon's Maildir is private to it; run doctor as the daemon's user to check it (sudo -u followup followup doctor)",
+                    shown(&config.mail.maildir)
+                ),
+            ),
             Err(problem) => findings.add("maildir", Level::Fail, problem),
         },
         Transport::Smtp => check_smtp(config, findings),

@@ -99,6 +99,10 @@ pub enum MaildirState {
     /// It does not exist yet; the daemon will create it under this folder,
     /// which this user can write.
     WillBeCreated { under: PathBuf },
+    /// It belongs to another user (the daemon's, most likely: a Maildir
+    /// is private to it), so this user cannot tell whether the daemon can
+    /// write there.
+    OtherUsers { owner: u32 },
 }
 
 /// Checks that emails can be written into the Maildir at `root` without
@@ -152,6 +156,18 @@ pub fn check_writable(root: &Path) -> Result<MaildirState, String> {
     let _ = fs::remove_file(&probe);
     match written {
         Ok(_) => Ok(MaildirState::Writable),
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            use std::os::unix::fs::MetadataExt as _;
+            // SAFETY: geteuid cannot fail and touches no memory.
+            let me = unsafe { libc::geteuid() };
+            match fs::metadata(root).map(|meta| meta.uid()) {
+                Ok(owner) if owner != me => Ok(MaildirState::OtherUsers { owner }),
+                _ => Err(format!(
+                    "cannot write into {} ({err}); {fix}",
+                    folder.display()
+                )),
+            }
+        }
         Err(err) => Err(format!(
             "cannot write into {} ({err}); {fix}",
             folder.display()
