@@ -445,3 +445,31 @@ fn another_users_maildir_is_a_warning_for_an_analyst() {
         "{line}"
     );
 }
+
+/// What a restore or an import killed part-way leaves beside the database
+/// is named, so it can be deleted; what a running one is working on is not.
+#[test]
+fn files_a_stopped_restore_or_import_left_are_a_warning() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
+    let folder = desk.database().parent().unwrap().to_path_buf();
+    let gone = "999999999";
+    for name in [
+        format!(".followup.db.restoring-{gone}"),
+        format!(".followup.db.import-{gone}-journal"),
+        format!(".followup.db.restoring-{}", std::process::id()),
+    ] {
+        std::fs::write(folder.join(name), vec![0u8; 4096]).unwrap();
+    }
+    let (lines, code) = doctor(&desk);
+    let (level, detail) = finding(&lines, "leftovers");
+    assert_eq!(level, "WARN", "{detail}");
+    assert!(
+        detail.starts_with("2 file(s)")
+            && detail.contains(&format!(".followup.db.import-{gone}-journal"))
+            && detail.contains(&format!(".followup.db.restoring-{gone}"))
+            && !detail.contains(&std::process::id().to_string()),
+        "{detail}"
+    );
+    assert!(code >= 1);
+}

@@ -96,6 +96,7 @@ pub fn doctor(
     let mut findings = Findings::default();
     if let Some(config) = check_config(flag, &mut findings) {
         let database = check_database(&config, &mut findings);
+        check_leftovers(&config.store.path, &mut findings);
         check_mail(&config, &mut findings);
         match InstanceLock::holder(&config.store.path) {
             Some(pid) => findings.add("daemon", Level::Ok, format!("running (pid {pid})")),
@@ -179,6 +180,65 @@ enum Readable {
     Current,
     /// Missing, damaged, or of another schema.
     NotFurther,
+}
+
+/// Files a `restore` or an `import` stopped part-way (killed, a power cut)
+/// left beside the database under its hidden working names
+/// (`.followup.db.restoring-PID`, `.followup.db.import-PID`, and the
+/// partial copy a restore keeps). Nothing reads them again, and they can
+/// be as large as the database; one whose process still runs is at work.
+fn check_leftovers(database: &Path, findings: &mut Findings) {
+    let (Some(folder), Some(name)) = (database.parent(), database.file_name()) else {
+        return;
+    };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let mut left: Vec<(String, u64)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let rest = file.strip_prefix(&prefix)?;
+            if !["restoring-", "import-", "before-restore-"]
+                .iter()
+                .any(|working| rest.starts_with(working))
+            {
+                return None;
+            }
+            // The process that made it, named by the digits after the last
+            // "-" (before any "-journal" or "-wal"): still running, it is
+            // at work on it.
+            let base = rest.trim_end_matches("-journal").trim_end_matches("-wal");
+            let pid = base.rsplit('-').next()?;
+            if pid.bytes().all(|b| b.is_ascii_digit()) && Path::new("/proc").join(pid).exists() {
+                return None;
+            }
+            Some((file, entry.metadata().map(|m| m.len()).unwrap_or(0)))
+        })
+        .collect();
+    if left.is_empty() {
+        return;
+    }
+    left.sort();
+    let total: u64 = left.iter().map(|(_, bytes)| bytes).sum();
+    let names: Vec<&str> = left.iter().map(|(file, _)| file.as_str()).collect();
+    findings.add(
+        "leftovers",
+        Level::Warn,
+        format!(
+            "{} file(s) in {} left by a restore or import that was stopped part-way ({} MiB): {}; nothing uses them, delete them",
+            left.len(),
+            shown(folder),
+            total.div_ceil(1 << 20),
+            names.join(", ")
+        ),
+    );
 }
 
 fn check_database(config: &Config, findings: &mut Findings) -> Readable {
