@@ -440,6 +440,10 @@ fn restore_refuses_a_corrupt_backup() {
     let err = desk.refuses(&["restore", backup.to_str().unwrap()]);
     assert!(err.contains("damaged.db is corrupt"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
+    // Named once, by the file given: not the working copy, and no advice
+    // about restoring from within the advice to restore.
+    assert!(!err.contains(".restoring-"), "{err}");
+    assert_eq!(err.matches("followup restore").count(), 0, "{err}");
     assert_eq!(files_in(desk.database().parent().unwrap()), folder);
 }
 

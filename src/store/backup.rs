@@ -103,7 +103,7 @@ impl Store {
         let schema_version = user_version(&copy, &partial.path)?;
         // The copy is page for page the snapshot, so damage in it is
         // damage in the live database; no backup is written.
-        verify_integrity(&copy, &partial.path).map_err(|detail| Error::Corrupt {
+        verify_integrity(&copy).map_err(|detail| Error::Corrupt {
             path: self.path.clone(),
             detail: format!(
                 "integrity_check of a fresh backup copy: {detail}; no backup was written"
@@ -203,7 +203,7 @@ pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
             other => other,
         })?;
         drop(source);
-        verify_integrity(&copy, &staged.path).map_err(|detail| Error::BackupCorrupt {
+        verify_integrity(&copy).map_err(|detail| Error::BackupCorrupt {
             path: backup.to_path_buf(),
             detail,
         })?;
@@ -515,14 +515,17 @@ fn open_new(path: &Path) -> Result<Connection> {
 }
 
 /// The rows `PRAGMA integrity_check` reports, or `Ok` for a sound file.
-fn verify_integrity(conn: &Connection, path: &Path) -> std::result::Result<(), String> {
+fn verify_integrity(conn: &Connection) -> std::result::Result<(), String> {
     let rows: rusqlite::Result<Vec<String>> = conn
         .prepare("PRAGMA integrity_check(5)")
         .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect());
     match rows {
         Ok(rows) if rows == ["ok"] => Ok(()),
         Ok(rows) => Err(crate::model::one_line(&rows.join("\n"))),
-        Err(e) => Err(classify(path, e).to_string()),
+        // SQLite's own words only: the caller names the file, and says
+        // what to do, for the file the user gave (not this working copy).
+        Err(rusqlite::Error::SqliteFailure(_, Some(message))) => Err(message),
+        Err(e) => Err(crate::model::one_line(&e.to_string())),
     }
 }
 
