@@ -221,6 +221,18 @@ fn backup_does_not_replace_an_existing_file_unless_forced() {
 }
 
 #[test]
+fn a_backup_folder_that_takes_no_file_is_named_with_the_systems_reason() {
+    let desk = desk_with_history();
+    // /proc exists and takes no new file, for root as for anyone.
+    let err = desk.refuses(&["backup", "/proc/followup-backup.db"]);
+    assert!(
+        err.contains("cannot create /proc/.followup-backup.db.partial-")
+            && !err.contains("store.path"),
+        "{err}"
+    );
+}
+
+#[test]
 fn backup_refuses_to_write_over_the_database_itself() {
     let desk = desk_with_history();
     let db = desk.database();

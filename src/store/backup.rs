@@ -502,6 +502,24 @@ impl Drop for Scratch {
 
 /// Opens a new, empty database file for a backup to fill.
 fn open_new(path: &Path) -> Result<Connection> {
+    // SQLite opens a new file lazily, so a folder that takes no new file
+    // fails here with "unable to open database file", which would be
+    // reported as the database's trouble (and sent to store.path); the
+    // file is made first, to fail with what the system says about it.
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Err(error) = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(super::SHARED_FILE_MODE)
+        .open(path)
+    {
+        return Err(Error::Io {
+            action: "create",
+            path: path.to_path_buf(),
+            error,
+        });
+    }
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
