@@ -459,7 +459,14 @@ pub fn read_password(path: &Path, credentials_dir: Option<&Path>) -> Result<Stri
     let mut file = File::open(path).map_err(read_error)?;
     // Check the mode of the file we opened, not of whatever the path names
     // a moment later.
-    let mode = file.metadata().map_err(read_error)?.permissions().mode();
+    let meta = file.metadata().map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is not a file; name the file that holds the password",
+        )));
+    }
+    let mode = meta.permissions().mode();
     let from_systemd = credentials_dir.is_some_and(|dir| path.starts_with(dir));
     if mode & 0o077 != 0 && !from_systemd {
         return Err(Error::PasswordExposed {

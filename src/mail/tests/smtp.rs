@@ -284,6 +284,20 @@ async fn a_password_file_readable_by_others_is_refused() {
 }
 
 #[tokio::test]
+async fn a_password_file_that_is_a_folder_is_named_as_not_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut smtp = config(2525, Security::None);
+    smtp.username = Some("followup".into());
+    smtp.password_file = Some(dir.path().to_path_buf());
+    let err = SmtpTransport::new(&smtp, None).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("it is not a file") && !text.contains("chmod"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn auth_over_plain_text_to_a_remote_host_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = password_file(dir.path(), "pw", "s3cret", 0o600);
