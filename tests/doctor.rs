@@ -125,6 +125,20 @@ fn a_wrong_password_fails_with_the_servers_answer() {
 }
 
 #[test]
+fn a_server_offering_no_login_says_to_turn_on_tls() {
+    let server = SmtpServer::start();
+    let desk = desk_with_login(server.port, "pa55");
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, smtp) = finding(&lines, "smtp");
+    assert_eq!(level, "FAIL");
+    assert!(
+        smtp.contains("offers no login this client can use") && smtp.contains("starttls"),
+        "{smtp}"
+    );
+}
+
+#[test]
 fn a_closed_port_fails_naming_the_address() {
     let refused = RefusedPort::new();
     let port = refused.port;

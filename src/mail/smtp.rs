@@ -364,7 +364,14 @@ impl SmtpTransport {
                 };
                 return SendError::Transient(format!("{place} refused our login: {detail}; {fix}"));
             }
-            return SendError::Transient(format!("{place} deferred the message: {detail}"));
+            // A 4xx before any message (a 421 greeting, a 454 to AUTH) is
+            // the server turning us away for now, not deferring mail.
+            return SendError::Transient(format!("{place} answered \"try again later\": {detail}"));
+        }
+        if detail_lowercase(err).contains("no compatible authentication mechanism") {
+            return SendError::Transient(format!(
+                "{place} offers no login this client can use: {detail}; a relay offers AUTH only over TLS as a rule, so set mail.smtp.security to \"starttls\" (port 587) or \"tls\" (port 465)"
+            ));
         }
         SendError::Transient(format!(
             "cannot deliver through {place}: {detail}{}",
