@@ -270,3 +270,19 @@ fn a_listen_address_that_is_not_one_is_refused_with_its_line() {
     let err = desk.run(&["daemon", "--once"]).fails();
     assert!(err.contains("http.listen"), "{err}");
 }
+
+#[test]
+fn config_check_says_when_the_pages_are_not_on_loopback() {
+    let open = Desk::with_config("[http]\nlisten = \"0.0.0.0:9477\"\n");
+    let said = open.run(&["config", "check"]).ok();
+    assert!(
+        said.contains("on 0.0.0.0:9477 (not loopback") && said.contains("no authentication"),
+        "{said}"
+    );
+    let local = Desk::with_config("[http]\nlisten = \"127.0.0.1:9477\"\n");
+    let said = local.run(&["config", "check"]).ok();
+    assert!(
+        said.contains("on 127.0.0.1:9477") && !said.contains("not loopback"),
+        "{said}"
+    );
+}

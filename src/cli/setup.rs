@@ -238,7 +238,14 @@ fn summarize(config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
         r.timezone_name
     )?;
     if let Some(addr) = config.http.listen {
-        writeln!(out, "  http       /healthz and /metrics on {addr}")?;
+        // Not a problem (a proxy or a monitoring network may need it), but
+        // worth a word: the pages have no authentication.
+        let exposed = if addr.ip().is_loopback() {
+            ""
+        } else {
+            " (not loopback: anyone who can reach it reads the counts; there is no authentication)"
+        };
+        writeln!(out, "  http       /healthz and /metrics on {addr}{exposed}")?;
     }
     for desk in &config.desks {
         let recipients: Vec<String> = desk.recipients.iter().map(|a| a.to_string()).collect();
