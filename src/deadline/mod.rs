@@ -997,8 +997,11 @@ mod plain_date_tests {
         /// whole language does.
         #[test]
         fn a_plain_date_reads_as_the_language_reads_it(
-            due in 0i32..3_652_424,
-            anchor in 0i32..3_652_424,
+            // From 0001-01-01: the language reads years 1 to 9999 (the
+            // year 0 it refuses, and so does every command, by the year
+            // range); day 0 is 0000-01-01.
+            due in 366i32..3_652_424,
+            anchor in 366i32..3_652_424,
         ) {
             let (due, anchor) = (day(due), day(anchor));
             let expression = format!("{due}");
