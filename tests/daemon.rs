@@ -585,6 +585,28 @@ impl Running {
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
+
+    /// Waits for the daemon to exit, failing the test if it still runs
+    /// after 10 s (`after` says since what); its status and its log.
+    pub fn exit_status(&mut self, after: &str) -> (std::process::ExitStatus, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "still running 10 s after {after}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            use std::io::Read as _;
+            stderr.read_to_string(&mut log).unwrap();
+        }
+        (status, log)
+    }
 }
 
 impl Drop for Running {
@@ -618,27 +640,8 @@ fn a_daemon_whose_database_is_replaced_stops_saying_so() {
     std::fs::rename(&copy, &database).unwrap();
     // A reload makes the next tick come at once.
     daemon.signal(libc::SIGHUP);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = daemon.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running 10 s after its database was replaced"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (status, log) = daemon.exit_status("its database was replaced");
     assert!(!status.success(), "{status}");
-    let mut log = String::new();
-    use std::io::Read as _;
-    daemon
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
     assert!(log.contains("was replaced by another file"), "{log}");
 }
 
@@ -650,19 +653,9 @@ fn sigterm_stops_the_daemon_cleanly() {
         desk.run(&["status", "--json"]).json()["daemon_pid"],
         daemon.child.id()
     );
-    let started = Instant::now();
     daemon.signal(libc::SIGTERM);
-    let status = loop {
-        if let Some(status) = daemon.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
+    let (status, log) = daemon.exit_status("SIGTERM");
+    assert!(status.success(), "{status}: {log}");
     assert_eq!(
         desk.run(&["status", "--json"]).json()["daemon_pid"],
         serde_json::Value::Null

@@ -455,26 +455,7 @@ fn after_a_suspend_the_reminder_that_fell_due_is_sent_within_a_minute() {
     assert!(subject.contains("Overdue by 5 days"), "{subject}");
 
     daemon.signal(libc::SIGTERM);
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = daemon.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut log = String::new();
-    use std::io::Read as _;
-    daemon
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let (status, log) = daemon.exit_status("SIGTERM");
     assert!(status.success(), "{status}: {log}");
 }
 
