@@ -691,6 +691,21 @@ fn mail_thread_token(store: &mut Store) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// systemd's watchdog interval for this process, read as systemd's own
+/// library reads it: `WATCHDOG_USEC`, unless `WATCHDOG_PID` names another
+/// process. (sd-notify's reading also wants `WATCHDOG_PID` present; a
+/// drop-in or a wrapper that sets only the interval was then ignored, and
+/// the loop pinged once a minute whatever the interval.)
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.trim().parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    (usec > 0).then(|| Duration::from_micros(usec))
+}
+
 /// The device and inode of the file at `path`, if there is one.
 fn file_identity(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt as _;
@@ -908,9 +923,7 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
         let _ = stop_tx.send(true);
     });
 
-    let mut watchdog_usec = 0;
-    let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
-        .then(|| Duration::from_micros(watchdog_usec));
+    let watchdog = watchdog_interval();
     info!(
         database = %daemon.config.store.path.display(),
         transport = ?daemon.config.mail.transport,
