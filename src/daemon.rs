@@ -272,7 +272,7 @@ impl Daemon {
             self.recovered = true;
         }
         if self.thread.is_empty() {
-            self.thread = mail_thread_token(&mut self.store)?;
+            self.thread = self.store.mail_thread()?;
         }
         if !self.policy_checked {
             self.plan_again_if_the_policy_changed()?;
@@ -667,28 +667,6 @@ impl Daemon {
             })
             .collect())
     }
-}
-
-/// The token in this database's thread roots (`mail::thread_root`): drawn
-/// at random the first time a daemon runs on the database, then kept in
-/// `daemon_state`. A restored backup keeps it, so its threads go on;
-/// another desk's database draws its own, so its commitment 12 (another
-/// commitment altogether) never joins this one's thread, even when both
-/// send from one domain.
-fn mail_thread_token(store: &mut Store) -> anyhow::Result<String> {
-    const STATE: &str = crate::store::MAIL_THREAD_STATE;
-    let kept = store.daemon_state(STATE)?;
-    // Anything but a short hex token (an edit by hand) is drawn again: the
-    // token goes into a header.
-    if let Some(token) = kept
-        && (1..=32).contains(&token.len())
-        && token.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Ok(token);
-    }
-    let token = format!("{:016x}", fastrand::u64(..));
-    store.set_daemon_state(STATE, &token)?;
-    Ok(token)
 }
 
 /// systemd's watchdog interval for this process, read as systemd's own

@@ -333,6 +333,9 @@ fn refuse_hard_links(path: &Path) -> Result<()> {
 /// thread roots.
 pub const MAIL_THREAD_STATE: &str = "mail-thread";
 
+/// How a mail thread token is drawn, in SQL: 16 random hex digits.
+const DRAW_MAIL_THREAD: &str = "lower(hex(randomblob(8)))";
+
 /// The mode of the files followup makes beside the database (before the
 /// umask), as SQLite makes the database: its owner and group read and
 /// write them, no one else (see `.cargo/config.toml`).
@@ -531,8 +534,9 @@ impl Store {
             // daemon draws one for a database that has none).
             self.conn
                 .execute(
-                    "INSERT OR IGNORE INTO daemon_state (name, value)
-                     VALUES (?1, lower(hex(randomblob(8))))",
+                    &format!(
+                        "INSERT OR IGNORE INTO daemon_state (name, value) VALUES (?1, {DRAW_MAIL_THREAD})"
+                    ),
                     [MAIL_THREAD_STATE],
                 )
                 .map_err(fail)?;

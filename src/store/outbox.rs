@@ -523,6 +523,35 @@ impl Store {
         })
     }
 
+    /// This database's token in reminders' thread roots
+    /// (`mail::thread_root`). A database draws it when it is made; one made
+    /// by an older followup, or whose token was edited into anything but
+    /// a short hex word (it goes into a header), draws it here. A restored
+    /// backup keeps it, so its threads go on; another desk's database has
+    /// its own, so its commitment 12 never joins this one's thread.
+    pub fn mail_thread(&mut self) -> Result<String> {
+        if let Some(token) = self.daemon_state(super::MAIL_THREAD_STATE)?
+            && (1..=32).contains(&token.len())
+            && token.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Ok(token);
+        }
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.query_row(
+                &format!(
+                    "INSERT INTO daemon_state (name, value) VALUES (?1, {})
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value
+                     RETURNING value",
+                    super::DRAW_MAIL_THREAD
+                ),
+                [super::MAIL_THREAD_STATE],
+                |row| row.get(0),
+            )
+            .map_err(|e| super::classify(&path, e))
+        })
+    }
+
     pub fn set_daemon_state(&mut self, name: &str, value: &str) -> Result<()> {
         let path = self.path.clone();
         self.write(|tx| {
@@ -584,6 +613,25 @@ mod tests {
             next_at: Some(next),
         };
         assert_eq!(store.apply_plans(&[plan], at).unwrap(), 1);
+    }
+
+    #[test]
+    fn the_mail_thread_token_is_drawn_with_the_database_and_kept_unless_spoiled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("followup.db"), Check::Full).unwrap();
+        let drawn = store.mail_thread().unwrap();
+        assert_eq!(drawn.len(), 16, "{drawn}");
+        assert_eq!(store.mail_thread().unwrap(), drawn);
+        // Edited by hand into something a header cannot carry: drawn again.
+        store
+            .set_daemon_state(crate::store::MAIL_THREAD_STATE, "a b>")
+            .unwrap();
+        let again = store.mail_thread().unwrap();
+        assert!(
+            again.len() == 16 && again.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{again}"
+        );
+        assert_eq!(store.mail_thread().unwrap(), again);
     }
 
     #[test]
