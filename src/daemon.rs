@@ -815,12 +815,12 @@ fn digest_occasion(
     let week_ago = now
         .checked_sub(Span::new().hours(8 * 24))
         .unwrap_or(Timestamp::UNIX_EPOCH);
-    let mut cursor = checked.max(week_ago);
     let mut occasion = next_digest(schedule, policy, checked).filter(|&at| at <= now)?;
+    let mut cursor = occasion.max(week_ago);
     for _ in 0..1_000 {
         match next_digest(schedule, policy, cursor) {
             Some(at) if at <= now => {
-                occasion = occasion.max(at);
+                occasion = at;
                 cursor = at;
             }
             _ => break,

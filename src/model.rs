@@ -615,35 +615,20 @@ pub fn normalize_tag(value: &str) -> Result<String, String> {
     }
 }
 
-/// A deadline that ends before the commitment was announced is a slip of
-/// the year or of the announcement's date, not a promise anyone made.
-/// `flag` is the option that gave the date, named in the hint (none for a
-/// date already stored).
-pub fn check_after_announcement(
+/// A deadline that ends before the day it was counted from (the
+/// announcement, or the day a revision was stated) is a slip of the year or
+/// of that date, not a promise anyone made. `event` names the day ("the
+/// announcement", "it was stated"); `fix` is what else to check, after the
+/// year (empty for a date already stored).
+pub fn check_ends_after(
     deadline: &Deadline,
-    announced: Date,
-    flag: &str,
+    on: Date,
+    event: &str,
+    fix: &str,
 ) -> Result<(), String> {
-    if deadline.latest < announced {
-        let or_flag = if flag.is_empty() {
-            String::new()
-        } else {
-            format!(", or give the announcement's date with {flag}")
-        };
+    if deadline.latest < on {
         return Err(format!(
-            "the deadline {:?} ends {}, before the announcement on {announced}; check its year{or_flag}",
-            deadline.expression, deadline.latest
-        ));
-    }
-    Ok(())
-}
-
-/// As [`check_after_announcement`], for a new deadline stated on `stated`
-/// (`revise --from`).
-pub fn check_after_statement(deadline: &Deadline, stated: Date) -> Result<(), String> {
-    if deadline.latest < stated {
-        return Err(format!(
-            "the deadline {:?} ends {}, before it was stated on {stated}; check its year, or give the date it was stated with --from",
+            "the deadline {:?} ends {}, before {event} on {on}; check its year{fix}",
             deadline.expression, deadline.latest
         ));
     }

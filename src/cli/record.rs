@@ -148,8 +148,13 @@ pub fn add(context: &Context, args: AddArgs, out: &mut dyn Write) -> anyhow::Res
     .map_err(anyhow::Error::msg)?;
     let deadline = parse_deadline(context, &args.due, announced)?;
     if args.announced.is_some() {
-        model::check_after_announcement(&deadline, announced, "--announced")
-            .map_err(anyhow::Error::msg)?;
+        model::check_ends_after(
+            &deadline,
+            announced,
+            "the announcement",
+            ", or give the announcement's date with --announced",
+        )
+        .map_err(anyhow::Error::msg)?;
     }
     let lapsed = deadline.latest < announced;
     let new = NewCommitment {
@@ -189,7 +194,13 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
     .map_err(anyhow::Error::msg)?;
     let deadline = parse_deadline(context, &args.due, anchor)?;
     if args.from.is_some() {
-        model::check_after_statement(&deadline, anchor).map_err(anyhow::Error::msg)?;
+        model::check_ends_after(
+            &deadline,
+            anchor,
+            "it was stated",
+            ", or give the date it was stated with --from",
+        )
+        .map_err(anyhow::Error::msg)?;
     }
     let reason = args
         .reason
@@ -205,7 +216,8 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
             args.id
         );
     }
-    model::check_after_announcement(&deadline, announced, "").map_err(anyhow::Error::msg)?;
+    model::check_ends_after(&deadline, announced, "the announcement", "")
+        .map_err(anyhow::Error::msg)?;
     store.revise(
         args.id,
         &deadline,

@@ -508,10 +508,8 @@ impl Store {
                  PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
             )
             .map_err(fail)?;
-        if version < known
-            && check != Check::AsItIs
-            && let Err(source) = schema::migrations().to_latest(&mut self.conn)
-        {
+        let migrating = version < known && check != Check::AsItIs;
+        if migrating && let Err(source) = schema::migrations().to_latest(&mut self.conn) {
             // Two processes opening a new database at once both try to
             // migrate it; the loser fails, and finds the work done.
             let now: i64 = self
@@ -528,7 +526,7 @@ impl Store {
                 });
             }
         }
-        if version < known && check != Check::AsItIs {
+        if migrating {
             // A new database draws its mail thread token as it is made, so
             // a backup taken before any daemon ran carries it too (the
             // daemon draws one for a database that has none).
