@@ -150,20 +150,67 @@ impl InstanceLock {
         }
     }
 
-    /// The pid of the daemon holding the lock on `database`, if any.
-    pub fn holder(database: &Path) -> Option<u32> {
+    /// Whether a daemon holds the lock on `database`, and which.
+    pub fn holder(database: &Path) -> Holder {
         let path = lock_path(database);
-        let mut file = File::open(&path).ok()?;
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Holder::Nobody,
+            Err(err) => {
+                return Holder::Unknown(format!(
+                    "cannot tell: the lock file {} cannot be read by this user ({err}); run this as the daemon's user, or ask systemctl status followup",
+                    path.display()
+                ));
+            }
+        };
         // SAFETY: as above; a shared probe that we release at once.
         let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
         if free {
             // SAFETY: releasing the probe lock we just took.
             unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
-            return None;
+            return Holder::Nobody;
         }
+        // Held, whatever its text says: a daemon between taking the lock
+        // and writing its pid leaves it empty for a moment.
         let mut text = String::new();
-        file.read_to_string(&mut text).ok()?;
-        text.trim().parse().ok()
+        let _ = file.read_to_string(&mut text);
+        Holder::Daemon(text.trim().parse().ok())
+    }
+}
+
+/// What the lock beside a database says of its daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// No daemon holds the lock.
+    Nobody,
+    /// A daemon holds it: its pid, when the lock file names one.
+    Daemon(Option<u32>),
+    /// The lock file cannot be read by this user: why, and what to do.
+    Unknown(String),
+}
+
+impl Holder {
+    /// Whether a daemon is known to hold the lock.
+    pub fn is_running(&self) -> bool {
+        matches!(self, Holder::Daemon(_))
+    }
+
+    /// The pid of the daemon holding the lock, when it is known.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Holder::Daemon(pid) => *pid,
+            _ => None,
+        }
+    }
+
+    /// How `status` and `doctor` describe it.
+    pub fn describe(&self) -> String {
+        match self {
+            Holder::Nobody => "not running".to_string(),
+            Holder::Daemon(Some(pid)) => format!("running (pid {pid})"),
+            Holder::Daemon(None) => "running (its pid is not in the lock file yet)".to_string(),
+            Holder::Unknown(why) => why.clone(),
+        }
     }
 }
 
@@ -1097,15 +1144,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("followup.db");
         let first = InstanceLock::acquire(&db).unwrap();
-        assert_eq!(InstanceLock::holder(&db), Some(std::process::id()));
+        assert_eq!(
+            InstanceLock::holder(&db),
+            Holder::Daemon(Some(std::process::id()))
+        );
         let err = InstanceLock::acquire(&db).err().unwrap().to_string();
         assert!(
             err.contains(&format!("process {}", std::process::id())),
             "{err}"
         );
         drop(first);
-        assert_eq!(InstanceLock::holder(&db), None);
+        assert_eq!(InstanceLock::holder(&db), Holder::Nobody);
         InstanceLock::acquire(&db).unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_before_its_pid_is_written_is_still_a_running_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("followup.db");
+        let lock = File::create(lock_path(&db)).unwrap();
+        // SAFETY: flock on a descriptor this test owns.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let holder = InstanceLock::holder(&db);
+        assert_eq!(holder, Holder::Daemon(None));
+        assert!(holder.describe().starts_with("running"), "{holder:?}");
     }
 
     #[test]
@@ -1116,7 +1178,10 @@ mod tests {
         let link = dir.path().join("link.db");
         std::os::unix::fs::symlink(&db, &link).unwrap();
         let _first = InstanceLock::acquire(&db).unwrap();
-        assert_eq!(InstanceLock::holder(&link), Some(std::process::id()));
+        assert_eq!(
+            InstanceLock::holder(&link),
+            Holder::Daemon(Some(std::process::id()))
+        );
         let err = InstanceLock::acquire(&link).err().unwrap().to_string();
         assert!(err.contains("already running"), "{err}");
     }

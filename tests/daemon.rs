@@ -653,12 +653,43 @@ fn sigterm_stops_the_daemon_cleanly() {
         desk.run(&["status", "--json"]).json()["daemon_pid"],
         daemon.child.id()
     );
+    assert_eq!(desk.run(&["status", "--json"]).json()["daemon"], "running");
     daemon.signal(libc::SIGTERM);
     let (status, log) = daemon.exit_status("SIGTERM");
     assert!(status.success(), "{status}: {log}");
-    assert_eq!(
-        desk.run(&["status", "--json"]).json()["daemon_pid"],
-        serde_json::Value::Null
+    let after = desk.run(&["status", "--json"]).json();
+    assert_eq!(after["daemon_pid"], serde_json::Value::Null);
+    assert_eq!(after["daemon"], "stopped");
+}
+
+/// A lock file this user cannot read says nothing of the daemon: status
+/// and doctor say they cannot tell, rather than "not running".
+#[test]
+fn status_cannot_tell_whether_a_daemon_runs_when_its_lock_file_is_unreadable() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["One", "--due", &days_from_today(30)]);
+    let lock = desk.path().join("followup.db.lock");
+    // A link to itself cannot be opened, not even by root, which tests
+    // run as in CI.
+    std::os::unix::fs::symlink("followup.db.lock", &lock).unwrap();
+    let json = desk.run(&["status", "--json"]).json();
+    assert_eq!(json["daemon"], "unknown");
+    assert_eq!(json["daemon_pid"], serde_json::Value::Null);
+    let text = desk.run(&["status"]).ok();
+    let line = text.lines().find(|l| l.starts_with("daemon")).unwrap();
+    assert!(
+        line.contains("cannot tell") && line.contains("followup.db.lock"),
+        "{line}"
+    );
+    assert!(!text.contains("not running"), "{text}");
+    let doctor = desk.run(&["doctor"]);
+    assert!(
+        doctor
+            .stdout()
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("cannot tell")),
+        "{}",
+        doctor.stdout()
     );
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{Context, shown};
-use crate::daemon::InstanceLock;
+use crate::daemon::{Holder, InstanceLock};
 use crate::store;
 
 #[derive(Debug, Args)]
@@ -62,11 +62,21 @@ pub fn restore(context: &Context, args: RestoreArgs, out: &mut dyn Write) -> any
         }
         .into());
     }
-    if let Some(pid) = InstanceLock::holder(database) {
-        anyhow::bail!(
-            "the followup daemon (process {pid}) is running on {}; stop it first (systemctl stop followup), then restore; nothing was changed",
-            shown(database)
-        );
+    match InstanceLock::holder(database) {
+        Holder::Nobody => {}
+        Holder::Daemon(pid) => {
+            let process = pid.map_or(String::new(), |pid| format!(" (process {pid})"));
+            anyhow::bail!(
+                "the followup daemon{process} is running on {}; stop it first (systemctl stop followup), then restore; nothing was changed",
+                shown(database)
+            );
+        }
+        Holder::Unknown(why) => {
+            anyhow::bail!(
+                "whether a daemon runs on {} is unknown: {why}; nothing was changed",
+                shown(database)
+            )
+        }
     }
     let staged = store::stage_restore(database, &args.path)?;
     // Held until the restore is done, so no daemon starts half-way.

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::{print_json, shown};
 use crate::config::{self, Config, Transport};
-use crate::daemon::InstanceLock;
+use crate::daemon::{Holder, InstanceLock};
 use crate::mail::{self, MaildirState, SmtpTransport};
 use crate::store::{self, Check, Store};
 
@@ -99,11 +99,12 @@ pub fn doctor(
         check_leftovers(&config.store.path, &mut findings);
         check_mail(&config, &mut findings);
         match InstanceLock::holder(&config.store.path) {
-            Some(pid) => findings.add("daemon", Level::Ok, format!("running (pid {pid})")),
-            None if let Some(problem) = InstanceLock::problem(&config.store.path) => {
+            running @ Holder::Daemon(_) => findings.add("daemon", Level::Ok, running.describe()),
+            Holder::Unknown(why) => findings.add("daemon", Level::Fail, why),
+            Holder::Nobody if let Some(problem) = InstanceLock::problem(&config.store.path) => {
                 findings.add("daemon", Level::Fail, problem)
             }
-            None => findings.add(
+            Holder::Nobody => findings.add(
                 "daemon",
                 Level::Warn,
                 "not running: no reminders go out until it is started (systemctl start followup)",
@@ -523,7 +524,7 @@ fn check_outbox(config: &Config, findings: &mut Findings) {
     );
     // Mid-send is a daemon's state; with none running, one stopped
     // before it could record how its sends ended.
-    if counts.sending > 0 && InstanceLock::holder(&config.store.path).is_none() {
+    if counts.sending > 0 && InstanceLock::holder(&config.store.path) == Holder::Nobody {
         findings.add(
             "outbox",
             Level::Warn,

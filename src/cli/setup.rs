@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{Context, print_json, shown};
 use crate::config::{self, Config, Transport};
-use crate::daemon::InstanceLock;
+use crate::daemon::{Holder, InstanceLock};
 use crate::store::{self, Counts, OutboxCounts};
 
 #[derive(Debug, Args)]
@@ -50,6 +50,12 @@ struct Status {
     outbox: OutboxCounts,
     /// The pid of the daemon holding the database's lock, if one runs.
     daemon_pid: Option<u32>,
+    /// `running`, `stopped`, or `unknown` (this user cannot read the
+    /// lock file).
+    daemon: &'static str,
+    /// What the text output says of the daemon.
+    #[serde(skip)]
+    daemon_shown: String,
 }
 
 pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -67,6 +73,7 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
     } else {
         Default::default()
     };
+    let holder = InstanceLock::holder(database);
     let status = Status {
         config: config.file.as_deref().map(shown),
         database: shown(database),
@@ -83,7 +90,13 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
         desks: config.desks.iter().map(|d| d.name.clone()).collect(),
         commitments: counts,
         outbox,
-        daemon_pid: InstanceLock::holder(database),
+        daemon_pid: holder.pid(),
+        daemon: match holder {
+            Holder::Nobody => "stopped",
+            Holder::Daemon(_) => "running",
+            Holder::Unknown(_) => "unknown",
+        },
+        daemon_shown: holder.describe(),
     };
     if args.json {
         return print_json(out, &status);
@@ -150,10 +163,7 @@ pub fn status(context: &Context, args: StatusArgs, out: &mut dyn Write) -> anyho
         o.next_reminder_at
             .map_or("nothing scheduled".to_string(), |t| when(Some(t)))
     )?;
-    match status.daemon_pid {
-        Some(pid) => writeln!(out, "daemon       running (pid {pid})")?,
-        None => writeln!(out, "daemon       not running")?,
-    }
+    writeln!(out, "daemon       {}", status.daemon_shown)?;
     if o.dead > 0 {
         writeln!(
             out,
