@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use jiff::civil::Date;
 
-use super::table::{Table, clip};
+use super::table::Table;
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
 use crate::model::{CommitmentId, Event, EventKind, Status};
@@ -70,17 +70,37 @@ fn parse_status_filter(text: &str) -> Result<StatusFilter, String> {
 }
 
 /// How far a deadline is from today, in the words a desk uses.
-fn time_left(status: Status, latest: Date, today: Date) -> String {
+/// How long an open commitment has left, as `list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeLeft {
+    Closed,
+    Today,
+    Days(i64),
+    Late(i64),
+}
+
+impl std::fmt::Display for TimeLeft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimeLeft::Closed => f.write_str("-"),
+            TimeLeft::Today => f.write_str("today"),
+            TimeLeft::Days(days) => write!(f, "in {days}d"),
+            TimeLeft::Late(days) => write!(f, "{days}d late"),
+        }
+    }
+}
+
+fn time_left(status: Status, latest: Date, today: Date) -> TimeLeft {
     if !status.is_open() {
-        return "-".into();
+        return TimeLeft::Closed;
     }
     // Whole days between two civil dates: an exact duration, which is
     // cheaper to take than a calendar span for every line of a long list.
     let days = latest.duration_since(today).as_secs() / 86_400;
     match days {
-        0 => "today".into(),
-        d if d > 0 => format!("in {d}d"),
-        d => format!("{}d late", -d),
+        0 => TimeLeft::Today,
+        d if d > 0 => TimeLeft::Days(d),
+        d => TimeLeft::Late(-d),
     }
 }
 
@@ -109,21 +129,25 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
         return print_json_list(&store, &filter, out);
     }
     let mut table = Table::new(&["ID", "STATUS", "DUE", "LEFT", "TAGS", "TITLE"]);
-    for line in store.list_lines(&filter)? {
-        let due = if line.vague {
-            format!("~{}", line.latest)
+    store.each_list_line(&filter, |line| {
+        table.cell_fmt(format_args!("{}", line.id));
+        table.cell(line.status.as_str());
+        if line.vague {
+            table.cell_fmt(format_args!("~{}", line.latest_text));
         } else {
-            line.latest.to_string()
-        };
-        table.row(vec![
-            line.id.to_string(),
-            line.status.to_string(),
-            due,
-            time_left(line.status, line.latest, context.today),
-            clip(&line.tags.join(","), 24),
-            clip(&line.title, 72),
-        ]);
-    }
+            table.cell(line.latest_text);
+        }
+        table.cell_fmt(format_args!(
+            "{}",
+            time_left(line.status, line.latest, context.today)
+        ));
+        if line.tag_list.contains('\u{1f}') {
+            table.clipped(&line.tags().collect::<Vec<_>>().join(","), 24);
+        } else {
+            table.clipped(line.tag_list, 24);
+        }
+        table.clipped(line.title, 72);
+    })?;
     if table.is_empty() {
         writeln!(out, "No commitments match.")?;
     } else {
@@ -302,11 +326,14 @@ mod tests {
     fn time_left_counts_whole_days_either_side_of_today() {
         let today = date(2026, 3, 2);
         let open = |latest| time_left(Status::Open, latest, today);
-        assert_eq!(open(today), "today");
-        assert_eq!(open(date(2026, 3, 17)), "in 15d");
+        assert_eq!(open(today).to_string(), "today");
+        assert_eq!(open(date(2026, 3, 17)).to_string(), "in 15d");
         // Across the end of February and a year boundary.
-        assert_eq!(open(date(2026, 2, 27)), "3d late");
-        assert_eq!(open(date(2025, 3, 2)), "365d late");
-        assert_eq!(time_left(Status::Fulfilled, date(2026, 2, 27), today), "-");
+        assert_eq!(open(date(2026, 2, 27)).to_string(), "3d late");
+        assert_eq!(open(date(2025, 3, 2)).to_string(), "365d late");
+        assert_eq!(
+            time_left(Status::Fulfilled, date(2026, 2, 27), today).to_string(),
+            "-"
+        );
     }
 }

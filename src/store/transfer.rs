@@ -824,7 +824,11 @@ mod tests {
         let found = store.list(&energy).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].title, "Sign the deal");
-        assert_eq!(store.list_lines(&Filter::default()).unwrap().len(), 3);
+        let mut lines = 0;
+        store
+            .each_list_line(&Filter::default(), |_| lines += 1)
+            .unwrap();
+        assert_eq!(lines, 3);
         let integrity: String = store
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
