@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 use jiff::civil::Date;
 
-use super::table::Table;
+use super::table::{Part, Table};
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
 use crate::model::{CommitmentId, Event, EventKind, Status};
@@ -81,11 +81,25 @@ enum TimeLeft {
 
 impl std::fmt::Display for TimeLeft {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in self.parts() {
+            match part {
+                Part::Text(text) => f.write_str(text)?,
+                Part::Number(number) => write!(f, "{number}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TimeLeft {
+    /// The cell's text, in pieces.
+    fn parts(self) -> [Part<'static>; 3] {
+        let none = Part::Text("");
         match self {
-            TimeLeft::Closed => f.write_str("-"),
-            TimeLeft::Today => f.write_str("today"),
-            TimeLeft::Days(days) => write!(f, "in {days}d"),
-            TimeLeft::Late(days) => write!(f, "{days}d late"),
+            TimeLeft::Closed => [Part::Text("-"), none, none],
+            TimeLeft::Today => [Part::Text("today"), none, none],
+            TimeLeft::Days(days) => [Part::Text("in "), Part::Number(days), Part::Text("d")],
+            TimeLeft::Late(days) => [none, Part::Number(days), Part::Text("d late")],
         }
     }
 }
@@ -130,17 +144,11 @@ pub fn list(context: &Context, args: ListArgs, out: &mut dyn Write) -> anyhow::R
     }
     let mut table = Table::new(&["ID", "STATUS", "DUE", "LEFT", "TAGS", "TITLE"]);
     store.each_list_line(&filter, |line| {
-        table.cell_fmt(format_args!("{}", line.id));
+        table.cell_parts(&[Part::Number(line.id)]);
         table.cell(line.status.as_str());
-        if line.vague {
-            table.cell_fmt(format_args!("~{}", line.latest_text));
-        } else {
-            table.cell(line.latest_text);
-        }
-        table.cell_fmt(format_args!(
-            "{}",
-            time_left(line.status, line.latest, context.today)
-        ));
+        let mark = if line.vague { "~" } else { "" };
+        table.cell_parts(&[Part::Text(mark), Part::Text(line.latest_text)]);
+        table.cell_parts(&time_left(line.status, line.latest, context.today).parts());
         if line.tag_list.contains('\u{1f}') {
             table.clipped(&line.tags().collect::<Vec<_>>().join(","), 24);
         } else {
