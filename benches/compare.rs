@@ -7,7 +7,8 @@
 //!    followup `list --status open --due-before D+15` (no item is overdue on
 //!    D, so both name the same items; the counts are checked).
 //! 2. Taskwarrior: 10,000 items, then one add, modify/revise, done/close,
-//!    overdue list and export each, timed per command.
+//!    overdue list and export each, timed per command; then, for scale,
+//!    the export's bytes alone written from memory through the same pipe.
 //!
 //! Every figure is the median wall time of several runs of the real
 //! binaries, one process per command, as a user would run them. The two
@@ -26,6 +27,10 @@ use jiff::civil::Date;
 const RUNS: usize = 9;
 
 fn main() {
+    if let Some(file) = std::env::var_os(WRITE_FILE) {
+        write_file(Path::new(&file));
+        return;
+    }
     for (tool, package) in [("remind", "remind"), ("task", "taskwarrior")] {
         if Command::new(tool)
             .arg("--version")
@@ -201,6 +206,49 @@ fn against_taskwarrior(dir: &Path, n: usize) {
         Tool::Ours => followup(dir, &["export"]),
     });
     row(&label("export"), theirs, ours);
+
+    // How much of that is the bytes alone: the same export, already
+    // written, sent through a pipe as followup sends it (widened to 1 MiB)
+    // and read as every command above is read.
+    let exported = dir.join("export.json");
+    std::fs::write(&exported, followup(dir, &["export"])).unwrap();
+    let bytes = std::fs::metadata(&exported).unwrap().len();
+    let (theirs, alone) = side_by_side(|tool| match tool {
+        Tool::Theirs => task(&["export"]),
+        Tool::Ours => write_through_pipe(&exported),
+    });
+    row(
+        &format!(
+            "export's {:.1} MB alone, from memory, for scale",
+            bytes as f64 / 1e6
+        ),
+        theirs,
+        alone,
+    );
+}
+
+/// Set to a file's path, this bench only writes that file to stdout.
+const WRITE_FILE: &str = "FOLLOWUP_COMPARE_WRITE_FILE";
+
+/// The file's bytes written to stdout by this bench's own binary, which
+/// `write_file` does in a fresh process.
+fn write_through_pipe(file: &Path) -> Vec<u8> {
+    let mut command = Command::new(std::env::current_exe().expect("the bench's own path"));
+    command.env(WRITE_FILE, file);
+    output(command, "the bench's writer", &[])
+}
+
+/// Reads `file` into memory and writes it to stdout at once, through a
+/// pipe widened as followup widens it.
+fn write_file(file: &Path) {
+    use std::io::Write;
+    let bytes = std::fs::read(file).expect("the export to write");
+    // SAFETY: F_SETPIPE_SZ takes an integer and touches no memory of ours.
+    unsafe { libc::fcntl(1, libc::F_SETPIPE_SZ, 1 << 20) };
+    std::io::stdout()
+        .lock()
+        .write_all(&bytes)
+        .expect("writing the export");
 }
 
 fn month_name(month: i8) -> &'static str {
