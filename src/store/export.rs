@@ -11,8 +11,8 @@
 
 use std::io::Write;
 
-use rusqlite::Connection;
 use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::Store;
 use super::columns::{Columns, Cursor, Param};
@@ -24,35 +24,32 @@ use super::json_text::Layout;
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
-/// Ids in one run a reader renders as a piece: enough to outweigh starting
-/// three queries, few enough that the pieces waiting to be written stay
-/// small (about 200 kilobytes each). Small pieces also mean that the few
-/// buffers each reader fills go round again soon, where runs of 1,024 ids
-/// filled fresh memory for almost every run of an export of 10,000: a
-/// third more page faults, and 5% more time.
-const RUN_IDS: i64 = 256;
+/// Commitments in one run a reader renders as a piece: enough to outweigh
+/// starting three queries, few enough that the pieces waiting to be
+/// written stay small (about 200 kilobytes each). Small pieces also mean
+/// that the few buffers each reader fills go round again soon, where runs
+/// of 1,024 filled fresh memory for almost every run of an export of
+/// 10,000: a third more page faults, and 5% more time.
+const RUN_RECORDS: usize = 256;
 
 impl Store {
     /// Writes every commitment with its revisions and history as a JSON
     /// array, one record per line, from one consistent snapshot.
     pub fn export_json(&self, out: &mut dyn Write) -> Result<(), OutputError> {
-        self.export_json_with(out, RUN_IDS, reader_count())
+        self.export_json_with(out, RUN_RECORDS, reader_count())
     }
 
     fn export_json_with(
         &self,
         out: &mut dyn Write,
-        run_ids: i64,
+        run_records: usize,
         readers: usize,
     ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
-        let written = match self.plan_shared_export(run_ids, readers) {
-            Some(runs) => self.read_shared(&runs, readers, |run, elements, spent| {
-                framed.elements(&elements)?;
-                spent.give_back(run, elements);
-                Ok(())
-            }),
-            None => self.export_alone(&mut framed),
+        let written = match self.plan_shared_export(run_records, readers) {
+            Ok(Some(runs)) => self.export_shared(&runs, readers, &mut framed),
+            Ok(None) => self.export_alone(&mut framed),
+            Err(fault) => Err(fault),
         };
         self.finish_output(written, framed)
     }
@@ -60,51 +57,112 @@ impl Store {
     /// The runs of a shared-out export, planned holding the write lock, or
     /// `None` (and no transaction) to export on this connection alone: one
     /// core, too few commitments to share out, or no lock to be had.
-    fn plan_shared_export(&self, run_ids: i64, readers: usize) -> Option<ExportRuns> {
-        if readers < 2 || !self.lock_for_readers() {
-            return None;
+    fn plan_shared_export(
+        &self,
+        run_records: usize,
+        readers: usize,
+    ) -> Result<Option<ExportRuns>, Fault> {
+        if readers < 2 {
+            return Ok(None);
         }
-        match id_span(&self.conn) {
-            Ok(Some((first, last))) if last - first >= run_ids => Some(ExportRuns {
-                first,
-                last,
-                run_ids,
-            }),
-            _ => {
+        // Any cut of the ids into runs covers every commitment, so the
+        // cut may be made before the snapshot is.
+        let starts = run_starts(&self.conn, run_records)?;
+        if starts.len() < 2 || !self.lock_for_readers() {
+            return Ok(None);
+        }
+        match Tally::stored(&self.conn) {
+            Ok(stored) => Ok(Some(ExportRuns { starts, stored })),
+            Err(err) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                None
+                Err(err.into())
             }
         }
+    }
+
+    /// The export read by the readers, written run by run.
+    fn export_shared(
+        &self,
+        runs: &ExportRuns,
+        readers: usize,
+        framed: &mut Framed<'_>,
+    ) -> Result<(), Fault> {
+        let mut written = Tally::default();
+        self.read_shared(runs, readers, |run, rendered, spent| {
+            framed.elements(&rendered.elements)?;
+            written.add(&rendered.tally);
+            spent.give_back(run, rendered);
+            Ok(())
+        })?;
+        written.check_against(&runs.stored)
     }
 
     /// The whole export read by this connection, in one transaction.
     fn export_alone(&self, framed: &mut Framed<'_>) -> Result<(), Fault> {
         self.conn.execute_batch("BEGIN")?;
+        let stored = Tally::stored(&self.conn)?;
         let mut queries = Queries::prepare(&self.conn)?;
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
-        queries.push_records(i64::MIN, i64::MAX, &mut buffer, |full| {
+        let mut written = Tally::default();
+        queries.push_records(i64::MIN, i64::MAX, &mut buffer, &mut written, |full| {
             framed.elements(full)?;
             full.clear();
             Ok(())
         })?;
-        framed.elements(&buffer)
+        framed.elements(&buffer)?;
+        written.check_against(&stored)
     }
 }
 
-/// An export cut into runs of `run_ids` ids from `first` to `last`.
+/// The first id of each run of `run_records` commitments, in order, the
+/// first run starting at the lowest id there could be. Ids may be spread
+/// over the whole range of 64-bit numbers (an import keeps them), so runs
+/// are cut by the ids there are, not by arithmetic on them. Each cut costs
+/// SQLite a step per commitment passed over, without reading any row.
+fn run_starts(conn: &Connection, run_records: usize) -> rusqlite::Result<Vec<i64>> {
+    let Some(first) = conn.query_row("SELECT min(id) FROM commitments", [], |row| {
+        row.get::<_, Option<i64>>(0)
+    })?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut next =
+        conn.prepare("SELECT id FROM commitments WHERE id >= ?1 ORDER BY id LIMIT 1 OFFSET ?2")?;
+    let step = i64::try_from(run_records.max(1)).unwrap_or(i64::MAX);
+    let mut starts = vec![i64::MIN];
+    let mut start = first;
+    while let Some(id) = next
+        .query_row([start, step], |row| row.get::<_, i64>(0))
+        .optional()?
+    {
+        starts.push(id);
+        start = id;
+    }
+    Ok(starts)
+}
+
+/// An export cut into runs of commitments: run `k` holds the ids from
+/// `starts[k]` up to the next start, the last run every id from its start.
 struct ExportRuns {
-    first: i64,
-    last: i64,
-    run_ids: i64,
+    starts: Vec<i64>,
+    /// What the snapshot holds, for the export to be checked against.
+    stored: Tally,
+}
+
+/// A run as a reader rendered it.
+#[derive(Default)]
+struct RenderedRun {
+    /// The run's records, each as `,\n` and the record.
+    elements: Vec<u8>,
+    tally: Tally,
 }
 
 impl SharedWork for ExportRuns {
     type Reader<'conn> = Queries<'conn>;
-    /// The run's records, each as `,\n` and the record.
-    type Rendered = Vec<u8>;
+    type Rendered = RenderedRun;
 
     fn runs(&self) -> usize {
-        usize::try_from((self.last - self.first) / self.run_ids + 1).unwrap_or(0)
+        self.starts.len()
     }
 
     fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Queries<'conn>> {
@@ -115,26 +173,72 @@ impl SharedWork for ExportRuns {
         &self,
         queries: &mut Queries<'_>,
         run: usize,
-        out: &mut Vec<u8>,
+        out: &mut RenderedRun,
     ) -> Result<(), Fault> {
-        let from = self.first + i64::try_from(run).unwrap_or(i64::MAX) * self.run_ids;
-        let to = (from + self.run_ids - 1).min(self.last);
-        out.clear();
-        queries.push_records(from, to, out, |_| Ok(()))
+        let from = self.starts[run];
+        let to = self
+            .starts
+            .get(run + 1)
+            .map_or(i64::MAX, |next| next.saturating_sub(1));
+        out.elements.clear();
+        out.tally = Tally::default();
+        queries.push_records(from, to, &mut out.elements, &mut out.tally, |_| Ok(()))
     }
 }
 
-/// Two lookups at the ends of the table: `SELECT min(id), max(id)` in one
-/// would scan the whole table.
-const SPAN: &str = "SELECT (SELECT min(id) FROM commitments), (SELECT max(id) FROM commitments)";
+/// Counts of the rows an export is made of.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    commitments: u64,
+    revisions: u64,
+    events: u64,
+}
 
-/// The lowest and highest commitment ids, if there are any.
-fn id_span(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
-    conn.query_row(SPAN, [], |row| {
-        Ok(row
-            .get::<_, Option<i64>>(0)?
-            .zip(row.get::<_, Option<i64>>(1)?))
-    })
+/// The rows of each kind in the snapshot. SQLite counts from the pages'
+/// own headers, without reading the rows.
+const STORED: &str = "SELECT (SELECT count(*) FROM commitments), (SELECT count(*) FROM deadlines),
+                             (SELECT count(*) FROM events)";
+
+impl Tally {
+    fn stored(conn: &Connection) -> rusqlite::Result<Tally> {
+        conn.query_row(STORED, [], |row| {
+            let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+            Ok(Tally {
+                commitments: count(0)?,
+                revisions: count(1)?,
+                events: count(2)?,
+            })
+        })
+    }
+
+    fn add(&mut self, other: &Tally) {
+        self.commitments += other.commitments;
+        self.revisions += other.revisions;
+        self.events += other.events;
+    }
+
+    /// A page damaged in a way SQLite does not notice on the way can hide
+    /// the rows on it from a search by id: the export would be short, and
+    /// look whole. What was written must be what the snapshot holds.
+    fn check_against(&self, stored: &Tally) -> Result<(), Fault> {
+        if self == stored {
+            return Ok(());
+        }
+        let detail = format!(
+            "the export read {} of its {} commitments, {} of its {} revisions and {} of its {} history events; \
+             what was written is incomplete, and `followup doctor` shows the damage",
+            self.commitments,
+            stored.commitments,
+            self.revisions,
+            stored.revisions,
+            self.events,
+            stored.events
+        );
+        Err(Fault::Read(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some(detail),
+        )))
+    }
 }
 
 /// The three statements an export walks side by side over a run of ids.
@@ -172,6 +276,7 @@ impl<'conn> Queries<'conn> {
         from: i64,
         to: i64,
         out: &mut Vec<u8>,
+        tally: &mut Tally,
         mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
         let span = [Param::Int(from), Param::Int(to)];
@@ -186,7 +291,8 @@ impl<'conn> Queries<'conn> {
             let revisions = &mut self.revisions_json;
             revisions.clear();
             let mut current = None;
-            push_children(
+            tally.commitments += 1;
+            tally.revisions += push_children(
                 &mut self.revisions,
                 commitment.id(),
                 revisions,
@@ -209,7 +315,7 @@ impl<'conn> Queries<'conn> {
             out.extend_from_slice(b",\"revisions\":[");
             out.extend_from_slice(revisions);
             out.extend_from_slice(b"],\"history\":[");
-            push_children(&mut self.history, commitment.id(), out, |row, out| {
+            tally.events += push_children(&mut self.history, commitment.id(), out, |row, out| {
                 StoredEvent::read(row, 1).map(|event| event.push(out))
             })?;
             out.extend_from_slice(b"]}");
@@ -240,14 +346,14 @@ fn missing_deadline(commitment: &StoredCommitment<'_>) -> rusqlite::Error {
 
 /// Appends, comma-separated, the rows of a side cursor (commitment id in
 /// column 0) that belong to commitment `id`, leaving the cursor on the
-/// first row of the next commitment.
+/// first row of the next commitment; says how many it appended.
 fn push_children(
     rows: &mut Cursor<'_>,
     id: i64,
     out: &mut Vec<u8>,
     mut push: impl FnMut(Columns<'_>, &mut Vec<u8>) -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
-    let mut any = false;
+) -> rusqlite::Result<u64> {
+    let mut pushed = 0;
     while let Some(row) = rows.row() {
         let owner = row.int(0)?;
         if owner > id {
@@ -257,15 +363,15 @@ fn push_children(
         // foreign keys make that impossible); it is passed over, not
         // misfiled.
         if owner == id {
-            if any {
+            if pushed > 0 {
                 out.push(b',');
             }
-            any = true;
+            pushed += 1;
             push(row, out)?;
         }
         rows.advance()?;
     }
-    Ok(())
+    Ok(pushed)
 }
 
 #[cfg(test)]
@@ -312,9 +418,11 @@ mod tests {
         store
     }
 
-    fn exported(store: &Store, run_ids: i64, readers: usize) -> String {
+    fn exported(store: &Store, run_records: usize, readers: usize) -> String {
         let mut out = Vec::new();
-        store.export_json_with(&mut out, run_ids, readers).unwrap();
+        store
+            .export_json_with(&mut out, run_records, readers)
+            .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -322,7 +430,7 @@ mod tests {
     fn every_way_of_sharing_out_the_reading_writes_the_same_export() {
         let dir = tempfile::tempdir().unwrap();
         let store = desk(&dir.path().join("desk.db"), 200);
-        let alone = exported(&store, RUN_IDS, 1);
+        let alone = exported(&store, RUN_RECORDS, 1);
         let records: Vec<serde_json::Value> = serde_json::from_str(&alone).unwrap();
         assert_eq!(records.len(), 200);
         for (run_ids, readers) in [(1, 2), (7, 2), (64, 3), (199, 2), (200, 4), (1000, 2)] {
@@ -335,11 +443,14 @@ mod tests {
     }
 
     #[test]
-    fn ids_with_gaps_leave_empty_runs_out() {
+    fn ids_far_apart_are_cut_into_runs_by_the_ids_there_are() {
         let dir = tempfile::tempdir().unwrap();
         let source = desk(&dir.path().join("source.db"), 6);
         let mut records = source.export().unwrap();
-        for (record, id) in records.iter_mut().zip([1, 2, 900, 901, 5000, 77_777]) {
+        for (record, id) in records
+            .iter_mut()
+            .zip([1, 2, 900, 77_777, 1 << 62, i64::MAX])
+        {
             record.commitment.id = id;
         }
         let mut store = Store::open(&dir.path().join("gaps.db"), Check::Full).unwrap();
@@ -347,10 +458,15 @@ mod tests {
             .into_iter()
             .map(|record| Ok(ImportItem::new("test".into(), record, true)));
         store.import(items, ImportMode::KeepIds).unwrap();
-        let alone = exported(&store, RUN_IDS, 1);
+        let alone = exported(&store, RUN_RECORDS, 1);
         assert_eq!(alone.lines().count(), 6 + 2);
         assert_eq!(exported(&store, 3, 2), alone);
         assert_eq!(exported(&store, 100, 4), alone);
+        assert_eq!(
+            run_starts(&store.conn, 2).unwrap(),
+            [i64::MIN, 900, 1 << 62]
+        );
+        assert_eq!(run_starts(&store.conn, 6).unwrap(), [i64::MIN]);
     }
 
     #[test]
@@ -416,7 +532,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("desk.db");
         let store = desk(&path, 100);
-        let alone = exported(&store, RUN_IDS, 1);
+        let alone = exported(&store, RUN_RECORDS, 1);
         let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch("BEGIN IMMEDIATE; DELETE FROM tags;")
