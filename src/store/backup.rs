@@ -756,6 +756,7 @@ impl Store {
         match placed {
             Ok(()) => {
                 sync_folder(&parent_folder(database));
+                back_to_wal(database);
                 Ok(())
             }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -770,6 +771,22 @@ impl Store {
             }),
         }
     }
+}
+
+/// Puts a database just given its name back in WAL mode, which its
+/// header records: a replicator such as Litestream, and every command's
+/// expectations, want WAL from the first moment, not from whichever
+/// command (a read-only `list`, even) opens the file next. Best effort:
+/// should another process have opened it already, that open switches it.
+fn back_to_wal(database: &Path) {
+    let Ok(conn) = Connection::open_with_flags(
+        database,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return;
+    };
+    let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
+    let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
