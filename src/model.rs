@@ -628,8 +628,9 @@ pub fn check_ends_after(
 ) -> Result<(), String> {
     if deadline.latest < on {
         return Err(format!(
-            "the deadline {:?} ends {}, before {event} on {on}; check its year{fix}",
-            deadline.expression, deadline.latest
+            "the deadline {} ends {}, before {event} on {on}; check its year{fix}",
+            Quoted(&deadline.expression),
+            deadline.latest
         ));
     }
     Ok(())
@@ -641,7 +642,7 @@ pub fn check_ends_after(
 pub fn check_not_to_come(date: Date, today: Date, what: &str, flag: &str) -> Result<(), String> {
     if date > today.tomorrow().unwrap_or(today) {
         return Err(format!(
-            "{flag} {date} is after today ({today}); give the date {what}"
+            "{flag} {date} is after today ({today}, with a day's grace for time zones); give the date {what}"
         ));
     }
     Ok(())
@@ -664,10 +665,39 @@ pub fn one_line(message: &str) -> String {
 pub fn preview(value: &str) -> String {
     const LIMIT: usize = 60;
     if value.chars().count() <= LIMIT {
-        format!("{value:?}")
+        Quoted(value).to_string()
     } else {
         let head: String = value.chars().take(LIMIT).collect();
-        format!("{head:?}… ({} characters)", value.chars().count())
+        format!("{}… ({} characters)", Quoted(&head), value.chars().count())
+    }
+}
+
+/// Text in double quotes, as an analyst typed it: Arabic with its
+/// diacritics, accents and emoji as they are (Rust's `{:?}` writes a
+/// kasra as `\u{650}`). Only what could hide or disturb the quote is
+/// escaped: the quote mark and backslash, control characters, and the bidi
+/// controls that would turn around the rest of the line.
+pub struct Quoted<'a>(pub &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' | '\\' => write!(f, "\\{c}")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                '\0' => f.write_str("\\0")?,
+                '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                    write!(f, "\\u{{{:x}}}", u32::from(c))?
+                }
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
     }
 }
 
@@ -722,6 +752,16 @@ impl NewCommitment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_text_keeps_arabic_diacritics_and_escapes_what_could_disturb_the_line() {
+        assert_eq!(Quoted("خِلالَ شَهرين").to_string(), "\"خِلالَ شَهرين\"");
+        assert_eq!(Quoted("café 会议 🇸🇾").to_string(), "\"café 会议 🇸🇾\"");
+        assert_eq!(
+            Quoted("a\"b\\c\nd\te\u{1b}[31m\u{202e}f\u{85}").to_string(),
+            "\"a\\\"b\\\\c\\nd\\te\\u{1b}[31m\\u{202e}f\\u{85}\""
+        );
+    }
 
     #[test]
     fn dates_are_written_as_display_writes_them() {

@@ -391,3 +391,66 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
+
+/// `add` records a deadline already past without `--announced`, dating the
+/// announcement the day it was recorded. That date does not hold back the
+/// slips that follow, which are as past as the deadline they move.
+#[test]
+fn a_past_deadline_recorded_without_its_announcement_can_slip_to_another_past_day() {
+    let desk = Desk::new();
+    let id = desk.add(&["Hold the committee meeting", "--due", "by 1 January 2026"]);
+    let id = id.to_string();
+    let run = desk.run(&["revise", &id, "--due", "by 2 January 2026"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("recorded as overdue"),
+        "{}",
+        run.stderr()
+    );
+    desk.run(&[
+        "revise",
+        &id,
+        "--due",
+        "by 9 January 2026",
+        "--from",
+        "2025-12-01",
+    ])
+    .ok();
+    let shown = desk.run(&["show", &id, "--json"]).json();
+    assert_eq!(shown["deadline"]["latest"], "2026-01-09");
+    assert_eq!(shown["deadline"]["version"], 3);
+    // A deadline still ending before the day it was stated is refused.
+    let err = desk.refuses(&[
+        "revise",
+        &id,
+        "--due",
+        "by 1 November 2025",
+        "--from",
+        "2025-12-01",
+    ]);
+    assert!(err.contains("before it was stated on 2025-12-01"), "{err}");
+}
+
+/// An Arabic deadline with its diacritics is shown as it was written, in
+/// `show` and `parse`, not as escapes.
+#[test]
+fn a_deadline_with_arabic_diacritics_is_shown_as_written() {
+    let desk = Desk::new();
+    let id = desk.add(&[
+        "اجتماعٌ مُهمّ",
+        "--due",
+        "خِلالَ شَهرين",
+        "--announced",
+        "2025-10-15",
+    ]);
+    let shown = desk.run(&["show", &id.to_string()]).ok();
+    assert!(shown.contains("\"خِلالَ شَهرين\": by 2025-12-15"), "{shown}");
+    assert!(!shown.contains("\\u{"), "{shown}");
+    let parsed = desk
+        .run(&["parse", "خِلالَ شَهرين", "--from", "2025-10-15"])
+        .ok();
+    assert!(
+        parsed.starts_with("\"خِلالَ شَهرين\": by 2025-12-15"),
+        "{parsed}"
+    );
+}

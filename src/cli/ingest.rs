@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use super::table::for_terminal;
 use super::{Context, parse_date, print_json};
 use crate::ingest::{self, AnnouncedFrom, Candidate, Extraction};
-use crate::model::{self, NewCommitment};
+use crate::model::{self, NewCommitment, Quoted};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -130,8 +130,9 @@ fn review(found: &Extraction, name: &str, out: &mut dyn Write) -> anyhow::Result
                 let vague = if d.vague { " (vague)" } else { "" };
                 writeln!(
                     out,
-                    "   deadline    {:?} → {}{vague}",
-                    d.expression, d.latest
+                    "   deadline    {} → {}{vague}",
+                    Quoted(&d.expression),
+                    d.latest
                 )?;
             }
             None => writeln!(out, "   deadline    none named (add one by hand)")?,
@@ -140,7 +141,7 @@ fn review(found: &Extraction, name: &str, out: &mut dyn Write) -> anyhow::Result
             .mentions
             .iter()
             .filter(|m| Some(&m.deadline) != c.deadline.as_ref())
-            .map(|m| format!("{:?}", m.text))
+            .map(|m| Quoted(&m.text).to_string())
             .collect();
         if !others.is_empty() {
             writeln!(out, "   also said   {}", others.join(", "))?;

@@ -209,15 +209,23 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let mut store = context.store()?;
-    let announced = store.get(args.id)?.announced;
-    if args.from.is_some() && anchor < announced {
-        anyhow::bail!(
-            "--from {anchor} is before commitment {}'s announcement on {announced}; a deadline is restated after it was announced",
-            args.id
-        );
+    let commitment = store.get(args.id)?;
+    let announced = commitment.announced;
+    // A deadline already past when it was recorded, without --announced,
+    // dated the announcement the day it was recorded, not the day it was
+    // made: that date says nothing about when a slip can have been stated
+    // or where it can end.
+    let announcement_known = commitment.deadline.deadline.latest >= announced;
+    if announcement_known {
+        if args.from.is_some() && anchor < announced {
+            anyhow::bail!(
+                "--from {anchor} is before commitment {}'s announcement on {announced}; a deadline is restated after it was announced",
+                args.id
+            );
+        }
+        model::check_ends_after(&deadline, announced, "the announcement", "")
+            .map_err(anyhow::Error::msg)?;
     }
-    model::check_ends_after(&deadline, announced, "the announcement", "")
-        .map_err(anyhow::Error::msg)?;
     store.revise(
         args.id,
         &deadline,

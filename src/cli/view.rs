@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use super::table::{Part, Table};
 use super::{Context, parse_date, parse_id, print_json};
 use crate::deadline::Deadline;
-use crate::model::{CommitmentId, Event, EventKind, Status};
+use crate::model::{CommitmentId, Event, EventKind, Quoted, Status};
 use crate::store::{Filter, Store};
 
 #[derive(Debug, Args)]
@@ -174,18 +174,25 @@ fn print_json_list(store: &Store, filter: &Filter, out: &mut dyn Write) -> anyho
 fn describe_deadline(d: &Deadline) -> String {
     if d.vague {
         format!(
-            "{:?}: vague; assumed by {} (counted from {})",
-            d.expression, d.latest, d.anchor
+            "{}: vague; assumed by {} (counted from {})",
+            Quoted(&d.expression),
+            d.latest,
+            d.anchor
         )
     } else if d.earliest != d.anchor {
         format!(
-            "{:?}: from {} to {} (counted from {})",
-            d.expression, d.earliest, d.latest, d.anchor
+            "{}: from {} to {} (counted from {})",
+            Quoted(&d.expression),
+            d.earliest,
+            d.latest,
+            d.anchor
         )
     } else {
         format!(
-            "{:?}: by {} (counted from {})",
-            d.expression, d.latest, d.anchor
+            "{}: by {} (counted from {})",
+            Quoted(&d.expression),
+            d.latest,
+            d.anchor
         )
     }
 }
@@ -204,7 +211,7 @@ fn describe_event(event: &Event) -> String {
             .detail
             .get(key)
             .and_then(|v| serde_json::from_value::<Deadline>(v.clone()).ok())
-            .map(|d| format!("{:?} → {}", d.expression, d.latest))
+            .map(|d| format!("{} → {}", Quoted(&d.expression), d.latest))
             .unwrap_or_default()
     };
     match event.kind {

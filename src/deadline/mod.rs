@@ -114,7 +114,8 @@ pub struct Deadline {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "cannot read {input:?} as a deadline{}; try a form such as \"2025-12-15\", \"by 30 November 2025\", \"within two months\", \"by the end of the year\" or \"خلال شهرين\"",
+    "cannot read {} as a deadline{}; try a form such as \"2025-12-15\", \"by 30 November 2025\", \"within two months\", \"by the end of the year\" or \"خلال شهرين\"",
+    crate::model::Quoted(.input),
     hint_suffix(.hint.as_deref())
 )]
 pub struct ParseError {
@@ -236,7 +237,8 @@ impl Deadline {
                 };
                 let understood = &expression[start..toks[found.end - 1].original_end];
                 Err(fail(Some(format!(
-                    "only {understood:?} reads as a deadline, the words after it do not"
+                    "only {} reads as a deadline, the words after it do not",
+                    crate::model::Quoted(understood)
                 ))))
             }
             None => Err(fail(ambiguous(expression, anchor, options))),
@@ -791,7 +793,8 @@ fn ambiguous(expression: &str, anchor: Date, options: &Options) -> Option<String
     };
     Deadline::read(&suggestion, anchor, options).ok()?;
     Some(format!(
-        "a month or a year alone could mean its first day or its last: say {suggestion:?}, or give the day"
+        "a month or a year alone could mean its first day or its last: say {}, or give the day",
+        crate::model::Quoted(&suggestion)
     ))
 }
 

@@ -675,8 +675,9 @@ impl Store {
             // it would re-arm reminders the desk already had.
             if previous.latest == deadline.latest && previous.vague == deadline.vague {
                 return Err(Error::Rejected(format!(
-                    "commitment {id}'s deadline already ends {} ({:?}); nothing was recorded. Give the new deadline, or `followup note {id}` to record news that does not move it",
-                    previous.latest, previous.expression
+                    "commitment {id}'s deadline already ends {} ({}); nothing was recorded. Give the new deadline, or `followup note {id}` to record news that does not move it",
+                    previous.latest,
+                    crate::model::Quoted(&previous.expression)
                 )));
             }
             let next = version + 1;
