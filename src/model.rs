@@ -448,7 +448,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// an email header or break a table.
 pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
-    if trimmed.chars().all(invisible) {
+    if trimmed.chars().all(blank) {
         return Err(format!("{field} is empty; {}", when_empty(field)));
     }
     let count = trimmed.chars().count();
@@ -472,6 +472,15 @@ pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String
         ));
     }
     Ok(trimmed.to_string())
+}
+
+/// Characters that show nothing on their own: the invisible ones, the
+/// braille blank (U+2800, a common "empty" name online), and marks that
+/// only ever sit on another character (accents, Arabic vowel marks,
+/// which take no column of their own). A field of nothing but these
+/// would look empty, or show a stray accent, wherever it is shown.
+fn blank(c: char) -> bool {
+    invisible(c) || c == '\u{2800}' || unicode_width::UnicodeWidthChar::width(c) == Some(0)
 }
 
 /// Characters that take no room on screen: spaces, and the format
@@ -518,7 +527,7 @@ pub fn check_text(field: &str, value: &str) -> Result<String, String> {
             preview(value)
         ));
     }
-    if value.chars().all(invisible) {
+    if value.chars().all(blank) {
         return Err(format!("{field} is empty; {}", when_empty(field)));
     }
     Ok(value.to_string())

@@ -42,6 +42,22 @@ fn malformed_dates_are_refused_naming_the_value() {
     assert!(err.contains("\"15/10\" is not a date"), "{err}");
     let err = desk.refuses(&["revise", &id, "--due", "yesterday-ish"]);
     assert!(err.contains("yesterday-ish"), "{err}");
+    // A date with a time is not a date: the time would be dropped unsaid.
+    for (flag, value) in [
+        ("--announced", "2025-10-15T23:59:59"),
+        ("--announced", "2025-10-15T23:59:59+14:00"),
+        ("--announced", "2025-10-15 10:00"),
+    ] {
+        let err = desk.refuses(&["add", "X", "--due", "soon", flag, value]);
+        assert!(
+            err.contains(&format!("\"{value}\" is not a date")) && err.contains("without a time"),
+            "{err}"
+        );
+    }
+    let err = desk.refuses(&["list", "--due-before", "2030-01-01T05:00"]);
+    assert!(err.contains("is not a date"), "{err}");
+    let err = desk.refuses(&["revise", &id, "--due", "soon", "--from", "2025-10-16T00:00"]);
+    assert!(err.contains("is not a date"), "{err}");
 }
 
 #[test]
@@ -258,12 +274,21 @@ fn commands_that_only_read_create_no_database() {
 #[test]
 fn a_title_of_nothing_visible_or_with_a_line_separator_is_refused() {
     let (desk, _) = desk_with_one();
-    for blank in ["\u{200b}\u{200b}", "\u{feff}", "\u{200f} \u{200e}"] {
+    for blank in [
+        "\u{200b}\u{200b}",
+        "\u{feff}",
+        "\u{200f} \u{200e}",
+        "\u{2800}",
+        "\u{301}",
+        " \u{650}\u{64e} ",
+    ] {
         let err = desk.refuses(&["add", blank, "--due", "2026-01-01"]);
         assert!(err.contains("title is empty"), "{blank:?}: {err}");
     }
     let err = desk.refuses(&["add", "one\u{2028}two", "--due", "2026-01-01"]);
     assert!(err.contains("one line"), "{err}");
+    // Marks on letters are part of a title, not a blank one.
+    desk.add(&["اجتماعٌ مُهمّ في İstanbul", "--due", "2026-01-01"]);
 }
 
 #[test]

@@ -229,9 +229,9 @@ pub(crate) fn make_data_folder(config: &Config) -> anyhow::Result<()> {
 
 /// Reads a civil date, naming the bad value and the expected form.
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    let date = text.trim().parse::<Date>().map_err(|_| {
+    let date = crate::deadline::iso_date(text.trim()).ok_or_else(|| {
         format!(
-            "{} is not a date; use YYYY-MM-DD, e.g. 2025-10-15",
+            "{} is not a date; use YYYY-MM-DD, e.g. 2025-10-15 (a day alone, without a time)",
             crate::model::preview(text)
         )
     })?;

@@ -720,6 +720,16 @@ fn could_start(text: &str, tok: &Token) -> bool {
     }
 }
 
+/// A day written `YYYY-MM-DD` and nothing else. jiff's own reading also
+/// takes a date-time and drops the time (and any UTC offset) without a
+/// word, which would hide an analyst's mistake.
+pub fn iso_date(text: &str) -> Option<Date> {
+    if !has_iso_date_shape(text.as_bytes()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// `YYYY-MM-DD`: the shape of a date as ISO 8601 (and `Date`'s
 /// `Display`) writes it, whether or not the calendar has that day.
 ///
