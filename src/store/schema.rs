@@ -235,6 +235,17 @@ const V8_NO_UNUSED_TAG_INDEX: &str = r#"
 DROP INDEX tags_by_tag;
 "#;
 
+const V9_DEADLINE_VERSIONS_ARE_NEVER_DELETED: &str = r#"
+-- A commitment's deadline versions are its history of slips, kept as
+-- its events are: v1 refused changing one, and now deleting one too. A
+-- version deleted by hand also left its commitment without the deadline
+-- it points to, which stopped every export.
+CREATE TRIGGER IF NOT EXISTS deadlines_are_append_only_delete BEFORE DELETE ON deadlines
+BEGIN
+    SELECT RAISE(ABORT, 'deadline versions are append-only');
+END;
+"#;
+
 /// Edits the CHECKs of [`V7_CHECKS_WITHOUT_TEMPORARY_TABLES`] where the
 /// CREATE statement holds them as written; a schema edited by hand is left
 /// as it is, and works as before.
@@ -267,12 +278,13 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V6_LIST_IN_ORDER_FROM_THE_INDEX),
         M::up_with_hook("", v7_checks_without_temporary_tables),
         M::up(V8_NO_UNUSED_TAG_INDEX),
+        M::up(V9_DEADLINE_VERSIONS_ARE_NEVER_DELETED),
     ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    8
+    9
 }
 
 /// What `conn` lacks of the tables and columns of the latest schema, each
@@ -336,6 +348,36 @@ mod tests {
             "{missing:?}"
         );
         assert!(missing.contains(&"outbox".to_string()), "{missing:?}");
+    }
+
+    #[test]
+    fn history_and_deadline_versions_cannot_be_changed_or_deleted() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO commitments (id, title, announced, deadline_version, latest, created_at, updated_at)
+             VALUES (1, 'open', '2025-10-15', 1, '2025-12-15', 'x', 'x');
+             INSERT INTO deadlines (commitment_id, version, expression, earliest, latest, vague, anchor, at)
+             VALUES (1, 1, 'within two months', '2025-10-15', '2025-12-15', 0, '2025-10-15', 'x');
+             INSERT INTO events (commitment_id, at, author, kind) VALUES (1, 'x', 'desk', 'created');",
+        )
+        .unwrap();
+        for (statement, refusal) in [
+            ("DELETE FROM deadlines", "deadline versions are append-only"),
+            (
+                "UPDATE deadlines SET latest = '2026-01-01'",
+                "deadline versions are append-only",
+            ),
+            ("DELETE FROM events", "history is append-only"),
+            (
+                "UPDATE events SET author = 'someone else'",
+                "history is append-only",
+            ),
+            ("DELETE FROM commitments", "commitments are never deleted"),
+        ] {
+            let err = conn.execute_batch(statement).unwrap_err().to_string();
+            assert!(err.contains(refusal), "{statement}: {err}");
+        }
     }
 
     #[test]
