@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = followup::cli::Cli::parse();
+    let cli = match followup::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let daemon = matches!(cli.command, followup::cli::Command::Daemon(_));
     init_logging(daemon);
     if matches!(
@@ -35,6 +38,39 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// A mistake in the arguments, said on one line as every other error is:
+/// clap spreads it over several (the error, the values allowed, a usage
+/// line, a pointer to `--help`). Help and the version are written as clap
+/// lays them out.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return code;
+    }
+    eprintln!("{}", lines_joined(&err.render().to_string()));
+    code
+}
+
+/// Non-empty lines, trimmed, joined into one: after a line ending in a
+/// colon by a space (what follows is its list), otherwise by "; ".
+fn lines_joined(text: &str) -> String {
+    let mut joined = String::new();
+    for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        if !joined.is_empty() {
+            joined.push_str(if joined.ends_with(':') { " " } else { "; " });
+        }
+        joined.push_str(line);
+    }
+    joined
 }
 
 /// sysexits(3)'s "configuration error". The systemd unit names it in

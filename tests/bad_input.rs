@@ -550,3 +550,39 @@ fn a_corrupt_database_is_refused_and_not_written() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }
+
+/// Mistakes in the arguments are said on one line, as every other error
+/// is, naming the value and what is allowed.
+#[test]
+fn argument_mistakes_are_one_line_naming_the_value() {
+    let (desk, id) = desk_with_one();
+    for (args, says) in [
+        (
+            vec!["close", id.as_str(), "--outcome", "done"],
+            "\"done\" is not an outcome (use fulfilled, partial, missed or withdrawn)",
+        ),
+        (
+            vec!["add", "X"],
+            "required arguments were not provided: --due <EXPR>",
+        ),
+        (
+            vec!["lsit"],
+            "unrecognized subcommand 'lsit'; tip: a similar subcommand exists: 'list'",
+        ),
+        (vec!["show", "abc"], "\"abc\" is not a commitment id"),
+    ] {
+        let before = desk.snapshot();
+        let run = desk.run(&args);
+        assert_eq!(run.output.status.code(), Some(2), "{args:?}");
+        let err = run.stderr();
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert!(before == desk.snapshot(), "{args:?} changed the database");
+    }
+    // Help is laid out as ever, on stdout.
+    let help = desk.run(&["add", "--help"]).ok();
+    assert!(help.lines().count() > 5, "{help}");
+}
