@@ -140,4 +140,10 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     assert_eq!(out[0]["deadline"], serde_json::Value::Null);
     let err = desk.refuses(&["ingest", undated.to_str().unwrap(), "--accept", "1"]);
     assert!(err.contains("names no deadline"), "{err}");
+    // The review suggests no --accept that would be refused.
+    let review = desk.run(&["ingest", undated.to_str().unwrap()]).ok();
+    assert!(review.contains("None names a deadline"), "{review}");
+    assert!(!review.contains("--accept"), "{review}");
+    let review = desk.run(&["ingest", &file]).ok();
+    assert!(review.contains("--accept 1 [--tag T]"), "{review}");
 }

@@ -157,15 +157,28 @@ fn review(found: &Extraction, name: &str, out: &mut dyn Write) -> anyhow::Result
             for_terminal(&c.quote.replace('\n', " "))
         )?;
     }
-    let example = if found.candidates.len() == 1 {
-        "1"
+    // Only candidates with a deadline can be stored as they are; the
+    // example names the first of them (two, where there are).
+    let storable: Vec<String> = found
+        .candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.deadline.is_some())
+        .map(|(i, _)| (i + 1).to_string())
+        .take(2)
+        .collect();
+    if storable.is_empty() {
+        writeln!(
+            out,
+            "\nNone names a deadline; record the right ones with followup add TITLE --due EXPR"
+        )?;
     } else {
-        "1,2"
-    };
-    writeln!(
-        out,
-        "\nStore the right ones with: followup ingest {name} --accept {example} [--tag T]…"
-    )?;
+        writeln!(
+            out,
+            "\nStore the right ones with: followup ingest {name} --accept {} [--tag T]…",
+            storable.join(",")
+        )?;
+    }
     Ok(())
 }
 
