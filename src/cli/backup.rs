@@ -40,10 +40,10 @@ pub fn backup(context: &Context, args: BackupArgs, out: &mut dyn Write) -> anyho
     let report = store.backup(&args.path, args.force)?;
     writeln!(
         out,
-        "Backed up {} to {}: {} commitments, {} KiB, schema {}, integrity_check ok ({:.2} s).",
+        "Backed up {} to {}: {}, {} KiB, schema {}, integrity_check ok ({:.2} s).",
         shown(store.path()),
         shown(&report.path),
-        report.commitments,
+        commitments(report.commitments),
         report.bytes.div_ceil(1024),
         report.schema_version,
         report.elapsed.as_secs_f64()
@@ -93,13 +93,21 @@ pub fn restore(context: &Context, args: RestoreArgs, out: &mut dyn Write) -> any
     };
     writeln!(
         out,
-        "Restored {} from {}: {} commitments{migrated}.",
+        "Restored {} from {}: {}{migrated}.",
         shown(database),
         shown(&args.path),
-        report.commitments
+        commitments(report.commitments)
     )?;
     if let Some(kept) = &report.kept {
         writeln!(out, "The database it replaced is kept as {}.", shown(kept))?;
     }
     Ok(())
+}
+
+/// "1 commitment", "2 commitments".
+fn commitments(count: impl Into<u64>) -> String {
+    match count.into() {
+        1 => "1 commitment".to_string(),
+        n => format!("{n} commitments"),
+    }
 }
