@@ -654,6 +654,7 @@ impl Row {
                         .and_then(|_| event.check_detail())
                         .map_err(|why| format!("history[{place}]: {why}"))?;
                 }
+                model::check_status_follows_history(status, &history)?;
                 history
             }
             None => {

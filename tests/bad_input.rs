@@ -479,6 +479,155 @@ fn an_imported_history_is_held_to_the_rules_of_note_and_revise() {
 }
 
 #[test]
+fn an_imported_event_without_a_field_its_kind_always_has_is_refused() {
+    let (desk, id) = desk_with_one();
+    desk.run(&["revise", &id, "--due", "2026-01-31"]).ok();
+    desk.run(&["note", &id, "Talks resumed"]).ok();
+    desk.run(&["close", &id, "--outcome", "missed"]).ok();
+    desk.run(&["reopen", &id]).ok();
+    // created, revised, note, closed, reopened.
+    let exported = desk.run(&["export"]).json();
+    let record = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut record = exported[0].clone();
+        record["id"] = 7.into();
+        change(&mut record);
+        serde_json::to_vec(&serde_json::json!([record])).unwrap()
+    };
+    let drop = |place: usize, field: &'static str| {
+        move |r: &mut serde_json::Value| {
+            r["history"][place].as_object_mut().unwrap().remove(field);
+        }
+    };
+    let cases: [(&str, Vec<u8>, &str); 8] =
+        [
+            (
+                "created.json",
+                record(&drop(0, "deadline")),
+                "history[0]: a created event has no \"deadline\"",
+            ),
+            (
+                "revised.json",
+                record(&drop(1, "to")),
+                "history[1]: a revised event has no \"to\"",
+            ),
+            (
+                "note.json",
+                record(&drop(2, "text")),
+                "history[2]: a note event has no \"text\"; give it, as every note event has text",
+            ),
+            (
+                "null.json",
+                record(&|r| r["history"][2]["text"] = serde_json::Value::Null),
+                "history[2]: a note event has no \"text\" (it is null)",
+            ),
+            (
+                "closed.json",
+                record(&drop(3, "outcome")),
+                "history[3]: a closed event has no \"outcome\"",
+            ),
+            (
+                "reopened.json",
+                record(&drop(4, "previous_outcome")),
+                "history[4]: a reopened event has no \"previous_outcome\"",
+            ),
+            (
+                "sent.json",
+                record(&|r| {
+                    r["history"].as_array_mut().unwrap().push(serde_json::json!({
+                    "at": "2025-12-01T09:00:00Z", "author": "followup", "kind": "reminder_sent"
+                }))
+                }),
+                "history[5]: a reminder_sent event has no \"reminder\"",
+            ),
+            (
+                "failed.json",
+                record(&|r| {
+                    r["history"].as_array_mut().unwrap().push(serde_json::json!({
+                    "at": "2025-12-01T09:00:00Z", "author": "followup", "kind": "delivery_failed",
+                    "reminder": "due", "desk": "default", "recipient": "a@b.org",
+                    "message_id": "<x@y>", "attempts": 5
+                }))
+                }),
+                "history[5]: a delivery_failed event has no \"error\"",
+            ),
+        ];
+    for (name, bytes, expected) in cases {
+        let file = desk.write(name, &bytes);
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("{name}: line 1: {expected}")),
+            "{err}"
+        );
+        assert!(err.contains("nothing was imported"), "{err}");
+    }
+    // What `revise` and `close` leave empty may be left out.
+    let file = desk.write(
+        "optional.json",
+        &record(&|r| {
+            r["history"][1].as_object_mut().unwrap().remove("reason");
+            r["history"][3].as_object_mut().unwrap().remove("evidence");
+        }),
+    );
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn an_imported_status_its_history_contradicts_is_refused() {
+    let (desk, id) = desk_with_one();
+    desk.run(&["close", &id, "--outcome", "missed"]).ok();
+    let exported = desk.run(&["export"]).json();
+    let record = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut record = exported[0].clone();
+        record["id"] = 7.into();
+        change(&mut record);
+        serde_json::to_vec(&serde_json::json!([record])).unwrap()
+    };
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "open.json",
+            record(&|r| {
+                r["status"] = "open".into();
+                r["closed_at"] = serde_json::Value::Null;
+                r["evidence"] = serde_json::Value::Null;
+            }),
+            "status is open, but history[1] closed it as missed and no later event reopened it",
+        ),
+        (
+            "other.json",
+            record(&|r| r["status"] = "fulfilled".into()),
+            "status is fulfilled, but history[1] closed it as missed; give status \"missed\"",
+        ),
+        (
+            "unclosed.json",
+            record(&|r| {
+                r["history"].as_array_mut().unwrap().pop();
+            }),
+            "status is missed, but history[0] (created) left it open",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = desk.write(name, &bytes);
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("{name}: line 1: {expected}")),
+            "{err}"
+        );
+    }
+    // A hand-written row imported as closed has only its `imported`
+    // event; exported, it imports again.
+    let row = desk.write(
+        "row.json",
+        b"[{\"id\": 9, \"title\": \"Done elsewhere\", \"due\": \"2025-12-01\", \"status\": \"fulfilled\"}]",
+    );
+    desk.run(&["import", row.to_str().unwrap()]).ok();
+    let again = Desk::new();
+    let exported = desk.run(&["export"]).ok();
+    let file = again.write("again.json", exported.as_bytes());
+    again.run(&["import", file.to_str().unwrap()]).ok();
+    assert_eq!(again.run(&["export"]).ok(), exported);
+}
+
+#[test]
 fn a_database_in_a_missing_folder_is_refused_with_the_fix() {
     let desk = Desk::with_config("[store]\npath = \"no/such/folder/followup.db\"\n");
     let err = desk.run(&["add", "X", "--due", "2026-01-01"]).fails();
