@@ -543,9 +543,24 @@ impl Row {
             Some(d) => date_field("deadline.anchor", d.anchor.as_deref())?,
             None => None,
         };
-        let announced = date_field("announced", self.announced.as_deref())?
-            .or(anchor_hint)
-            .unwrap_or(context.today);
+        let stated = date_field("announced", self.announced.as_deref())?;
+        // The field the record states its announcement in, if it does.
+        let announced_in = match (stated, anchor_hint) {
+            (Some(_), _) => Some("announced"),
+            (None, Some(_)) => Some("deadline.anchor"),
+            (None, None) => None,
+        };
+        let announced = stated.or(anchor_hint).unwrap_or(context.today);
+        // No command records an announcement still to come, so neither
+        // does an import, of a hand-written row or of an export.
+        if let Some(field) = announced_in {
+            model::check_not_to_come(
+                announced,
+                context.today,
+                "the commitment was announced",
+                field,
+            )?;
+        }
         let (deadline, version) = match (self.deadline, self.due) {
             (Some(_), Some(_)) => {
                 return Err("give either `due` or `deadline`, not both".into());
@@ -587,6 +602,21 @@ impl Row {
                 (deadline, version)
             }
         };
+
+        // A row written by hand that states its announcement is held to
+        // what `add --announced` refuses. A record with a history of its
+        // own is an export, and may hold a deadline that ended before its
+        // announcement: `add` without --announced records today as the
+        // announcement of a deadline already past. A row that does not
+        // state it is such an `add`, and its lapsed deadline is overdue.
+        if self.history.is_none() && announced_in.is_some() {
+            model::check_ends_after(
+                &deadline,
+                announced,
+                "the announcement",
+                ", or the record's announced date",
+            )?;
+        }
 
         let status = self.status.unwrap_or(Status::Open);
         let created_at = self.created_at.unwrap_or(context.now);

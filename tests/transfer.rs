@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Desk;
+use crate::support::{Desk, days_from_today};
 
 /// A desk holding commitments with every awkward kind of text, revised,
 /// closed, reopened and annotated.
@@ -428,4 +428,83 @@ fn a_large_import_leaves_no_large_wal_behind() {
     assert!(size <= 1 << 20, "the import left a {size}-byte WAL");
     let listed = desk.run(&["list", "--json"]).json();
     assert_eq!(listed.as_array().unwrap().len(), 5000);
+}
+
+#[test]
+fn hand_written_rows_are_held_to_the_dates_add_refuses() {
+    let desk = busy_desk();
+    let ahead = days_from_today(2);
+    let cases = [
+        (
+            "ahead.csv",
+            format!("title,due,announced\nGood,within 2 months,2025-10-15\nAhead,soon,{ahead}\n"),
+            format!(
+                "ahead.csv: line 3: announced {ahead} is after today ({}); give the date the commitment was announced; nothing was imported",
+                days_from_today(0)
+            ),
+        ),
+        (
+            "anchor.json",
+            format!(
+                "[{{\"title\": \"Ahead\", \"deadline\": {{\"expression\": \"soon\", \"anchor\": \"{ahead}\"}}}}]"
+            ),
+            format!("anchor.json: line 1: deadline.anchor {ahead} is after today"),
+        ),
+        (
+            "before.csv",
+            "title,due,announced\nLapsed,by 1 October 2025,2025-10-15\n".to_string(),
+            "before.csv: line 2: the deadline \"by 1 October 2025\" ends 2025-10-01, before the announcement on 2025-10-15; check its year, or the record's announced date; nothing was imported".to_string(),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = desk.write(name, text.as_bytes());
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(err.contains(&expected), "{name}: {err}");
+    }
+    // As `add` takes them: tomorrow (a desk ahead of the configured time
+    // zone), and a deadline already past when no announcement is stated.
+    let file = desk.write(
+        "fine.csv",
+        format!(
+            "title,due,announced\nTomorrow,soon,{}\nLapsed,by 1 October 2025,\n",
+            days_from_today(1)
+        )
+        .as_bytes(),
+    );
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn an_export_holding_a_lapsed_deadline_imports_again_but_not_a_future_announcement() {
+    let desk = Desk::new();
+    // Announced today, by `add` without --announced, and ended long ago.
+    let run = desk.run(&[
+        "add",
+        "Lapsed before it was recorded",
+        "--due",
+        "by 1 October 2025",
+    ]);
+    run.ok();
+    assert!(
+        run.stderr().contains("recorded as overdue"),
+        "{}",
+        run.stderr()
+    );
+    let exported = desk.run(&["export"]).ok();
+    let again = Desk::new();
+    let file = again.write("export.json", exported.as_bytes());
+    again.run(&["import", file.to_str().unwrap()]).ok();
+    assert_eq!(again.run(&["export"]).ok(), exported);
+
+    let mut records: Value = serde_json::from_str(&exported).unwrap();
+    records[0]["announced"] = days_from_today(2).into();
+    let file = again.write("ahead.json", records.to_string().as_bytes());
+    let err = again.refuses(&["import", file.to_str().unwrap(), "--renumber"]);
+    assert!(
+        err.contains(&format!(
+            "ahead.json: line 1: announced {} is after today",
+            days_from_today(2)
+        )),
+        "{err}"
+    );
 }
