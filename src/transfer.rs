@@ -5,7 +5,8 @@
 //! `title` and a `due` expression; the rest is filled in.
 //!
 //! Reading is all-or-nothing: the first bad record stops the import with its
-//! line number, before the store is touched.
+//! line number, and the import's one transaction undoes the records before
+//! it, which were stored as they were read.
 
 use std::io::Write;
 
@@ -231,9 +232,9 @@ pub fn read(
 
 /// Reads an import file record by record, handing each to `each` as soon
 /// as it is checked, until `each` returns false; or the first problem with
-/// its line. A JSON file is read as it is parsed, so a syntax error is
-/// found where it lies, after the records before it have been handed on:
-/// an import is one transaction, and rolls them back.
+/// its line. A file (JSON or CSV) is read as it is parsed, so a syntax
+/// error is found where it lies, after the records before it have been
+/// handed on: an import is one transaction, and rolls them back.
 pub fn read_each(
     text: &str,
     format: Format,
@@ -251,14 +252,7 @@ pub fn read_each(
     };
     match format {
         Format::Json => json_rows(text, &mut take),
-        Format::Csv => {
-            for (line, row) in csv_rows(text)? {
-                if !take(line, row)? {
-                    break;
-                }
-            }
-            Ok(())
-        }
+        Format::Csv => csv_rows(text, &mut take),
     }
 }
 
@@ -399,7 +393,14 @@ impl<'de> serde::de::Visitor<'de> for &mut JsonRecords<'_, '_> {
     }
 }
 
-fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
+/// Hands each row of a CSV file, with its line, to `take` as it is read,
+/// until `take` returns false or fails. A row is checked before the next
+/// is read, so that the problem reported is the first in the file: an
+/// empty title on line 3 before a stray quote on line 5, as in JSON.
+fn csv_rows(
+    text: &str,
+    take: &mut dyn FnMut(usize, Row) -> Result<bool, String>,
+) -> Result<(), String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -431,7 +432,6 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
     if !headers.iter().any(|h| h == "title") {
         return Err("line 1: the CSV header has no `title` column".into());
     }
-    let mut rows = Vec::new();
     for result in reader.records() {
         let record = result.map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -465,9 +465,11 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
         }
         let row: Row = serde_json::from_value(Value::Object(object))
             .map_err(|e| format!("line {line}: {e}"))?;
-        rows.push((line, row));
+        if !take(line, row)? {
+            break;
+        }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Turns one CSV cell into the JSON value its column stands for.
@@ -797,6 +799,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("\"colour\""), "{err}");
+    }
+
+    #[test]
+    fn csv_reports_the_first_problem_in_the_file() {
+        let text = "title,due\nok,soon\n,soon\nok2,soon\n\"bad,soon\n";
+        let err = read(text, Format::Csv, &context()).unwrap_err();
+        assert!(err.starts_with("line 3: title is empty"), "{err}");
+        // With the row fixed, the stray quote is the first problem.
+        let text = text.replace("\n,soon", "\nfixed,soon");
+        let err = read(&text, Format::Csv, &context()).unwrap_err();
+        assert!(err.starts_with("line 5: "), "{err}");
     }
 
     #[test]

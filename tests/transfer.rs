@@ -508,3 +508,18 @@ fn an_export_holding_a_lapsed_deadline_imports_again_but_not_a_future_announceme
         "{err}"
     );
 }
+
+#[test]
+fn csv_import_reports_the_first_problem_in_the_file() {
+    let desk = busy_desk();
+    // An empty title on line 3, a stray quote on line 5.
+    let file = desk.write(
+        "rows.csv",
+        b"title,due\nok,soon\n,soon\nok2,soon\n\"bad,soon\n",
+    );
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(
+        err.contains("rows.csv: line 3: title is empty") && err.contains("nothing was imported"),
+        "{err}"
+    );
+}
