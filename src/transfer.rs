@@ -508,18 +508,14 @@ fn csv_cell(header: &str, cell: &str) -> Result<Value, String> {
 impl Row {
     fn into_record(self, context: &ImportContext) -> Result<CommitmentRecord, String> {
         let title = model::check_line("title", &self.title, model::MAX_TITLE_CHARS)?;
-        let mut actors = Vec::new();
+        // Actors are kept as given, repeats too: an archive comes back as
+        // it was exported.
+        model::check_actor_count(self.actors.len())?;
+        let mut actors = Vec::with_capacity(self.actors.len());
         for actor in &self.actors {
             actors.push(model::check_line("actor", actor, model::MAX_NAME_CHARS)?);
         }
-        let mut tags = Vec::new();
-        for tag in &self.tags {
-            let tag = model::normalize_tag(tag)?;
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        tags.sort();
+        let tags = model::tag_set(&self.tags)?;
         let source = self
             .source
             .as_deref()

@@ -628,6 +628,93 @@ fn an_imported_status_its_history_contradicts_is_refused() {
 }
 
 #[test]
+fn a_commitment_carries_at_most_a_hundred_tags_and_a_hundred_actors() {
+    let (desk, _) = desk_with_one();
+    let many = |flag: &str, count: usize| -> Vec<String> {
+        (0..count)
+            .flat_map(|i| [flag.to_string(), format!("name{i}")])
+            .collect()
+    };
+    let add = |extra: Vec<String>| -> Vec<String> {
+        let mut args: Vec<String> = ["add", "Crowded", "--due", "2026-01-31"]
+            .map(String::from)
+            .to_vec();
+        args.extend(extra);
+        args
+    };
+    let args = add(many("--tag", 101));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = desk.refuses(&args);
+    assert!(
+        err.contains("101 tags; a commitment has at most 100"),
+        "{err}"
+    );
+    let args = add(many("--actor", 101));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = desk.refuses(&args);
+    assert!(
+        err.contains("101 actors; a commitment has at most 100"),
+        "{err}"
+    );
+    // A hundred of each, and a repeat more, which is dropped.
+    let mut extra = many("--tag", 100);
+    extra.extend(many("--actor", 100));
+    extra.extend(["--tag", "NAME0", "--actor", "name0"].map(String::from));
+    let args = add(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stored = desk.run(&args).ok();
+    assert!(stored.contains("Added commitment 2"), "{stored}");
+
+    // An import, of a hundred thousand tags too: refused at once, where
+    // dropping repeats was once quadratic in them.
+    let names = |count: usize| -> Vec<String> { (0..count).map(|i| format!("t{i}")).collect() };
+    let cases = [
+        (
+            serde_json::json!({ "title": "a", "due": "2026-01-31", "tags": names(101) }),
+            "101 tags; a commitment has at most 100",
+        ),
+        (
+            serde_json::json!({ "title": "a", "due": "2026-01-31", "tags": names(100_000) }),
+            "100000 tags; a commitment has at most 100",
+        ),
+        (
+            serde_json::json!({ "title": "a", "due": "2026-01-31", "actors": names(101) }),
+            "101 actors; a commitment has at most 100",
+        ),
+    ];
+    for (record, expected) in cases {
+        let text = format!("[\n{{\"title\": \"fine\", \"due\": \"2026-01-31\"}},\n{record}\n]");
+        let file = desk.write("crowded.json", text.as_bytes());
+        let started = std::time::Instant::now();
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("crowded.json: line 3: {expected}")),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // And `ingest --accept`, whose tags come from --tag.
+    let article = desk.write(
+        "article.txt",
+        b"On 15 October 2025 the two sides agreed to reopen the Nasib border crossing within 30 days.",
+    );
+    let mut args: Vec<String> = ["ingest", article.to_str().unwrap(), "--accept", "1"]
+        .map(String::from)
+        .to_vec();
+    args.extend(many("--tag", 101));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = desk.refuses(&args);
+    assert!(
+        err.contains("candidate 1: 101 tags; a commitment has at most 100"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_database_in_a_missing_folder_is_refused_with_the_fix() {
     let desk = Desk::with_config("[store]\npath = \"no/such/folder/followup.db\"\n");
     let err = desk.run(&["add", "X", "--due", "2026-01-01"]).fails();
