@@ -91,7 +91,12 @@ fn write_workload(path: &Path, n: usize) -> usize {
     for i in 0..n {
         let offset = (i as i64 * 7919) % 1460 - 1000;
         let latest = today.checked_add(jiff::Span::new().days(offset)).unwrap();
-        let announced = latest.checked_sub(jiff::Span::new().days(60)).unwrap();
+        // Sixty days before the deadline, or today for one further off:
+        // an import refuses an announcement dated after today.
+        let announced = latest
+            .checked_sub(jiff::Span::new().days(60))
+            .unwrap()
+            .min(today);
         let open = i % 5 == 0;
         if open && latest < today {
             overdue += 1;

@@ -365,24 +365,34 @@ impl Event {
     /// note's text as `note` checks it, a reason as `revise` does), so that
     /// no file can put into history what no command would. `show` prints
     /// these fields to a terminal and emails quote them.
+    ///
+    /// A field the commands always fill in must be there and not null: a
+    /// note without its text, or a `reminder_sent` without the reminder it
+    /// sent (which the daemon reads to go on from the last one sent), says
+    /// nothing any command could have said. Only a revision's reason and a
+    /// closing's evidence may be left out, as `revise` and `close` allow.
     pub fn check_detail(&self) -> Result<(), String> {
         use serde_json::Value;
         let kind = self.kind.as_str();
-        let allowed: &[&str] = match self.kind {
-            EventKind::Created | EventKind::Imported => &["deadline"],
-            EventKind::Revised => &["from", "to", "reason"],
-            EventKind::Closed => &["outcome", "evidence"],
-            EventKind::Reopened => &["previous_outcome"],
-            EventKind::Note => &["text"],
-            EventKind::ReminderSent => &["reminder", "desk", "recipient", "message_id"],
-            EventKind::DeliveryFailed => &[
-                "reminder",
-                "desk",
-                "recipient",
-                "message_id",
-                "error",
-                "attempts",
-            ],
+        const REMINDER: &[&str] = &["reminder", "desk", "recipient", "message_id"];
+        const FAILURE: &[&str] = &[
+            "reminder",
+            "desk",
+            "recipient",
+            "message_id",
+            "error",
+            "attempts",
+        ];
+        // What followup writes for the kind, and of that what it always
+        // writes with a value (see `store::commitments` and `store::outbox`).
+        let (allowed, required): (&[&str], &[&str]) = match self.kind {
+            EventKind::Created | EventKind::Imported => (&["deadline"], &["deadline"]),
+            EventKind::Revised => (&["from", "to", "reason"], &["from", "to"]),
+            EventKind::Closed => (&["outcome", "evidence"], &["outcome"]),
+            EventKind::Reopened => (&["previous_outcome"], &["previous_outcome"]),
+            EventKind::Note => (&["text"], &["text"]),
+            EventKind::ReminderSent => (REMINDER, REMINDER),
+            EventKind::DeliveryFailed => (FAILURE, FAILURE),
         };
         for (field, value) in &self.detail {
             if !allowed.contains(&field.as_str()) {
@@ -430,8 +440,72 @@ impl Event {
                 _ => text(&|t| check_line(&named, t, MAX_TEXT_CHARS))?,
             }
         }
+        for field in required {
+            let null = match self.detail.get(*field) {
+                None => "",
+                Some(Value::Null) => " (it is null)",
+                Some(_) => continue,
+            };
+            return Err(format!(
+                "a {kind} event has no {field:?}{null}; give it, as every {kind} event has {}",
+                required.join(", ")
+            ));
+        }
         Ok(())
     }
+}
+
+/// Checks that a commitment's status is the one its history leaves it
+/// in: an open commitment whose last word on its status is a `closed`
+/// event, or a closed one last reopened or closed with another outcome,
+/// says two things at once, and `list`, reminders and `show` would each
+/// believe a different one.
+///
+/// `created` and `reopened` leave a commitment open and `closed` closes it
+/// with its outcome. An `imported` event says nothing of the status: an
+/// import of a hand-written row records the status the row gives, with
+/// that event alone as its history, and its export must import again.
+/// Events of other kinds do not change the status.
+pub fn check_status_follows_history(status: Status, history: &[Event]) -> Result<(), String> {
+    // The last event that set the status, where and to what; None when
+    // the history does not say.
+    let mut last: Option<(usize, Status)> = None;
+    for (place, event) in history.iter().enumerate() {
+        match event.kind {
+            EventKind::Created | EventKind::Reopened => last = Some((place, Status::Open)),
+            EventKind::Closed => {
+                last = event
+                    .detail
+                    .get("outcome")
+                    .and_then(|outcome| outcome.as_str())
+                    .and_then(|outcome| outcome.parse().ok())
+                    .map(|outcome| (place, outcome));
+            }
+            EventKind::Imported => last = None,
+            EventKind::Note
+            | EventKind::Revised
+            | EventKind::ReminderSent
+            | EventKind::DeliveryFailed => {}
+        }
+    }
+    let Some((place, left)) = last else {
+        return Ok(());
+    };
+    if left == status {
+        return Ok(());
+    }
+    let kind = history[place].kind.as_str();
+    Err(match (status.is_open(), left.is_open()) {
+        (true, _) => format!(
+            "status is open, but history[{place}] closed it as {left} and no later event reopened it; give status \"{left}\", or the reopened event that followed"
+        ),
+        (false, true) => format!(
+            "status is {status}, but history[{place}] ({kind}) left it open and no later event closed it; give status \"open\", or the closed event that followed"
+        ),
+        (false, false) => format!(
+            "status is {status}, but history[{place}] closed it as {left}; give status \"{left}\""
+        ),
+    })
 }
 
 // ---- field rules ---------------------------------------------------------
@@ -588,6 +662,46 @@ pub fn check_url(field: &str, value: &str) -> Result<String, String> {
 /// The most characters a tag may have.
 const MAX_TAG_CHARS: usize = 64;
 
+/// The most tags one commitment may carry. Tags route reminders to desks
+/// (a country, a topic, a desk: a handful); hundreds are a list pasted
+/// into the wrong field, and every `list` line, reminder and export
+/// would carry them.
+pub const MAX_TAGS: usize = 100;
+
+/// The most actors one commitment may name: those who made the promise,
+/// not everyone the article mentions.
+pub const MAX_ACTORS: usize = 100;
+
+/// Normalises tags (see [`normalize_tag`]), sorted and without repeats, or
+/// the first bad one, or says there are more than [`MAX_TAGS`]. Repeats
+/// are dropped after sorting: looking each tag up among those kept was
+/// quadratic, and an import of one record with 100,000 tags took 11 s.
+pub fn tag_set(given: &[String]) -> Result<Vec<String>, String> {
+    let mut tags = given
+        .iter()
+        .map(|tag| normalize_tag(tag))
+        .collect::<Result<Vec<_>, _>>()?;
+    tags.sort_unstable();
+    tags.dedup();
+    if tags.len() > MAX_TAGS {
+        return Err(format!(
+            "{} tags; a commitment has at most {MAX_TAGS}: keep the countries, topics and desks that route its reminders",
+            tags.len()
+        ));
+    }
+    Ok(tags)
+}
+
+/// Refuses more actors than [`MAX_ACTORS`], counted as they are stored.
+pub fn check_actor_count(count: usize) -> Result<(), String> {
+    if count > MAX_ACTORS {
+        return Err(format!(
+            "{count} actors; a commitment has at most {MAX_ACTORS}: name who made the promise, not everyone mentioned"
+        ));
+    }
+    Ok(())
+}
+
 /// Normalises a tag: trimmed and lower-case, direction marks dropped (text
 /// pasted from Arabic brings them); one word of letters (with their
 /// combining accents), digits, `-`, `_`, `.`, `/` or `:`, so tags match
@@ -715,21 +829,19 @@ impl NewCommitment {
     /// problem, phrased for the user.
     pub fn validated(self) -> Result<NewCommitment, String> {
         let title = check_line("title", &self.title, MAX_TITLE_CHARS)?;
+        // Repeats dropped, the first of each kept in its place; a set
+        // remembers those seen, as looking each up among those kept was
+        // quadratic.
         let mut actors = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for actor in &self.actors {
             let actor = check_line("actor", actor, MAX_NAME_CHARS)?;
-            if !actors.contains(&actor) {
+            if seen.insert(actor.clone()) {
                 actors.push(actor);
             }
         }
-        let mut tags = Vec::new();
-        for tag in &self.tags {
-            let tag = normalize_tag(tag)?;
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        tags.sort();
+        check_actor_count(actors.len())?;
+        let tags = tag_set(&self.tags)?;
         let source = self
             .source
             .as_deref()
@@ -903,6 +1015,26 @@ mod tests {
     }
 
     #[test]
+    fn a_commitments_tags_are_sorted_without_repeats_and_at_most_a_hundred() {
+        let given = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            tag_set(&given(&["Syria", "energy", "syria", " ENERGY "])).unwrap(),
+            ["energy", "syria"]
+        );
+        let hundred: Vec<String> = (0..100).map(|i| format!("t{i}")).collect();
+        assert_eq!(tag_set(&hundred).unwrap().len(), 100);
+        let mut more = hundred.clone();
+        more.push("T0".into());
+        assert_eq!(tag_set(&more).unwrap().len(), 100);
+        more.push("t100".into());
+        let err = tag_set(&more).unwrap_err();
+        assert!(
+            err.starts_with("101 tags; a commitment has at most 100"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn urls_must_be_web_links() {
         assert!(check_url("source", "https://example.org/a").is_ok());
         assert!(check_url("source", "javascript:alert(1)").is_err());
@@ -981,6 +1113,22 @@ mod tests {
                 serde_json::json!({ "reminder": "due", "desk": "default", "recipient": "a@b.org",
                     "message_id": "<x@y>", "error": "451 try later", "attempts": 2 }),
             ),
+            event(
+                "reminder_sent",
+                serde_json::json!({ "reminder": "due", "desk": "default", "recipient": "a@b.org",
+                    "message_id": "<x@y>" }),
+            ),
+            // What `revise` and `close` leave out when not given.
+            event(
+                "revised",
+                serde_json::json!({ "from": deadline, "to": deadline }),
+            ),
+            event(
+                "closed",
+                serde_json::json!({ "outcome": "missed", "evidence": null }),
+            ),
+            event("closed", serde_json::json!({ "outcome": "withdrawn" })),
+            event("imported", serde_json::json!({ "deadline": deadline })),
         ];
         for event in &fine {
             assert_eq!(event.check_detail(), Ok(()), "{event:?}");
@@ -1049,6 +1197,160 @@ mod tests {
         for (event, why) in &refused {
             let err = event.check_detail().unwrap_err();
             assert!(err.contains(why), "{event:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn imported_history_has_every_field_its_kind_always_has() {
+        let event = |kind: &str, detail: serde_json::Value| -> Event {
+            let mut json = detail;
+            json["at"] = "2025-10-15T09:00:00Z".into();
+            json["author"] = "desk".into();
+            json["kind"] = kind.into();
+            serde_json::from_value(json).unwrap()
+        };
+        let deadline = deadline_json(
+            &crate::deadline::Deadline::parse("within two months", jiff::civil::date(2025, 10, 15))
+                .unwrap(),
+            1,
+        );
+        let sent = serde_json::json!({ "reminder": "due", "desk": "default",
+            "recipient": "a@b.org", "message_id": "<x@y>" });
+        let mut failed = sent.clone();
+        failed["error"] = "550 no such user".into();
+        let without = |mut detail: serde_json::Value, field: &str| {
+            detail.as_object_mut().unwrap().remove(field);
+            detail
+        };
+        let refused = [
+            (event("note", serde_json::json!({})), "note", "text"),
+            (
+                event("note", serde_json::json!({ "text": null })),
+                "note",
+                "text\" (it is null)",
+            ),
+            (
+                event("closed", serde_json::json!({ "evidence": null })),
+                "closed",
+                "outcome",
+            ),
+            (
+                event("revised", serde_json::json!({ "from": deadline })),
+                "revised",
+                "to",
+            ),
+            (
+                event(
+                    "revised",
+                    serde_json::json!({ "to": deadline, "reason": "r" }),
+                ),
+                "revised",
+                "from",
+            ),
+            (
+                event("reopened", serde_json::json!({})),
+                "reopened",
+                "previous_outcome",
+            ),
+            (
+                event("created", serde_json::json!({})),
+                "created",
+                "deadline",
+            ),
+            (
+                event("imported", serde_json::json!({})),
+                "imported",
+                "deadline",
+            ),
+            (
+                event("reminder_sent", serde_json::json!({})),
+                "reminder_sent",
+                "reminder",
+            ),
+            (
+                event("reminder_sent", without(sent.clone(), "message_id")),
+                "reminder_sent",
+                "message_id",
+            ),
+            (
+                event("delivery_failed", failed),
+                "delivery_failed",
+                "attempts",
+            ),
+        ];
+        for (event, kind, field) in &refused {
+            let err = event.check_detail().unwrap_err();
+            assert!(
+                err.starts_with(&format!("a {kind} event has no \"{field}")),
+                "{event:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_status_its_history_contradicts_is_refused() {
+        let event = |kind: &str, detail: serde_json::Value| -> Event {
+            let mut json = detail;
+            json["at"] = "2025-10-15T09:00:00Z".into();
+            json["author"] = "desk".into();
+            json["kind"] = kind.into();
+            serde_json::from_value(json).unwrap()
+        };
+        let created = event("created", serde_json::json!({}));
+        let imported = event("imported", serde_json::json!({}));
+        let closed = event("closed", serde_json::json!({ "outcome": "missed" }));
+        let reopened = event(
+            "reopened",
+            serde_json::json!({ "previous_outcome": "missed" }),
+        );
+        let note = event("note", serde_json::json!({ "text": "later news" }));
+        let agreeing = [
+            (Status::Open, vec![created.clone(), note.clone()]),
+            (
+                Status::Missed,
+                vec![created.clone(), closed.clone(), note.clone()],
+            ),
+            (
+                Status::Open,
+                vec![created.clone(), closed.clone(), reopened.clone()],
+            ),
+            // A hand-written row imported as closed, and its export.
+            (Status::Fulfilled, vec![imported.clone()]),
+            (Status::Open, vec![imported.clone(), note.clone()]),
+            (Status::Withdrawn, vec![]),
+        ];
+        for (status, history) in &agreeing {
+            assert_eq!(
+                check_status_follows_history(*status, history),
+                Ok(()),
+                "{status} {history:?}"
+            );
+        }
+        let contradicting = [
+            (
+                Status::Open,
+                vec![created.clone(), closed.clone(), note.clone()],
+                "status is open, but history[1] closed it as missed",
+            ),
+            (
+                Status::Fulfilled,
+                vec![created.clone(), note.clone()],
+                "status is fulfilled, but history[0] (created) left it open",
+            ),
+            (
+                Status::Missed,
+                vec![imported.clone(), closed.clone(), reopened.clone()],
+                "status is missed, but history[2] (reopened) left it open",
+            ),
+            (
+                Status::Fulfilled,
+                vec![created.clone(), closed.clone()],
+                "status is fulfilled, but history[1] closed it as missed; give status \"missed\"",
+            ),
+        ];
+        for (status, history, expected) in &contradicting {
+            let err = check_status_follows_history(*status, history).unwrap_err();
+            assert!(err.starts_with(expected), "{err}");
         }
     }
 

@@ -5,7 +5,8 @@
 //! `title` and a `due` expression; the rest is filled in.
 //!
 //! Reading is all-or-nothing: the first bad record stops the import with its
-//! line number, before the store is touched.
+//! line number, and the import's one transaction undoes the records before
+//! it, which were stored as they were read.
 
 use std::io::Write;
 
@@ -231,9 +232,9 @@ pub fn read(
 
 /// Reads an import file record by record, handing each to `each` as soon
 /// as it is checked, until `each` returns false; or the first problem with
-/// its line. A JSON file is read as it is parsed, so a syntax error is
-/// found where it lies, after the records before it have been handed on:
-/// an import is one transaction, and rolls them back.
+/// its line. A file (JSON or CSV) is read as it is parsed, so a syntax
+/// error is found where it lies, after the records before it have been
+/// handed on: an import is one transaction, and rolls them back.
 pub fn read_each(
     text: &str,
     format: Format,
@@ -251,14 +252,7 @@ pub fn read_each(
     };
     match format {
         Format::Json => json_rows(text, &mut take),
-        Format::Csv => {
-            for (line, row) in csv_rows(text)? {
-                if !take(line, row)? {
-                    break;
-                }
-            }
-            Ok(())
-        }
+        Format::Csv => csv_rows(text, &mut take),
     }
 }
 
@@ -399,7 +393,14 @@ impl<'de> serde::de::Visitor<'de> for &mut JsonRecords<'_, '_> {
     }
 }
 
-fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
+/// Hands each row of a CSV file, with its line, to `take` as it is read,
+/// until `take` returns false or fails. A row is checked before the next
+/// is read, so that the problem reported is the first in the file: an
+/// empty title on line 3 before a stray quote on line 5, as in JSON.
+fn csv_rows(
+    text: &str,
+    take: &mut dyn FnMut(usize, Row) -> Result<bool, String>,
+) -> Result<(), String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -431,7 +432,6 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
     if !headers.iter().any(|h| h == "title") {
         return Err("line 1: the CSV header has no `title` column".into());
     }
-    let mut rows = Vec::new();
     for result in reader.records() {
         let record = result.map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -465,9 +465,11 @@ fn csv_rows(text: &str) -> Result<Vec<(usize, Row)>, String> {
         }
         let row: Row = serde_json::from_value(Value::Object(object))
             .map_err(|e| format!("line {line}: {e}"))?;
-        rows.push((line, row));
+        if !take(line, row)? {
+            break;
+        }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Turns one CSV cell into the JSON value its column stands for.
@@ -506,18 +508,14 @@ fn csv_cell(header: &str, cell: &str) -> Result<Value, String> {
 impl Row {
     fn into_record(self, context: &ImportContext) -> Result<CommitmentRecord, String> {
         let title = model::check_line("title", &self.title, model::MAX_TITLE_CHARS)?;
-        let mut actors = Vec::new();
+        // Actors are kept as given, repeats too: an archive comes back as
+        // it was exported.
+        model::check_actor_count(self.actors.len())?;
+        let mut actors = Vec::with_capacity(self.actors.len());
         for actor in &self.actors {
             actors.push(model::check_line("actor", actor, model::MAX_NAME_CHARS)?);
         }
-        let mut tags = Vec::new();
-        for tag in &self.tags {
-            let tag = model::normalize_tag(tag)?;
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        tags.sort();
+        let tags = model::tag_set(&self.tags)?;
         let source = self
             .source
             .as_deref()
@@ -543,9 +541,24 @@ impl Row {
             Some(d) => date_field("deadline.anchor", d.anchor.as_deref())?,
             None => None,
         };
-        let announced = date_field("announced", self.announced.as_deref())?
-            .or(anchor_hint)
-            .unwrap_or(context.today);
+        let stated = date_field("announced", self.announced.as_deref())?;
+        // The field the record states its announcement in, if it does.
+        let announced_in = match (stated, anchor_hint) {
+            (Some(_), _) => Some("announced"),
+            (None, Some(_)) => Some("deadline.anchor"),
+            (None, None) => None,
+        };
+        let announced = stated.or(anchor_hint).unwrap_or(context.today);
+        // No command records an announcement still to come, so neither
+        // does an import, of a hand-written row or of an export.
+        if let Some(field) = announced_in {
+            model::check_not_to_come(
+                announced,
+                context.today,
+                "the commitment was announced",
+                field,
+            )?;
+        }
         let (deadline, version) = match (self.deadline, self.due) {
             (Some(_), Some(_)) => {
                 return Err("give either `due` or `deadline`, not both".into());
@@ -587,6 +600,21 @@ impl Row {
                 (deadline, version)
             }
         };
+
+        // A row written by hand that states its announcement is held to
+        // what `add --announced` refuses. A record with a history of its
+        // own is an export, and may hold a deadline that ended before its
+        // announcement: `add` without --announced records today as the
+        // announcement of a deadline already past. A row that does not
+        // state it is such an `add`, and its lapsed deadline is overdue.
+        if self.history.is_none() && announced_in.is_some() {
+            model::check_ends_after(
+                &deadline,
+                announced,
+                "the announcement",
+                ", or the record's announced date",
+            )?;
+        }
 
         let status = self.status.unwrap_or(Status::Open);
         let created_at = self.created_at.unwrap_or(context.now);
@@ -654,6 +682,7 @@ impl Row {
                         .and_then(|_| event.check_detail())
                         .map_err(|why| format!("history[{place}]: {why}"))?;
                 }
+                model::check_status_follows_history(status, &history)?;
                 history
             }
             None => {
@@ -766,6 +795,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("\"colour\""), "{err}");
+    }
+
+    #[test]
+    fn csv_reports_the_first_problem_in_the_file() {
+        let text = "title,due\nok,soon\n,soon\nok2,soon\n\"bad,soon\n";
+        let err = read(text, Format::Csv, &context()).unwrap_err();
+        assert!(err.starts_with("line 3: title is empty"), "{err}");
+        // With the row fixed, the stray quote is the first problem.
+        let text = text.replace("\n,soon", "\nfixed,soon");
+        let err = read(&text, Format::Csv, &context()).unwrap_err();
+        assert!(err.starts_with("line 5: "), "{err}");
     }
 
     #[test]

@@ -504,6 +504,242 @@ fn an_imported_history_is_held_to_the_rules_of_note_and_revise() {
 }
 
 #[test]
+fn an_imported_event_without_a_field_its_kind_always_has_is_refused() {
+    let (desk, id) = desk_with_one();
+    desk.run(&["revise", &id, "--due", "2026-01-31"]).ok();
+    desk.run(&["note", &id, "Talks resumed"]).ok();
+    desk.run(&["close", &id, "--outcome", "missed"]).ok();
+    desk.run(&["reopen", &id]).ok();
+    // created, revised, note, closed, reopened.
+    let exported = desk.run(&["export"]).json();
+    let record = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut record = exported[0].clone();
+        record["id"] = 7.into();
+        change(&mut record);
+        serde_json::to_vec(&serde_json::json!([record])).unwrap()
+    };
+    let drop = |place: usize, field: &'static str| {
+        move |r: &mut serde_json::Value| {
+            r["history"][place].as_object_mut().unwrap().remove(field);
+        }
+    };
+    let cases: [(&str, Vec<u8>, &str); 8] =
+        [
+            (
+                "created.json",
+                record(&drop(0, "deadline")),
+                "history[0]: a created event has no \"deadline\"",
+            ),
+            (
+                "revised.json",
+                record(&drop(1, "to")),
+                "history[1]: a revised event has no \"to\"",
+            ),
+            (
+                "note.json",
+                record(&drop(2, "text")),
+                "history[2]: a note event has no \"text\"; give it, as every note event has text",
+            ),
+            (
+                "null.json",
+                record(&|r| r["history"][2]["text"] = serde_json::Value::Null),
+                "history[2]: a note event has no \"text\" (it is null)",
+            ),
+            (
+                "closed.json",
+                record(&drop(3, "outcome")),
+                "history[3]: a closed event has no \"outcome\"",
+            ),
+            (
+                "reopened.json",
+                record(&drop(4, "previous_outcome")),
+                "history[4]: a reopened event has no \"previous_outcome\"",
+            ),
+            (
+                "sent.json",
+                record(&|r| {
+                    r["history"].as_array_mut().unwrap().push(serde_json::json!({
+                    "at": "2025-12-01T09:00:00Z", "author": "followup", "kind": "reminder_sent"
+                }))
+                }),
+                "history[5]: a reminder_sent event has no \"reminder\"",
+            ),
+            (
+                "failed.json",
+                record(&|r| {
+                    r["history"].as_array_mut().unwrap().push(serde_json::json!({
+                    "at": "2025-12-01T09:00:00Z", "author": "followup", "kind": "delivery_failed",
+                    "reminder": "due", "desk": "default", "recipient": "a@b.org",
+                    "message_id": "<x@y>", "attempts": 5
+                }))
+                }),
+                "history[5]: a delivery_failed event has no \"error\"",
+            ),
+        ];
+    for (name, bytes, expected) in cases {
+        let file = desk.write(name, &bytes);
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("{name}: line 1: {expected}")),
+            "{err}"
+        );
+        assert!(err.contains("nothing was imported"), "{err}");
+    }
+    // What `revise` and `close` leave empty may be left out.
+    let file = desk.write(
+        "optional.json",
+        &record(&|r| {
+            r["history"][1].as_object_mut().unwrap().remove("reason");
+            r["history"][3].as_object_mut().unwrap().remove("evidence");
+        }),
+    );
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn an_imported_status_its_history_contradicts_is_refused() {
+    let (desk, id) = desk_with_one();
+    desk.run(&["close", &id, "--outcome", "missed"]).ok();
+    let exported = desk.run(&["export"]).json();
+    let record = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut record = exported[0].clone();
+        record["id"] = 7.into();
+        change(&mut record);
+        serde_json::to_vec(&serde_json::json!([record])).unwrap()
+    };
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "open.json",
+            record(&|r| {
+                r["status"] = "open".into();
+                r["closed_at"] = serde_json::Value::Null;
+                r["evidence"] = serde_json::Value::Null;
+            }),
+            "status is open, but history[1] closed it as missed and no later event reopened it",
+        ),
+        (
+            "other.json",
+            record(&|r| r["status"] = "fulfilled".into()),
+            "status is fulfilled, but history[1] closed it as missed; give status \"missed\"",
+        ),
+        (
+            "unclosed.json",
+            record(&|r| {
+                r["history"].as_array_mut().unwrap().pop();
+            }),
+            "status is missed, but history[0] (created) left it open",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = desk.write(name, &bytes);
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("{name}: line 1: {expected}")),
+            "{err}"
+        );
+    }
+    // A hand-written row imported as closed has only its `imported`
+    // event; exported, it imports again.
+    let row = desk.write(
+        "row.json",
+        b"[{\"id\": 9, \"title\": \"Done elsewhere\", \"due\": \"2025-12-01\", \"status\": \"fulfilled\"}]",
+    );
+    desk.run(&["import", row.to_str().unwrap()]).ok();
+    let again = Desk::new();
+    let exported = desk.run(&["export"]).ok();
+    let file = again.write("again.json", exported.as_bytes());
+    again.run(&["import", file.to_str().unwrap()]).ok();
+    assert_eq!(again.run(&["export"]).ok(), exported);
+}
+
+#[test]
+fn a_commitment_carries_at_most_a_hundred_tags_and_a_hundred_actors() {
+    let (desk, _) = desk_with_one();
+    let many = |flag: &str, count: usize| -> Vec<String> {
+        (0..count)
+            .flat_map(|i| [flag.to_string(), format!("name{i}")])
+            .collect()
+    };
+    let add = |extra: Vec<String>| -> Vec<String> {
+        let mut args: Vec<String> = ["add", "Crowded", "--due", "2026-01-31"]
+            .map(String::from)
+            .to_vec();
+        args.extend(extra);
+        args
+    };
+    let args = add(many("--tag", 101));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = desk.refuses(&args);
+    assert!(
+        err.contains("101 tags; a commitment has at most 100"),
+        "{err}"
+    );
+    let args = add(many("--actor", 101));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = desk.refuses(&args);
+    assert!(
+        err.contains("101 actors; a commitment has at most 100"),
+        "{err}"
+    );
+    // A hundred of each, and a repeat more, which is dropped.
+    let mut extra = many("--tag", 100);
+    extra.extend(many("--actor", 100));
+    extra.extend(["--tag", "NAME0", "--actor", "name0"].map(String::from));
+    let args = add(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stored = desk.run(&args).ok();
+    assert!(stored.contains("Added commitment 2"), "{stored}");
+
+    // An import, of a hundred thousand tags too: refused at once, where
+    // dropping repeats was once quadratic in them.
+    let names = |count: usize| -> Vec<String> { (0..count).map(|i| format!("t{i}")).collect() };
+    let cases = [
+        (
+            serde_json::json!({ "title": "a", "due": "2026-01-31", "tags": names(101) }),
+            "101 tags; a commitment has at most 100",
+        ),
+        (
+            serde_json::json!({ "title": "a", "due": "2026-01-31", "tags": names(100_000) }),
+            "100000 tags; a commitment has at most 100",
+        ),
+        (
+            serde_json::json!({ "title": "a", "due": "2026-01-31", "actors": names(101) }),
+            "101 actors; a commitment has at most 100",
+        ),
+    ];
+    for (record, expected) in cases {
+        let text = format!("[\n{{\"title\": \"fine\", \"due\": \"2026-01-31\"}},\n{record}\n]");
+        let file = desk.write("crowded.json", text.as_bytes());
+        let started = std::time::Instant::now();
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(
+            err.contains(&format!("crowded.json: line 3: {expected}")),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // And `ingest --accept`, whose tags come from --tag.
+    let article = desk.write(
+        "article.txt",
+        b"On 15 October 2025 the two sides agreed to reopen the Nasib border crossing within 30 days.",
+    );
+    let mut args: Vec<String> = ["ingest", article.to_str().unwrap(), "--accept", "1"]
+        .map(String::from)
+        .to_vec();
+    args.extend(many("--tag", 101));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = desk.refuses(&args);
+    assert!(
+        err.contains("candidate 1: 101 tags; a commitment has at most 100"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_database_in_a_missing_folder_is_refused_with_the_fix() {
     let desk = Desk::with_config("[store]\npath = \"no/such/folder/followup.db\"\n");
     let err = desk.run(&["add", "X", "--due", "2026-01-01"]).fails();

@@ -1,7 +1,7 @@
 //! `followup ingest` from the command line: review, JSON, accept, and bad
 //! input refused with nothing stored.
 
-use crate::support::Desk;
+use crate::support::{Desk, days_from_today};
 
 fn seed(desk: &Desk) -> String {
     let text = std::fs::read(concat!(
@@ -146,4 +146,64 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     assert!(!review.contains("--accept"), "{review}");
     let review = desk.run(&["ingest", &file]).ok();
     assert!(review.contains("--accept 1 [--tag T]"), "{review}");
+}
+
+#[test]
+fn accept_is_held_to_the_dates_add_refuses() {
+    let desk = Desk::new();
+    let file = seed(&desk);
+    let ahead = days_from_today(2);
+    let err = desk.refuses(&["ingest", &file, "--accept", "1", "--announced", &ahead]);
+    assert!(
+        err.contains(&format!(
+            "--announced {ahead} is after today ({}, with a day's grace for time zones); give the date the commitment was announced; nothing was stored",
+            days_from_today(0)
+        )),
+        "{err}"
+    );
+    let year = ahead[..4].parse::<i32>().unwrap() + 1;
+    let dated = desk.write(
+        "ahead.txt",
+        format!("On 15 October {year} the two sides agreed to reopen the Nasib border crossing within 30 days.")
+            .as_bytes(),
+    );
+    let err = desk.refuses(&["ingest", dated.to_str().unwrap(), "--accept", "1"]);
+    assert!(
+        err.contains(&format!("the article's date {year}-10-15 is after today"))
+            && err.contains("--announced"),
+        "{err}"
+    );
+    let lapsed = desk.write(
+        "lapsed.txt",
+        "On 15 October 2025 the two sides agreed to reopen the Nasib border crossing by 1 October 2025."
+            .as_bytes(),
+    );
+    let err = desk.refuses(&["ingest", lapsed.to_str().unwrap(), "--accept", "1"]);
+    assert!(
+        err.contains("candidate 1: the deadline \"by 1 October 2025\" ends 2025-10-01, before the announcement on 2025-10-15; check its year")
+            && err.ends_with("nothing was stored\n"),
+        "{err}"
+    );
+    let err = desk.refuses(&[
+        "ingest",
+        lapsed.to_str().unwrap(),
+        "--accept",
+        "1",
+        "--announced",
+        "2025-10-02",
+    ]);
+    assert!(
+        err.contains("before the announcement on 2025-10-02; check its year, or the date given with --announced"),
+        "{err}"
+    );
+    // Announced before the deadline, it is stored.
+    desk.run(&[
+        "ingest",
+        lapsed.to_str().unwrap(),
+        "--accept",
+        "1",
+        "--announced",
+        "2025-09-01",
+    ])
+    .ok();
 }

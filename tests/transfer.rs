@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Desk;
+use crate::support::{Desk, days_from_today};
 
 /// A desk holding commitments with every awkward kind of text, revised,
 /// closed, reopened and annotated.
@@ -553,5 +553,99 @@ fn an_import_into_a_new_database_leaves_it_in_wal_mode() {
             .path()
             .join("data/followup/followup.db-journal")
             .exists()
+    );
+}
+
+#[test]
+fn hand_written_rows_are_held_to_the_dates_add_refuses() {
+    let desk = busy_desk();
+    let ahead = days_from_today(2);
+    let cases = [
+        (
+            "ahead.csv",
+            format!("title,due,announced\nGood,within 2 months,2025-10-15\nAhead,soon,{ahead}\n"),
+            format!(
+                "ahead.csv: line 3: announced {ahead} is after today ({}, with a day's grace for time zones); give the date the commitment was announced; nothing was imported",
+                days_from_today(0)
+            ),
+        ),
+        (
+            "anchor.json",
+            format!(
+                "[{{\"title\": \"Ahead\", \"deadline\": {{\"expression\": \"soon\", \"anchor\": \"{ahead}\"}}}}]"
+            ),
+            format!("anchor.json: line 1: deadline.anchor {ahead} is after today"),
+        ),
+        (
+            "before.csv",
+            "title,due,announced\nLapsed,by 1 October 2025,2025-10-15\n".to_string(),
+            "before.csv: line 2: the deadline \"by 1 October 2025\" ends 2025-10-01, before the announcement on 2025-10-15; check its year, or the record's announced date; nothing was imported".to_string(),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = desk.write(name, text.as_bytes());
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(err.contains(&expected), "{name}: {err}");
+    }
+    // As `add` takes them: tomorrow (a desk ahead of the configured time
+    // zone), and a deadline already past when no announcement is stated.
+    let file = desk.write(
+        "fine.csv",
+        format!(
+            "title,due,announced\nTomorrow,soon,{}\nLapsed,by 1 October 2025,\n",
+            days_from_today(1)
+        )
+        .as_bytes(),
+    );
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+}
+
+#[test]
+fn an_export_holding_a_lapsed_deadline_imports_again_but_not_a_future_announcement() {
+    let desk = Desk::new();
+    // Announced today, by `add` without --announced, and ended long ago.
+    let run = desk.run(&[
+        "add",
+        "Lapsed before it was recorded",
+        "--due",
+        "by 1 October 2025",
+    ]);
+    run.ok();
+    assert!(
+        run.stderr().contains("recorded as overdue"),
+        "{}",
+        run.stderr()
+    );
+    let exported = desk.run(&["export"]).ok();
+    let again = Desk::new();
+    let file = again.write("export.json", exported.as_bytes());
+    again.run(&["import", file.to_str().unwrap()]).ok();
+    assert_eq!(again.run(&["export"]).ok(), exported);
+
+    let mut records: Value = serde_json::from_str(&exported).unwrap();
+    records[0]["announced"] = days_from_today(2).into();
+    let file = again.write("ahead.json", records.to_string().as_bytes());
+    let err = again.refuses(&["import", file.to_str().unwrap(), "--renumber"]);
+    assert!(
+        err.contains(&format!(
+            "ahead.json: line 1: announced {} is after today",
+            days_from_today(2)
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_import_reports_the_first_problem_in_the_file() {
+    let desk = busy_desk();
+    // An empty title on line 3, a stray quote on line 5.
+    let file = desk.write(
+        "rows.csv",
+        b"title,due\nok,soon\n,soon\nok2,soon\n\"bad,soon\n",
+    );
+    let err = desk.refuses(&["import", file.to_str().unwrap()]);
+    assert!(
+        err.contains("rows.csv: line 3: title is empty") && err.contains("nothing was imported"),
+        "{err}"
     );
 }

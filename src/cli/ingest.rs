@@ -202,6 +202,29 @@ fn accept(
             chosen.push((n, candidate));
         }
     }
+    // The announcement date is held to what `add --announced` refuses: not
+    // after today, and no deadline ending before it. A date the article
+    // gives is as stated as one given with --announced; without either it
+    // is today, and a deadline already past is recorded as overdue, as
+    // `add` records it without --announced.
+    // (how the date is named, what it is, what else to check)
+    let stated = match found.announced_from {
+        AnnouncedFrom::Flag => Some((
+            "--announced",
+            "the commitment was announced",
+            ", or the date given with --announced",
+        )),
+        AnnouncedFrom::Article => Some((
+            "the article's date",
+            "the commitment was announced with --announced",
+            ", or give the announcement's date with --announced (the date found in the article was used)",
+        )),
+        AnnouncedFrom::Today => None,
+    };
+    if let Some((named, what, _)) = stated {
+        model::check_not_to_come(found.announced, context.today, what, named)
+            .map_err(|e| anyhow::anyhow!("{e}; nothing was stored"))?;
+    }
     let mut new = Vec::with_capacity(chosen.len());
     for (n, c) in &chosen {
         let Some(deadline) = &c.deadline else {
@@ -209,6 +232,10 @@ fn accept(
                 "candidate {n} names no deadline; record it with `followup add` and a --due of your own; nothing was stored"
             );
         };
+        if let Some((_, _, fix)) = stated {
+            model::check_ends_after(deadline, found.announced, "the announcement", fix)
+                .map_err(|e| anyhow::anyhow!("candidate {n}: {e}; nothing was stored"))?;
+        }
         let commitment = NewCommitment {
             title: c.title.clone(),
             announced: found.announced,
