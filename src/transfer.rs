@@ -723,9 +723,9 @@ impl Row {
 fn date_field(name: &str, value: Option<&str>) -> Result<Option<Date>, String> {
     value
         .map(|text| {
-            text.trim().parse::<Date>().map_err(|_| {
+            crate::deadline::iso_date(text.trim()).ok_or_else(|| {
                 format!(
-                    "{name} {} is not a date; use YYYY-MM-DD, e.g. 2025-10-15",
+                    "{name} {} is not a date; use YYYY-MM-DD, e.g. 2025-10-15 (a day alone, without a time)",
                     model::preview(text)
                 )
             })
@@ -762,6 +762,16 @@ mod tests {
         assert_eq!(c.tags, vec!["russia", "syria"]);
         assert!(!items[0].has_id());
         assert_eq!(items[0].record().history[0].kind, EventKind::Imported);
+    }
+
+    #[test]
+    fn a_hand_written_date_with_a_time_is_refused() {
+        let text = "title,due,announced\nHold the meeting,soon,2025-10-15T23:59\n";
+        let err = read(text, Format::Csv, &context()).map(|_| ()).unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("\"2025-10-15T23:59\" is not a date"),
+            "{err}"
+        );
     }
 
     #[test]
