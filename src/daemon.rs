@@ -364,6 +364,22 @@ impl Daemon {
         Ok(())
     }
 
+    /// How long until an email in the outbox falls due for a retry, when
+    /// one does after the tick that began at `tick_began`: the loop wakes
+    /// for it rather than waiting out its minute, so that a `retry_first`
+    /// or `retry_max` under 60 s is what the config says. `None` when
+    /// nothing waits, or the store cannot say (the minute's wake then
+    /// stands; a failed tick has already said why).
+    pub fn until_next_attempt(&self, tick_began: Timestamp) -> Option<Duration> {
+        let at = self.store.next_attempt_after(tick_began).ok()??;
+        // Already past (the tick outlasted the retry's wait): at once.
+        Some(
+            at.duration_since(Timestamp::now())
+                .try_into()
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+
     /// Ends a tick's work: folds the WAL it wrote into the database, and
     /// hands back what it took (SQLite's page cache, then the freed heap)
     /// so the daemon idles at its own small size whatever the last tick
@@ -1020,6 +1036,9 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
         let mut sleep = MAX_SLEEP;
         if let Some(limit) = watchdog {
             sleep = sleep.min(limit / 2);
+        }
+        if let Some(wait) = daemon.until_next_attempt(now) {
+            sleep = sleep.min(wait);
         }
         let mut stop = stop_rx.clone();
         tokio::select! {

@@ -423,6 +423,26 @@ fn a_temporary_failure_is_retried_with_the_same_message_id_and_delivered_once() 
     assert_eq!(status["outbox"]["sent_last_24h"], 1);
 }
 
+/// The running daemon's loop wakes once a minute; a retry due sooner
+/// (`retry_first = "1s"` here) wakes it for itself.
+#[test]
+fn a_retry_due_before_the_next_minute_wakes_the_running_daemon() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    desk.add(&["Ratify the deal", "--due", &days_from_today(3)]);
+    server.reply_to_next_data("451 4.3.0 mailbox busy, try later");
+    let started = Instant::now();
+    let _daemon = Running::start(&desk);
+    while server.received().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the retry due 1-2 s after the failure was not sent within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.received().len(), 1);
+}
+
 #[test]
 fn a_permanent_failure_goes_dead_for_that_recipient_only_and_shows_in_status() {
     let server = SmtpServer::start();
