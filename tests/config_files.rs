@@ -102,6 +102,21 @@ fn a_bad_digest_schedule_is_one_line_naming_it_and_the_format() {
 }
 
 #[test]
+fn a_digest_schedule_firing_twice_a_day_is_refused_naming_the_desk_and_the_fix() {
+    let desk = Desk::with_config(
+        "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\n\n[[desks]]\nname = \"energy\"\nrecipients = [\"energy@example.org\"]\ntags = [\"energy\"]\ndigest = \"0 0 8,16 * * *\"\n",
+    );
+    let err = desk.run(&["config", "check"]).fails();
+    let config = desk.path().join("followup.toml").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{config}:9: desks[energy].digest: \"0 0 8,16 * * *\" fires 2 times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so all but the first would never be sent; give one time, e.g. \"0 0 8 * * *\" for 08:00 only"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_config_file_is_named() {
     let desk = Desk::new();
     let err = desk
