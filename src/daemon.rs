@@ -462,7 +462,7 @@ impl Daemon {
             };
             if let Some(occasion) = digest_occasion(schedule, &self.policy, checked, now) {
                 let date = self.policy.local_date(occasion);
-                let key = format!("digest:{}:{date}", desk.name);
+                let key = digest_key(&desk.name, date);
                 for to in &desk.recipients {
                     let email = Enqueue {
                         desk: desk.name.clone(),
@@ -686,7 +686,11 @@ impl Daemon {
                 let digest = mail::Digest {
                     desk: &desk.name,
                     to: &to,
-                    date: today,
+                    // The day it stands for: yesterday's, say, for one
+                    // caught up after downtime, whose Subject must not
+                    // read like today's, which follows at its own time.
+                    date: digest_day(&row.key).unwrap_or(today),
+                    today,
                     overdue,
                     due_soon,
                     under_review,
@@ -890,6 +894,17 @@ fn digest_occasion(
         }
     }
     Some(occasion)
+}
+
+/// The outbox key of a desk's digest for one local day: at most one
+/// digest per desk and day is ever queued.
+fn digest_key(desk: &str, date: Date) -> String {
+    format!("digest:{desk}:{date}")
+}
+
+/// The local day a digest's outbox key (see [`digest_key`]) stands for.
+fn digest_day(key: &str) -> Option<Date> {
+    key.rsplit_once(':')?.1.parse().ok()
 }
 
 /// Tells systemd something, when running under it; a no-op otherwise.
