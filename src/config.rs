@@ -310,6 +310,27 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// The line a key's value is written on, the key named in full
+/// (`mail.smtp.password_file`): for a problem found after validation, in
+/// what the key names rather than in the file, to be reported like the
+/// others.
+pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let document = DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = table.get(part)?;
+        if parts.peek().is_none() {
+            return Some(line_of(text, value.span().start));
+        }
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
@@ -1399,6 +1420,18 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, Some(5));
         assert!(found[0].message.contains("expected `]`"), "{:?}", found[0]);
+    }
+
+    #[test]
+    fn a_key_is_found_on_its_line_whatever_table_holds_it() {
+        let text =
+            "[mail]\ntransport = \"smtp\"\n\n[mail.smtp]\nhost = \"x\"\npassword_file = \"pw\"\n";
+        assert_eq!(line_of_key(text, "mail.smtp.password_file"), Some(6));
+        assert_eq!(line_of_key(text, "mail.transport"), Some(2));
+        let inline = "mail = { smtp = { password_file = \"pw\" } }\n";
+        assert_eq!(line_of_key(inline, "mail.smtp.password_file"), Some(1));
+        assert_eq!(line_of_key(text, "mail.smtp.username"), None);
+        assert_eq!(line_of_key(text, "mail.transport.x"), None);
     }
 
     #[test]

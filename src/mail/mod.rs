@@ -29,7 +29,7 @@ pub use render::{
     FollowupCommitment, FollowupDigest, FollowupReminder, digest_message_id, escape_html,
     message_id, render_digest, render_reminder, subject, thread_root,
 };
-pub use smtp::{CREDENTIAL_NAME, SmtpTransport, password_path, read_password};
+pub use smtp::{CREDENTIAL_NAME, SmtpTransport, check_password_file, password_path, read_password};
 
 /// What a reminder is about, as decided by the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -585,20 +585,7 @@ pub fn read_password(path: &Path, credentials_dir: Option<&Path>) -> Result<Stri
     // Check the mode of the file we opened, not of whatever the path names
     // a moment later.
     let meta = file.metadata().map_err(read_error)?;
-    if !meta.is_file() {
-        return Err(read_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "it is not a file; name the file that holds the password",
-        )));
-    }
-    let mode = meta.permissions().mode();
-    let from_systemd = credentials_dir.is_some_and(|dir| path.starts_with(dir));
-    if mode & 0o077 != 0 && !from_systemd {
-        return Err(Error::PasswordExposed {
-            path: path.to_path_buf(),
-            mode: mode & 0o7777,
-        });
-    }
+    refuse_unsafe(path, &meta, credentials_dir)?;
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(read_error)?;
     let password = text.lines().next().unwrap_or("").to_string();
@@ -608,4 +595,49 @@ pub fn read_password(path: &Path, credentials_dir: Option<&Path>) -> Result<Stri
         });
     }
     Ok(password)
+}
+
+/// What [`read_password`] would refuse the file at `path` for, told
+/// without opening it: missing, not a file, readable by other users, or
+/// of no bytes at all. For `config check`, which must not read the
+/// password, and may run as a user who could not.
+pub fn check_password_file(path: &Path, credentials_dir: Option<&Path>) -> Result<(), Error> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::PasswordRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    refuse_unsafe(path, &meta, credentials_dir)?;
+    if meta.len() == 0 {
+        return Err(Error::PasswordEmpty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The checks on a password file's kind and mode that [`read_password`]
+/// and [`check_password_file`] share.
+fn refuse_unsafe(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    credentials_dir: Option<&Path>,
+) -> Result<(), Error> {
+    if !meta.is_file() {
+        return Err(Error::PasswordRead {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is not a file; name the file that holds the password",
+            ),
+        });
+    }
+    let mode = meta.permissions().mode();
+    let from_systemd = credentials_dir.is_some_and(|dir| path.starts_with(dir));
+    if mode & 0o077 != 0 && !from_systemd {
+        return Err(Error::PasswordExposed {
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    Ok(())
 }
