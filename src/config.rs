@@ -310,6 +310,27 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// The line a key's value is written on, the key named in full
+/// (`mail.smtp.password_file`): for a problem found after validation, in
+/// what the key names rather than in the file, to be reported like the
+/// others.
+pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let document = DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let value = table.get(part)?;
+        if parts.peek().is_none() {
+            return Some(line_of(text, value.span().start));
+        }
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
@@ -1084,7 +1105,13 @@ impl RawDesk {
             self.digest
                 .as_ref()
                 .and_then(|d| match cron::Schedule::from_str(d.get_ref()) {
-                    Ok(schedule) => Some(schedule),
+                    Ok(schedule) => match more_than_once_a_day(d.get_ref(), &schedule) {
+                        None => Some(schedule),
+                        Some(problem) => {
+                            check.report(d, &format!("desks[{name}].digest"), problem);
+                            None
+                        }
+                    },
                     Err(err) => {
                         check.report(
                             d,
@@ -1131,6 +1158,45 @@ fn schedule_problem(schedule: &str, err: &cron::error::Error) -> String {
         Some(why) => format!("{schedule:?} is not a cron schedule: {why} ({SCHEDULE_FIX})"),
         None => format!("{schedule:?} is not a cron schedule ({SCHEDULE_FIX})"),
     }
+}
+
+/// Why a digest schedule that fires more than once on a day it runs
+/// cannot be kept: a desk gets one digest a day (digests are keyed by desk
+/// and local date, so a restart or a repeated DST hour never sends one
+/// twice), and every firing after a day's first would pass unsent.
+///
+/// Told from the schedule's time-of-day fields rather than from a run of
+/// its firings: cron fires at every combination of the seconds, minutes
+/// and hours it lists on each day its day fields match, so more than one
+/// combination means more than one firing on every such day, however rare
+/// the days (a schedule for 29 February only), in any time zone (the
+/// daemon takes a wall-clock time DST repeats once).
+fn more_than_once_a_day(schedule: &str, parsed: &cron::Schedule) -> Option<String> {
+    use cron::TimeUnitSpec as _;
+    let times = u64::from(parsed.seconds().count())
+        * u64::from(parsed.minutes().count())
+        * u64::from(parsed.hours().count());
+    if times < 2 {
+        return None;
+    }
+    let second = parsed.seconds().iter().next().unwrap_or(0);
+    let minute = parsed.minutes().iter().next().unwrap_or(0);
+    let hour = parsed.hours().iter().next().unwrap_or(0);
+    let at = if second == 0 {
+        format!("{hour:02}:{minute:02}")
+    } else {
+        format!("{hour:02}:{minute:02}:{second:02}")
+    };
+    // The same days, at the first time only.
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    let days = if fields.len() >= 6 {
+        fields[3..].join(" ")
+    } else {
+        "* * *".to_string()
+    };
+    Some(format!(
+        "{schedule:?} fires {times} times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so all but the first would never be sent; give one time, e.g. \"{second} {minute} {hour} {days}\" for {at} only"
+    ))
 }
 
 impl fmt::Display for Security {
@@ -1354,6 +1420,64 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, Some(5));
         assert!(found[0].message.contains("expected `]`"), "{:?}", found[0]);
+    }
+
+    #[test]
+    fn a_key_is_found_on_its_line_whatever_table_holds_it() {
+        let text =
+            "[mail]\ntransport = \"smtp\"\n\n[mail.smtp]\nhost = \"x\"\npassword_file = \"pw\"\n";
+        assert_eq!(line_of_key(text, "mail.smtp.password_file"), Some(6));
+        assert_eq!(line_of_key(text, "mail.transport"), Some(2));
+        let inline = "mail = { smtp = { password_file = \"pw\" } }\n";
+        assert_eq!(line_of_key(inline, "mail.smtp.password_file"), Some(1));
+        assert_eq!(line_of_key(text, "mail.smtp.username"), None);
+        assert_eq!(line_of_key(text, "mail.transport.x"), None);
+    }
+
+    #[test]
+    fn a_digest_schedule_firing_more_than_once_a_day_is_refused_with_its_first_time() {
+        let desk = |schedule: &str| {
+            format!(
+                "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\ndigest = {schedule:?}\n"
+            )
+        };
+        for (schedule, times, fix) in [
+            ("0 0 8,16 * * *", 2, "\"0 0 8 * * *\" for 08:00 only"),
+            (
+                "0 */30 9 * * Mon-Fri",
+                2,
+                "\"0 0 9 * * Mon-Fri\" for 09:00 only",
+            ),
+            ("@hourly", 24, "\"0 0 0 * * *\" for 00:00 only"),
+            // Twice on the one day a leap year has: rare, still refused.
+            ("30 0 7,19 29 2 *", 2, "\"30 0 7 29 2 *\" for 07:00:30 only"),
+        ] {
+            let found = problems(&desk(schedule));
+            assert_eq!(places(&found), vec![(Some(4), "desks[default].digest")]);
+            let message = &found[0].message;
+            assert!(
+                message.starts_with(&format!(
+                    "{schedule:?} fires {times} times on each day it runs"
+                )),
+                "{message}"
+            );
+            assert!(
+                message.contains("a desk gets one digest a day"),
+                "{message}"
+            );
+            assert!(message.contains(fix), "{message}");
+        }
+        // Once on each day it runs, however few or many the days: kept.
+        for schedule in [
+            "0 0 8 * * Mon-Fri",
+            "@daily",
+            "@weekly",
+            "0 30 1 29 2 *",
+            "0 0 8 1,15 * *",
+        ] {
+            let config = Config::from_toml(&desk(schedule), Path::new("/etc/followup"));
+            assert!(config.is_ok(), "{schedule}: {:?}", config.err());
+        }
     }
 
     #[test]

@@ -364,6 +364,22 @@ impl Daemon {
         Ok(())
     }
 
+    /// How long until an email in the outbox falls due for a retry, when
+    /// one does after the tick that began at `tick_began`: the loop wakes
+    /// for it rather than waiting out its minute, so that a `retry_first`
+    /// or `retry_max` under 60 s is what the config says. `None` when
+    /// nothing waits, or the store cannot say (the minute's wake then
+    /// stands; a failed tick has already said why).
+    pub fn until_next_attempt(&self, tick_began: Timestamp) -> Option<Duration> {
+        let at = self.store.next_attempt_after(tick_began).ok()??;
+        // Already past (the tick outlasted the retry's wait): at once.
+        Some(
+            at.duration_since(Timestamp::now())
+                .try_into()
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+
     /// Ends a tick's work: folds the WAL it wrote into the database, and
     /// hands back what it took (SQLite's page cache, then the freed heap)
     /// so the daemon idles at its own small size whatever the last tick
@@ -446,7 +462,7 @@ impl Daemon {
             };
             if let Some(occasion) = digest_occasion(schedule, &self.policy, checked, now) {
                 let date = self.policy.local_date(occasion);
-                let key = format!("digest:{}:{date}", desk.name);
+                let key = digest_key(&desk.name, date);
                 for to in &desk.recipients {
                     let email = Enqueue {
                         desk: desk.name.clone(),
@@ -670,7 +686,11 @@ impl Daemon {
                 let digest = mail::Digest {
                     desk: &desk.name,
                     to: &to,
-                    date: today,
+                    // The day it stands for: yesterday's, say, for one
+                    // caught up after downtime, whose Subject must not
+                    // read like today's, which follows at its own time.
+                    date: digest_day(&row.key).unwrap_or(today),
+                    today,
                     overdue,
                     due_soon,
                     under_review,
@@ -876,6 +896,17 @@ fn digest_occasion(
     Some(occasion)
 }
 
+/// The outbox key of a desk's digest for one local day: at most one
+/// digest per desk and day is ever queued.
+fn digest_key(desk: &str, date: Date) -> String {
+    format!("digest:{desk}:{date}")
+}
+
+/// The local day a digest's outbox key (see [`digest_key`]) stands for.
+fn digest_day(key: &str) -> Option<Date> {
+    key.rsplit_once(':')?.1.parse().ok()
+}
+
 /// Tells systemd something, when running under it; a no-op otherwise.
 fn notify(states: &[sd_notify::NotifyState<'_>]) {
     if let Err(err) = sd_notify::notify(false, states) {
@@ -1020,6 +1051,9 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
         let mut sleep = MAX_SLEEP;
         if let Some(limit) = watchdog {
             sleep = sleep.min(limit / 2);
+        }
+        if let Some(wait) = daemon.until_next_attempt(now) {
+            sleep = sleep.min(wait);
         }
         let mut stop = stop_rx.clone();
         tokio::select! {

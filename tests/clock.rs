@@ -1,6 +1,7 @@
 //! The wall clock moved under a stopped daemon (libfaketime): a long jump
 //! over downtime sends one reminder per commitment, and a clock hour that
-//! happens twice (the end of summer time) sends a desk's digest once.
+//! happens twice (the end of summer time) sends a desk's digest once, and
+//! a digest caught up after downtime names the day it missed.
 
 use crate::daemon::{MAILDIR_CONFIG, libfaketime, maildir_messages, tick_at};
 use crate::smtp::Received;
@@ -107,4 +108,48 @@ fn a_digest_is_sent_once_when_its_hour_happens_twice() {
     assert_eq!(sent.len(), 2);
     let subjects: Vec<String> = sent.iter().map(|m| m.header("Subject").unwrap()).collect();
     assert_ne!(subjects[0], subjects[1], "{subjects:?}");
+}
+
+#[test]
+fn a_digest_caught_up_after_downtime_names_the_day_it_missed() {
+    let Some(library) = libfaketime() else { return };
+    let config = MAILDIR_CONFIG.replace(
+        "recipients = [\"desk@example.org\"]",
+        "recipients = [\"desk@example.org\"]\ndigest = \"0 0 8 * * *\"",
+    );
+    let desk = Desk::with_config(&config);
+    desk.add(&[
+        "Reopen the border crossing",
+        "--due",
+        "2026-07-20",
+        "--announced",
+        "2026-07-01",
+    ]);
+    tick_at(&desk, library, "2026-07-10 07:00:00");
+    tick_at(&desk, library, "2026-07-10 08:01:00");
+    // Down from then until 07:00 on the 15th: the 14th's digest catches up.
+    tick_at(&desk, library, "2026-07-15 07:00:00");
+    // And the 15th's goes out at its own time.
+    tick_at(&desk, library, "2026-07-15 08:01:00");
+    let subjects: Vec<String> = digests(&desk)
+        .iter()
+        .map(|m| m.header("Subject").unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    for (subject, day) in subjects
+        .iter()
+        .zip(["2026-07-10", "2026-07-14", "2026-07-15"])
+    {
+        assert!(
+            subject.starts_with(&format!("followup digest for default, {day}:")),
+            "{subjects:?}"
+        );
+    }
+    let caught_up = &digests(&desk)[1].data;
+    assert!(
+        caught_up.contains("Sent late, on 2026-07-15"),
+        "{caught_up}"
+    );
+    // Its lists count from the day it was written: 5 days to the 20th.
+    assert!(caught_up.contains("due in 5 days"), "{caught_up}");
 }

@@ -102,6 +102,75 @@ fn a_bad_digest_schedule_is_one_line_naming_it_and_the_format() {
 }
 
 #[test]
+fn a_digest_schedule_firing_twice_a_day_is_refused_naming_the_desk_and_the_fix() {
+    let desk = Desk::with_config(
+        "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\n\n[[desks]]\nname = \"energy\"\nrecipients = [\"energy@example.org\"]\ntags = [\"energy\"]\ndigest = \"0 0 8,16 * * *\"\n",
+    );
+    let err = desk.run(&["config", "check"]).fails();
+    let config = desk.path().join("followup.toml").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{config}:9: desks[energy].digest: \"0 0 8,16 * * *\" fires 2 times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so all but the first would never be sent; give one time, e.g. \"0 0 8 * * *\" for 08:00 only"
+        )),
+        "{err}"
+    );
+}
+
+/// The daemon refuses a password file other users can read, and exits 78;
+/// `config check`, which operators run first, says so too (by its mode,
+/// without reading it).
+#[test]
+fn config_check_refuses_a_password_file_the_daemon_would_refuse() {
+    use std::os::unix::fs::PermissionsExt;
+    let desk = Desk::with_config(
+        "[mail]\ntransport = \"smtp\"\n\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nusername = \"followup\"\npassword_file = \"pw\"\n",
+    );
+    let config = desk.path().join("followup.toml").display().to_string();
+    let pw = desk.write("pw", b"s3cret\n");
+    for mode in [0o644, 0o640] {
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = desk.run(&["config", "check"]);
+        let err = run.fails();
+        assert!(
+            err.contains(&format!(
+                "{config}:9: mail.smtp.password_file: the SMTP password file {} can be read by other users (mode {mode:04o}); run: chmod 600 {}",
+                pw.display(),
+                pw.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            !err.contains("s3cret") && !run.stdout().contains("s3cret"),
+            "{err}"
+        );
+        // The daemon agrees, and will not start.
+        let daemon = desk.run(&["daemon", "--once"]);
+        assert_eq!(daemon.output.status.code(), Some(78), "{}", daemon.stderr());
+    }
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = desk.run(&["config", "check"]).ok();
+    assert!(out.contains("followup.toml: ok"), "{out}");
+
+    std::fs::remove_file(&pw).unwrap();
+    let err = desk.run(&["config", "check"]).fails();
+    assert!(
+        err.contains(&format!(
+            "{config}:9: mail.smtp.password_file: cannot read the SMTP password file {}",
+            pw.display()
+        )),
+        "{err}"
+    );
+
+    // systemd's credential, as the shipped config names it: there only
+    // while the service runs, and readable as systemd decides.
+    let desk = Desk::with_config(
+        "[mail]\ntransport = \"smtp\"\n\n[mail.smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\nusername = \"followup\"\npassword_file = \"/run/credentials/followup.service/smtp-password\"\n",
+    );
+    let out = desk.run(&["config", "check"]).ok();
+    assert!(out.contains("followup.toml: ok"), "{out}");
+}
+
+#[test]
 fn a_missing_config_file_is_named() {
     let desk = Desk::new();
     let err = desk

@@ -423,6 +423,26 @@ fn a_temporary_failure_is_retried_with_the_same_message_id_and_delivered_once() 
     assert_eq!(status["outbox"]["sent_last_24h"], 1);
 }
 
+/// The running daemon's loop wakes once a minute; a retry due sooner
+/// (`retry_first = "1s"` here) wakes it for itself.
+#[test]
+fn a_retry_due_before_the_next_minute_wakes_the_running_daemon() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    desk.add(&["Ratify the deal", "--due", &days_from_today(3)]);
+    server.reply_to_next_data("451 4.3.0 mailbox busy, try later");
+    let started = Instant::now();
+    let _daemon = Running::start(&desk);
+    while server.received().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the retry due 1-2 s after the failure was not sent within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.received().len(), 1);
+}
+
 #[test]
 fn a_permanent_failure_goes_dead_for_that_recipient_only_and_shows_in_status() {
     let server = SmtpServer::start();
@@ -734,13 +754,38 @@ fn sighup_with_a_broken_config_keeps_the_old_one() {
     assert!(log.contains("send_time"), "{log}");
 }
 
+/// A daily digest schedule for the second `lead` from now, in UTC (the
+/// test configs' time zone), and the moment it has surely passed: a test
+/// ticks once before it (a desk's first tick only starts its digest
+/// clock) and once after. A schedule that fires more than once a day is
+/// refused, so a test waits for its one time of day.
+pub fn digest_soon(lead: Duration) -> (String, Instant) {
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::try_from(lead).unwrap())
+        .unwrap()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .time();
+    let schedule = format!("{} {} {} * * *", at.second(), at.minute(), at.hour());
+    (
+        schedule,
+        Instant::now() + lead + Duration::from_millis(1100),
+    )
+}
+
+fn wait_until(moment: Instant) {
+    std::thread::sleep(moment.saturating_duration_since(Instant::now()));
+}
+
 #[test]
 fn a_desk_digest_is_sent_once_per_local_day() {
+    let (schedule, passed) = digest_soon(Duration::from_secs(4));
     let config = MAILDIR_CONFIG.replace(
         "recipients = [\"desk@example.org\"]",
-        "recipients = [\"desk@example.org\"]\ndigest = \"* * * * * *\"",
+        &format!("recipients = [\"desk@example.org\"]\ndigest = \"{schedule}\""),
     );
     let desk = Desk::with_config(&config);
+    // The first tick only notes when digests were last due: none for the past.
+    tick(&desk);
     // Far enough out that no reminder is owed yet; it is "due soon" in the digest.
     desk.add(&[
         "Sign the grain agreement",
@@ -757,8 +802,6 @@ fn a_desk_digest_is_sent_once_per_local_day() {
         &days_from_today(0),
     ]);
     desk.add(&["Hold elections", "--due", &days_from_today(60)]);
-    // The first tick only notes when digests were last due: none for the past.
-    tick(&desk);
     let digests = |desk: &Desk| -> Vec<Received> {
         maildir_messages(desk)
             .into_iter()
@@ -766,8 +809,9 @@ fn a_desk_digest_is_sent_once_per_local_day() {
             .collect()
     };
     assert!(digests(&desk).is_empty());
-    std::thread::sleep(Duration::from_millis(1100));
+    wait_until(passed);
     tick(&desk);
+    // A restart the same day sends it again no more.
     std::thread::sleep(Duration::from_millis(1100));
     tick(&desk);
     let sent = digests(&desk);
@@ -870,14 +914,15 @@ fn under_a_faked_clock_each_reminder_arrives_once_and_a_long_gap_sends_one() {
 #[test]
 fn a_desk_digest_tells_of_its_own_undelivered_emails_only() {
     let server = SmtpServer::start();
+    let (schedule, passed) = digest_soon(Duration::from_secs(4));
     let config = smtp_config(server.port)
         .replace(
             "recipients = [\"desk@example.org\"]",
-            "recipients = [\"desk@example.org\"]\ndigest = \"* * * * * *\"",
+            &format!("recipients = [\"desk@example.org\"]\ndigest = \"{schedule}\""),
         )
         .replace(
             "tags = [\"energy\"]",
-            "tags = [\"energy\"]\ndigest = \"* * * * * *\"",
+            &format!("tags = [\"energy\"]\ndigest = \"{schedule}\""),
         );
     server.reply_to_recipient("analyst@example.org", "550 5.1.1 no such user");
     let desk = Desk::with_config(&config);
@@ -890,9 +935,9 @@ fn a_desk_digest_tells_of_its_own_undelivered_emails_only() {
     ]);
     desk.add(&["Hold the talks", "--due", &days_from_today(3)]);
     // The reminders go out (one of energy's dies), and the digests' clock
-    // starts; a second later both digests are due.
+    // starts; once their time has passed both digests are due.
     tick(&desk);
-    std::thread::sleep(Duration::from_millis(1100));
+    wait_until(passed);
     tick(&desk);
     let digest_to = |to: &str| -> String {
         server

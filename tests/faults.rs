@@ -234,6 +234,61 @@ fn smtp_4xx_on_mail_or_recipient_is_retried_with_the_same_message_id() {
     }
 }
 
+/// A relay that turns followup itself away (a 554 greeting, a 5xx to
+/// MAIL FROM) says nothing about any one email: none goes dead, the tick
+/// stops after a few refusals, and every email arrives, once, with the
+/// Message-ID it was queued with, when the relay takes mail again.
+#[test]
+fn a_relay_refusing_followup_itself_kills_no_email() {
+    for (fault, reply) in [
+        ("greeting", "554 5.3.2 service temporarily not accepting"),
+        (
+            "MAIL",
+            "550 5.7.1 sender address rejected: relay access denied",
+        ),
+    ] {
+        let server = SmtpServer::start();
+        let desk = Desk::with_config(&soak_config(server.port));
+        let records: Vec<_> = (0..40)
+            .map(|i| json!({ "title": format!("Commitment {i}"), "due": days_from_today(3) }))
+            .collect();
+        let file = desk.write("owed.json", &serde_json::to_vec(&records).unwrap());
+        desk.run(&["import", file.to_str().unwrap()]).ok();
+        match fault {
+            "greeting" => server.greet_with(Some(reply)),
+            _ => server.reply_to_every_mail(Some(reply)),
+        }
+
+        let tick = desk.run(&["daemon", "--once"]);
+        let log = tick.stderr();
+        assert!(tick.success(), "{fault}: {log}");
+        assert!(log.contains("nothing was marked undeliverable"), "{log}");
+        if fault == "MAIL" {
+            assert!(log.contains("check mail.from"), "{log}");
+        }
+        let outbox = &desk.run(&["status", "--json"]).json()["outbox"];
+        assert_eq!(outbox["dead"], 0, "{fault}: {outbox}");
+        let retrying = outbox["retrying"].as_u64().unwrap();
+        let pending = outbox["pending"].as_u64().unwrap();
+        // Stopped after eight refusals in a row: those in flight wait for
+        // their retry, the rest for the next tick, untried.
+        assert!(retrying >= 8 && pending > 0, "{fault}: {outbox}");
+        assert_eq!(retrying + pending, 40, "{fault}: {outbox}");
+        let queued: HashSet<String> = outbox_message_ids(&desk).into_keys().collect();
+
+        server.greet_with(None);
+        server.reply_to_every_mail(None);
+        let arrivals = deliver_through(&server, &desk, 6);
+        assert_eq!(
+            arrivals.keys().cloned().collect::<HashSet<_>>(),
+            queued,
+            "{fault}"
+        );
+        assert!(arrivals.values().all(|&n| n == 1), "{fault}: {arrivals:?}");
+        assert_eq!(sent_ids(&desk), queued, "{fault}");
+    }
+}
+
 #[test]
 fn a_reset_after_data_or_a_reply_slower_than_the_timeout_is_retried() {
     // The server kept the message but the daemon never heard so: the

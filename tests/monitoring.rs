@@ -207,6 +207,8 @@ fn healthz_is_503_while_the_store_cannot_be_written() {
     assert!(body.starts_with("unhealthy:"), "{body}");
     assert!(body.contains("the store does not take writes"), "{body}");
     assert!(body.contains("busy"), "{body}");
+    // The probe waits 2 s for the other writer, and says so.
+    assert!(body.contains("held it for more than 2s"), "{body}");
 
     // The first tick gives up after the 10 s busy timeout.
     let started = Instant::now();

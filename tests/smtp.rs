@@ -1,6 +1,7 @@
 //! A real SMTP server on 127.0.0.1 for the tests: it speaks the protocol
 //! over TCP, records every message it accepts, and can be told to answer
-//! DATA or RCPT with failures, to exercise retries and dead letters. Started
+//! DATA or RCPT with failures, to exercise retries and dead letters, or
+//! to refuse followup itself (at the greeting or MAIL FROM). Started
 //! with a login, it offers AUTH PLAIN and LOGIN, accepts only that username
 //! and password (535 for anything else), and refuses mail before a login.
 
@@ -72,6 +73,10 @@ struct Script {
     next_rcpt_replies: VecDeque<String>,
     /// While set, the server is gone: connections are dropped at once.
     away: bool,
+    /// While set, the greeting is this reply (a 554, say) instead of 220.
+    greeting: Option<String>,
+    /// While set, every MAIL FROM is answered with this reply.
+    every_mail_reply: Option<String>,
     /// The only username and password accepted, when a login is required.
     login: Option<(String, String)>,
     /// The AUTH mechanisms offered in EHLO.
@@ -199,6 +204,19 @@ impl SmtpServer {
             .push_back(reply.to_string());
     }
 
+    /// Greets every new connection with this reply (e.g. "554 5.3.2 not
+    /// accepting"), answering every command but QUIT with 503, until
+    /// called with `None`.
+    pub fn greet_with(&self, reply: Option<&str>) {
+        self.script.lock().unwrap().greeting = reply.map(str::to_string);
+    }
+
+    /// Answers every MAIL FROM with this reply (e.g. "550 5.7.1 relay
+    /// access denied") until called with `None`.
+    pub fn reply_to_every_mail(&self, reply: Option<&str>) {
+        self.script.lock().unwrap().every_mail_reply = reply.map(str::to_string);
+    }
+
     /// Goes away (every connection dropped) or comes back.
     pub fn set_away(&self, away: bool) {
         self.script.lock().unwrap().away = away;
@@ -231,6 +249,21 @@ fn serve(
         return Ok(());
     }
     let mut logged_in = script.lock().unwrap().login.is_none();
+    let greeting = script.lock().unwrap().greeting.clone();
+    if let Some(greeting) = greeting {
+        // RFC 5321 (3.1): after a 554 greeting, wait for QUIT.
+        write!(out, "{greeting}\r\n")?;
+        let mut line = String::new();
+        while reader.read_line(&mut line)? > 0 {
+            if line.to_ascii_uppercase().starts_with("QUIT") {
+                write!(out, "221 bye\r\n")?;
+                break;
+            }
+            write!(out, "503 5.5.1 no service\r\n")?;
+            line.clear();
+        }
+        return Ok(());
+    }
     write!(out, "220 localhost test SMTP\r\n")?;
     let mut line = String::new();
     loop {
@@ -309,7 +342,11 @@ fn serve(
             write!(out, "530 5.7.0 authentication required\r\n")?;
         } else if upper.starts_with("MAIL FROM") {
             recipients.clear();
-            let reply = script.lock().unwrap().mail_replies.pop_front();
+            let reply = {
+                let mut script = script.lock().unwrap();
+                let every = script.every_mail_reply.clone();
+                every.or_else(|| script.mail_replies.pop_front())
+            };
             let reply = reply.unwrap_or_else(|| "250 2.1.0 ok".into());
             write!(out, "{reply}\r\n")?;
         } else if upper.starts_with("RCPT TO") {

@@ -201,6 +201,16 @@ fn check(flag: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     };
     match Config::from_file(&path) {
         Ok(config) => {
+            if let Some(problem) = password_file_problem(&config, &path) {
+                eprintln!(
+                    "{}",
+                    config::Error::Invalid {
+                        path,
+                        problems: vec![problem],
+                    }
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             writeln!(out, "{}: ok", path.display())?;
             summarize(&config, out)?;
             Ok(ExitCode::SUCCESS)
@@ -213,6 +223,44 @@ fn check(flag: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 "The example config (/etc/followup/followup.toml when installed, config/followup.toml in the source) shows every key with an example value."
             );
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The password file the daemon would refuse, and so exit 78 at its start
+/// or keep the old config at a reload: one that other users can read, or
+/// that is missing, not a file, or empty. The file's mode and size are
+/// looked at, never its contents. A file under systemd's credentials
+/// (`$CREDENTIALS_DIRECTORY`, or `/run/credentials` where this runs
+/// outside the service) is left alone, as the daemon leaves it: systemd
+/// decides who reads it, and it exists only while the service runs.
+fn password_file_problem(config: &Config, path: &Path) -> Option<config::Problem> {
+    const SYSTEMD_CREDENTIALS: &str = "/run/credentials";
+    let smtp = config.mail.smtp.as_ref()?;
+    if config.mail.transport != Transport::Smtp || smtp.username.is_none() {
+        return None;
+    }
+    let file = smtp.password_file.as_ref()?;
+    let credentials = crate::mail::credentials_dir().unwrap_or_else(|| SYSTEMD_CREDENTIALS.into());
+    if file.starts_with(&credentials) {
+        return None;
+    }
+    match crate::mail::check_password_file(file, Some(&credentials)) {
+        Ok(()) => None,
+        // The daemon's user may be let in where this user is not.
+        Err(crate::mail::Error::PasswordRead { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            None
+        }
+        Err(err) => {
+            const KEY: &str = "mail.smtp.password_file";
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            Some(config::Problem {
+                line: config::line_of_key(&text, KEY),
+                key: KEY.to_string(),
+                message: err.to_string(),
+            })
         }
     }
 }

@@ -29,7 +29,7 @@ pub use render::{
     FollowupCommitment, FollowupDigest, FollowupReminder, digest_message_id, escape_html,
     message_id, render_digest, render_reminder, subject, thread_root,
 };
-pub use smtp::{CREDENTIAL_NAME, SmtpTransport, password_path, read_password};
+pub use smtp::{CREDENTIAL_NAME, SmtpTransport, check_password_file, password_path, read_password};
 
 /// What a reminder is about, as decided by the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +86,13 @@ pub struct Digest<'a> {
     /// The desk's name, as in the config.
     pub desk: &'a str,
     pub to: &'a Address,
-    /// The desk's local date the digest is for.
+    /// The desk's local date the digest is for: the day of the schedule's
+    /// occasion, which its Subject and heading name. A digest caught up
+    /// after downtime is for a day before `today`.
     pub date: Date,
+    /// The desk's local date when the email is written: the lists are as
+    /// of this day, and it counts their days from it.
+    pub today: Date,
     /// Open commitments whose last on-time day has passed.
     pub overdue: Vec<&'a Commitment>,
     /// Open commitments due within the next 14 days.

@@ -744,7 +744,7 @@ fn digest_sections<'d>(digest: &'d Digest) -> [(&'static str, Vec<(&'d Commitmen
         } else {
             format!(
                 "latest {latest}, {}",
-                due_phrase(digest.date, latest).to_lowercase()
+                due_phrase(digest.today, latest).to_lowercase()
             )
         };
         (*c, when)
@@ -764,9 +764,23 @@ fn digest_sections<'d>(digest: &'d Digest) -> [(&'static str, Vec<(&'d Commitmen
 
 const DEAD_HEADING: &str = "These reminders could not be delivered";
 
+/// Under the heading of a digest caught up after downtime: its lists are
+/// of the day it was written, not of the day it is for.
+fn caught_up(digest: &Digest) -> Option<String> {
+    (digest.today != digest.date).then(|| {
+        format!(
+            "Sent late, on {}, as the daemon missed this digest's time; the lists are as of {}.",
+            digest.today, digest.today
+        )
+    })
+}
+
 fn digest_text(digest: &Digest, subject: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{subject}\n");
+    if let Some(note) = caught_up(digest) {
+        let _ = writeln!(out, "{note}\n");
+    }
     for (heading, items) in digest_sections(digest) {
         let _ = writeln!(out, "{heading} ({})", items.len());
         if items.is_empty() {
@@ -804,6 +818,9 @@ fn digest_html(digest: &Digest, subject: &str) -> String {
     let mut out = String::new();
     html_open(&mut out, subject);
     let _ = writeln!(out, "<h1 dir=\"auto\">{}</h1>", escape_html(subject));
+    if let Some(note) = caught_up(digest) {
+        let _ = writeln!(out, "<p>{}</p>", escape_html(&note));
+    }
     for (heading, items) in digest_sections(digest) {
         let _ = writeln!(out, "<h2>{heading} ({})</h2>", items.len());
         if items.is_empty() {

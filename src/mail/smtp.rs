@@ -15,12 +15,19 @@
 //! credentials: it is never logged, printed or shown by `Debug`. A password
 //! file that other users can read is refused rather than silently used.
 //!
-//! Classification follows RFC 5321: a 5xx reply is permanent and the
-//! reminder goes `dead`; a 4xx reply, a refused or reset connection, a TLS
-//! failure or a timeout is transient and retried. One exception: a 5xx
-//! reply to AUTH (530, 534, 535, 538) is treated as transient, because it
-//! says our login is wrong, not that this reminder is undeliverable; marking
-//! the whole queue dead over a typo in a password file would lose it.
+//! Classification follows RFC 5321, with one question first: whom is the
+//! server's reply about? A 5xx reply to RCPT TO (about that recipient), to
+//! DATA or to the message itself is permanent, and the reminder goes
+//! `dead`. A 5xx before that (to the greeting, EHLO, STARTTLS, AUTH or
+//! MAIL FROM) refuses followup itself, not any one email: the relay's
+//! policy, our sender address or our login. Marking the email dead would
+//! mark every queued email dead in one tick, each for a fault that is in
+//! the setup, so such a refusal is transient and says what to check; the
+//! daemon stops the tick when several sends in a row fail that way. A 4xx
+//! reply, a refused or reset connection, a TLS failure or a timeout is
+//! transient too. This is why a send drives MAIL FROM, RCPT TO and DATA
+//! itself rather than through lettre's `send`, which returns the same
+//! error whichever command was refused.
 
 use std::fmt;
 use std::fs::File;
@@ -34,13 +41,18 @@ use std::time::{Duration, Instant};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
 use super::{Error, SendError};
 use crate::config::{Security, SmtpConfig};
 
 /// The file name systemd's `LoadCredential=smtp-password:…` gives us.
 pub const CREDENTIAL_NAME: &str = "smtp-password";
+
+/// Said with every refusal of followup itself, which the outbox retries
+/// like any transient failure.
+const NOT_A_VERDICT: &str = "This refusal is not about any one email, so nothing was marked undeliverable: each email is retried later with the same Message-ID";
 
 /// At most this many idle connections are kept; the daemon sends at most
 /// 32 emails at once, so more would never be used.
@@ -66,16 +78,37 @@ pub struct SmtpTransport {
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
-/// Why an attempt failed: the server's answer, or no connection at all.
+/// Why an attempt failed, and at which step: the step says whom the
+/// server's reply is about (see the module comment).
 #[derive(Debug)]
 enum Failure {
-    Smtp(lettre::transport::smtp::Error),
+    /// No connection at all.
     Connect(std::io::Error),
+    /// The greeting, EHLO, STARTTLS, TLS or AUTH failed: the relay turned
+    /// followup away before any message.
+    Session(lettre::transport::smtp::Error),
+    /// MAIL FROM failed: the relay refused followup as a sender.
+    Sender {
+        error: lettre::transport::smtp::Error,
+        /// The envelope sender it refused, from `mail.from`.
+        from: String,
+    },
+    /// RCPT TO, DATA or the message itself failed: about this email.
+    Message(lettre::transport::smtp::Error),
+    /// The email needs an SMTP extension the server does not offer.
+    Unsupported(&'static str),
 }
 
-impl From<lettre::transport::smtp::Error> for Failure {
-    fn from(err: lettre::transport::smtp::Error) -> Failure {
-        Failure::Smtp(err)
+impl Failure {
+    /// Whether this looks like a connection the server closed while it sat
+    /// idle in the pool: no reply at all, or a 421 read only now.
+    fn on_a_stale_connection(&self) -> bool {
+        match self {
+            Failure::Sender { error: err, .. } | Failure::Message(err) => {
+                err.status().is_none_or(|code| u16::from(code) == 421)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -183,7 +216,7 @@ impl SmtpTransport {
         let attempt = async {
             let mut connection = self.connect().await?;
             connected.store(true, Ordering::Relaxed);
-            connection.quit().await?;
+            connection.quit().await.map_err(Failure::Session)?;
             Ok(())
         };
         self.within_timeout(attempt, &connected).await
@@ -221,8 +254,8 @@ impl SmtpTransport {
     ) -> Result<(), Failure> {
         if let Some(mut connection) = self.take_idle() {
             connected.store(true, Ordering::Relaxed);
-            match connection.send(envelope, bytes).await {
-                Ok(_) => {
+            match transmit(&mut connection, envelope, bytes).await {
+                Ok(()) => {
                     self.keep_idle(connection);
                     return Ok(());
                 }
@@ -231,31 +264,32 @@ impl SmtpTransport {
                 // connection is tried. Had the message got through before
                 // the connection broke, the fresh try repeats it with the
                 // same Message-ID, as any retry of the outbox would.
-                Err(err) if err.status().is_none_or(|code| u16::from(code) == 421) => {}
-                Err(err) => return Err(Failure::Smtp(err)),
+                Err(failure) if failure.on_a_stale_connection() => {}
+                Err(failure) => return Err(failure),
             }
         }
         connected.store(false, Ordering::Relaxed);
         let mut connection = self.connect().await?;
         connected.store(true, Ordering::Relaxed);
-        connection.send(envelope, bytes).await?;
+        transmit(&mut connection, envelope, bytes).await?;
         self.keep_idle(connection);
         Ok(())
     }
 
-    /// A new connection, encrypted and logged in as configured.
+    /// A new connection, encrypted and logged in as configured. A failure
+    /// past the TCP connect is a [`Failure::Session`]: no message was
+    /// offered yet.
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let mut connection = match (&self.security, &self.tls) {
-            (Security::Tls, Some(tls)) => {
-                AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(self.timeout),
-                    &self.hello,
-                    Some(tls.clone()),
-                    None,
-                )
-                .await?
-            }
+            (Security::Tls, Some(tls)) => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                Some(tls.clone()),
+                None,
+            )
+            .await
+            .map_err(Failure::Session)?,
             _ => {
                 let socket = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
                     .await
@@ -264,9 +298,13 @@ impl SmtpTransport {
                 socket.set_nodelay(true).map_err(Failure::Connect)?;
                 let mut connection =
                     AsyncSmtpConnection::connect_with_transport(Box::new(socket), &self.hello)
-                        .await?;
+                        .await
+                        .map_err(Failure::Session)?;
                 if let (Security::StartTls, Some(tls)) = (&self.security, &self.tls) {
-                    connection.starttls(tls.clone(), &self.hello).await?;
+                    connection
+                        .starttls(tls.clone(), &self.hello)
+                        .await
+                        .map_err(Failure::Session)?;
                 }
                 connection
             }
@@ -274,7 +312,8 @@ impl SmtpTransport {
         if let Some(credentials) = &self.credentials {
             connection
                 .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
-                .await?;
+                .await
+                .map_err(Failure::Session)?;
         }
         Ok(connection)
     }
@@ -336,7 +375,11 @@ impl SmtpTransport {
     fn classify(&self, failure: &Failure) -> SendError {
         let place = format!("{}:{}", self.host, self.port);
         let err = match failure {
-            Failure::Smtp(err) => err,
+            Failure::Session(err) | Failure::Message(err) => err,
+            Failure::Sender { error, .. } => error,
+            Failure::Unsupported(what) => {
+                return SendError::Transient(format!("cannot deliver through {place}: {what}"));
+            }
             Failure::Connect(err) => {
                 let hint = match err.kind() {
                     std::io::ErrorKind::ConnectionRefused => format!(
@@ -353,9 +396,8 @@ impl SmtpTransport {
         let detail = describe_error(err);
         if let Some(code) = err.status() {
             let number = u16::from(code);
-            if err.is_permanent() && !matches!(number, 530 | 534 | 535 | 538) {
-                return SendError::Permanent(format!("{place} refused the message: {detail}"));
-            }
+            // A login refused (or required, at MAIL FROM) is a 5xx about
+            // our credentials, whenever the server says it.
             if matches!(number, 530 | 534 | 535 | 538) {
                 let fix = if number == 530 && self.username.is_none() {
                     "the server requires a login: set mail.smtp.username and a password file"
@@ -363,6 +405,17 @@ impl SmtpTransport {
                     "check mail.smtp.username and the password file"
                 };
                 return SendError::Transient(format!("{place} refused our login: {detail}; {fix}"));
+            }
+            if err.is_permanent() {
+                return match failure {
+                    Failure::Sender { from, .. } => SendError::Transient(format!(
+                        "the relay {place} refuses followup as a sender: it answered MAIL FROM:<{from}> with {detail}; check mail.from (the relay must accept that address from this host or login). {NOT_A_VERDICT}"
+                    )),
+                    Failure::Session(_) => SendError::Transient(format!(
+                        "the relay {place} refuses followup before any message: {detail}; check that it accepts mail from this host (its relay policy, or mail.smtp.host, port and security). {NOT_A_VERDICT}"
+                    )),
+                    _ => SendError::Permanent(format!("{place} refused the message: {detail}")),
+                };
             }
             // A 4xx before any message (a 421 greeting, a 454 to AUTH) is
             // the server turning us away for now, not deferring mail.
@@ -408,6 +461,71 @@ impl SmtpTransport {
             _ => String::new(),
         }
     }
+}
+
+/// Offers one email on an open connection: MAIL FROM, RCPT TO for each
+/// recipient, DATA and the message, with the options lettre's own `send`
+/// adds (SMTPUTF8 for an address outside ASCII, BODY=8BITMIME for a
+/// message outside it). Each failure is tagged with the command that
+/// failed; after one the connection is closed, as lettre does, since the
+/// server may be mid-transaction.
+async fn transmit(
+    connection: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    bytes: &[u8],
+) -> Result<(), Failure> {
+    let mut options = Vec::new();
+    let addresses_ascii = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .all(|address| AsRef::<str>::as_ref(address).is_ascii());
+    if !addresses_ascii {
+        if !connection
+            .server_info()
+            .supports_feature(Extension::SmtpUtfEight)
+        {
+            return Err(Failure::Unsupported(
+                "an address is not ASCII and the server does not offer SMTPUTF8; use an ASCII address in mail.from and the desk's recipients",
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        if !connection
+            .server_info()
+            .supports_feature(Extension::EightBitMime)
+        {
+            return Err(Failure::Unsupported(
+                "the email is not 7-bit and the server does not offer 8BITMIME",
+            ));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let from = envelope.from().cloned();
+    let offered = async {
+        connection
+            .command(Mail::new(from.clone(), options))
+            .await
+            .map_err(|error| Failure::Sender {
+                error,
+                from: from.as_ref().map(ToString::to_string).unwrap_or_default(),
+            })?;
+        for to in envelope.to() {
+            connection
+                .command(Rcpt::new(to.clone(), Vec::new()))
+                .await
+                .map_err(Failure::Message)?;
+        }
+        connection.command(Data).await.map_err(Failure::Message)?;
+        connection.message(bytes).await.map_err(Failure::Message)?;
+        Ok(())
+    }
+    .await;
+    if offered.is_err() {
+        connection.abort().await;
+    }
+    offered
 }
 
 /// lettre's error text with every source in the chain, once each.
@@ -467,20 +585,7 @@ pub fn read_password(path: &Path, credentials_dir: Option<&Path>) -> Result<Stri
     // Check the mode of the file we opened, not of whatever the path names
     // a moment later.
     let meta = file.metadata().map_err(read_error)?;
-    if !meta.is_file() {
-        return Err(read_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "it is not a file; name the file that holds the password",
-        )));
-    }
-    let mode = meta.permissions().mode();
-    let from_systemd = credentials_dir.is_some_and(|dir| path.starts_with(dir));
-    if mode & 0o077 != 0 && !from_systemd {
-        return Err(Error::PasswordExposed {
-            path: path.to_path_buf(),
-            mode: mode & 0o7777,
-        });
-    }
+    refuse_unsafe(path, &meta, credentials_dir)?;
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(read_error)?;
     let password = text.lines().next().unwrap_or("").to_string();
@@ -490,4 +595,49 @@ pub fn read_password(path: &Path, credentials_dir: Option<&Path>) -> Result<Stri
         });
     }
     Ok(password)
+}
+
+/// What [`read_password`] would refuse the file at `path` for, told
+/// without opening it: missing, not a file, readable by other users, or
+/// of no bytes at all. For `config check`, which must not read the
+/// password, and may run as a user who could not.
+pub fn check_password_file(path: &Path, credentials_dir: Option<&Path>) -> Result<(), Error> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::PasswordRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    refuse_unsafe(path, &meta, credentials_dir)?;
+    if meta.len() == 0 {
+        return Err(Error::PasswordEmpty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The checks on a password file's kind and mode that [`read_password`]
+/// and [`check_password_file`] share.
+fn refuse_unsafe(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    credentials_dir: Option<&Path>,
+) -> Result<(), Error> {
+    if !meta.is_file() {
+        return Err(Error::PasswordRead {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is not a file; name the file that holds the password",
+            ),
+        });
+    }
+    let mode = meta.permissions().mode();
+    let from_systemd = credentials_dir.is_some_and(|dir| path.starts_with(dir));
+    if mode & 0o077 != 0 && !from_systemd {
+        return Err(Error::PasswordExposed {
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    Ok(())
 }

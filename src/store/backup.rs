@@ -438,6 +438,7 @@ fn run_steps(
                 if since.elapsed() > BUSY_TIMEOUT {
                     return Err(Error::Busy {
                         path: path.to_path_buf(),
+                        waited: BUSY_TIMEOUT,
                     });
                 }
                 std::thread::sleep(Duration::from_millis(20));

@@ -95,9 +95,14 @@ pub enum Error {
     },
     #[error(
         "the database {} is busy: another followup process has held it for more than {}s; try again",
-        path.display(), BUSY_TIMEOUT.as_secs()
+        path.display(), waited.as_secs()
     )]
-    Busy { path: PathBuf },
+    Busy {
+        path: PathBuf,
+        /// How long this process waited for it: the busy timeout, or less
+        /// for a probe that must answer quickly.
+        waited: Duration,
+    },
     /// SQLITE_FULL: the filesystem (or SQLite's temporary folder) has no
     /// room for the pages a write needs. SQLite rolls the transaction back,
     /// so the change is not half made: it is not made at all.
@@ -631,26 +636,29 @@ pub struct Inspection {
     pub missing: Vec<String>,
 }
 
+/// How long [`inspect`] waits for another writer.
+const INSPECT_WAIT: Duration = Duration::from_secs(2);
+
 /// Looks at an existing database: its schema version, `quick_check`, and
-/// whether it takes writes (see [`write_probe`]; waiting at most two
-/// seconds for another writer).
+/// whether it takes writes (see [`write_probe`]; waiting at most
+/// [`INSPECT_WAIT`] for another writer).
 pub fn inspect(path: &Path) -> Result<Inspection> {
     refuse_hard_links(path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
-    let fail = |e| classify(path, e);
+    let fail = |e| classify_waiting(path, e, INSPECT_WAIT);
     // As the last connection to close, this one would otherwise fold the
     // WAL into the file: a change, which an inspection must not make.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
         .map_err(fail)?;
-    conn.busy_timeout(Duration::from_secs(2)).map_err(fail)?;
+    conn.busy_timeout(INSPECT_WAIT).map_err(fail)?;
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(fail)?;
     let quick_check: String = conn
         .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
         .map_err(fail)?;
-    let writable = write_probe(&conn).map_err(|e| classify(path, e).to_string());
+    let writable = write_probe(&conn).map_err(|e| fail(e).to_string());
     let schema_version = usize::try_from(version).unwrap_or(usize::MAX);
     let missing = if schema_version == schema::current_version() {
         schema::missing_from(&conn).map_err(fail)?
@@ -681,7 +689,7 @@ impl Store {
     pub fn takes_writes(&self, wait: Duration) -> Result<()> {
         let fail = |e| classify(&self.path, e);
         self.conn.busy_timeout(wait).map_err(fail)?;
-        let outcome = write_probe(&self.conn).map_err(fail);
+        let outcome = write_probe(&self.conn).map_err(|e| classify_waiting(&self.path, e, wait));
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         outcome
     }
@@ -689,6 +697,12 @@ impl Store {
 
 /// Turns an SQLite error into one that says what happened to which file.
 fn classify(path: &Path, source: rusqlite::Error) -> Error {
+    classify_waiting(path, source, BUSY_TIMEOUT)
+}
+
+/// [`classify`] for a connection whose busy timeout is `waited`, not the
+/// usual one: a busy database says how long it was waited for.
+fn classify_waiting(path: &Path, source: rusqlite::Error, waited: Duration) -> Error {
     let path = path.to_path_buf();
     let code = match &source {
         rusqlite::Error::SqliteFailure(err, _) => Some(err.code),
@@ -702,7 +716,9 @@ fn classify(path: &Path, source: rusqlite::Error) -> Error {
         Some(ErrorCode::ReadOnly) | Some(ErrorCode::PermissionDenied) => {
             Error::ReadOnly { path, detail }
         }
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Busy { path },
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            Error::Busy { path, waited }
+        }
         Some(ErrorCode::DiskFull) => Error::Full { path },
         _ => Error::Sqlite { path, source },
     }
@@ -711,6 +727,26 @@ fn classify(path: &Path, source: rusqlite::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_database_says_how_long_it_was_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("followup.db");
+        let store = Store::open(&path, Check::Full).unwrap();
+        let blocker = Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = store
+            .takes_writes(Duration::from_secs(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("another followup process has held it for more than 1s"),
+            "{err}"
+        );
+        let err = inspect(&path).unwrap().writable.unwrap_err();
+        assert!(err.contains("for more than 2s"), "{err}");
+        blocker.execute_batch("ROLLBACK").unwrap();
+    }
 
     #[test]
     fn a_checked_file_is_remembered_until_anything_else_changes_it() {

@@ -469,6 +469,22 @@ impl Store {
         run().map_err(|e| self.sqlite(e))
     }
 
+    /// The earliest time after `after` at which an email waiting in the
+    /// outbox falls due: a retry, as a rule. The daemon wakes for it when
+    /// it comes before the next planned wake, so a `retry_first` shorter
+    /// than the loop's minute is kept. Emails already due at `after` are
+    /// left out: they are the ones a tick left untried because the relay
+    /// stopped answering, and waking for them would hammer that relay.
+    pub fn next_attempt_after(&self, after: Timestamp) -> Result<Option<Timestamp>> {
+        self.conn
+            .prepare_cached(
+                "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending' AND next_attempt_at > ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row([seconds(after)], |r| r.get::<_, Option<i64>>(0)))
+            .map(|at| at.map(instant))
+            .map_err(|e| self.sqlite(e))
+    }
+
     /// The emails given up on since `since`, to `desk` only when one is
     /// named: a desk's digest tells of its own undelivered reminders, not
     /// of another desk's recipients and their servers' errors.
@@ -664,6 +680,30 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn the_daemon_wakes_for_the_next_retry_but_not_for_emails_a_tick_left_untried() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("followup.db"), Check::Full).unwrap();
+        let at: Timestamp = "2025-12-01T09:00:00Z".parse().unwrap();
+        let tick: Timestamp = "2025-12-01T09:00:05Z".parse().unwrap();
+        let lease = std::time::Duration::from_secs(300);
+        for key in ["v1:before:14d", "v1:before:3d"] {
+            let id = committee(&mut store, at);
+            queue(&mut store, id, key.parse().unwrap(), at, at);
+        }
+        let claimed = store.claim(tick, lease, 10).unwrap();
+        // One failed for now; the other was handed back untried, as when
+        // the relay stopped answering: it is due already.
+        let retry_at: Timestamp = "2025-12-01T09:00:07Z".parse().unwrap();
+        store
+            .mark_retry(&claimed[0], retry_at, "451 later")
+            .unwrap();
+        store.release(&claimed[1]).unwrap();
+        assert_eq!(store.next_attempt_after(tick).unwrap(), Some(retry_at));
+        let later: Timestamp = "2025-12-01T09:00:07Z".parse().unwrap();
+        assert_eq!(store.next_attempt_after(later).unwrap(), None);
     }
 
     #[test]

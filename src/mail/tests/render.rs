@@ -485,6 +485,7 @@ fn digest_lists_each_section_and_the_undelivered_reminders() {
         desk: "energy",
         to: &to,
         date: date(2026, 1, 2),
+        today: date(2026, 1, 2),
         overdue: vec![&overdue],
         due_soon: vec![&soon],
         under_review: vec![&vague],
@@ -522,4 +523,38 @@ fn digest_lists_each_section_and_the_undelivered_reminders() {
     assert!(html.contains("&lt;b&gt;Gas&lt;/b&gt;"), "{html}");
     assert!(!html.contains("<b>Gas"), "{html}");
     assert!(html.contains(&format!("<span dir=\"auto\">{ARABIC_TITLE}</span>")));
+}
+
+#[test]
+fn a_caught_up_digest_names_the_day_it_is_for_and_counts_from_the_day_it_is_sent() {
+    let mut soon = record("Gas deal signed").commitment;
+    soon.deadline.deadline.latest = date(2026, 1, 5);
+    let to = desk();
+    let id = digest_message_id("energy", date(2026, 1, 1), &to, &from(), 7);
+    let digest = Digest {
+        desk: "energy",
+        to: &to,
+        date: date(2026, 1, 1),
+        today: date(2026, 1, 2),
+        overdue: Vec::new(),
+        due_soon: vec![&soon],
+        under_review: Vec::new(),
+        dead_deliveries: Vec::new(),
+        message_id: &id,
+        written_at: at("2026-01-02T07:00:00Z"),
+    };
+    let bytes = render_digest(&digest, &from()).unwrap().formatted();
+    let parsed = parse(&bytes);
+    assert_eq!(
+        parsed.subject(),
+        Some("followup digest for energy, 2026-01-01: 0 overdue, 1 due soon, 0 under review")
+    );
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(
+        text.contains("Sent late, on 2026-01-02, as the daemon missed this digest's time"),
+        "{text}"
+    );
+    assert!(text.contains("due in 3 days"), "{text}");
+    let html = parsed.body_html(0).unwrap();
+    assert!(html.contains("Sent late, on 2026-01-02"), "{html}");
 }

@@ -25,6 +25,11 @@ pub enum Behaviour {
     /// Accept each message, then close the connection without a word, as
     /// a server does with a client that stayed idle too long.
     HangUpAfterEach,
+    /// Greet with this reply instead of 220 (e.g. 554, "no service for
+    /// you"), then answer every command but QUIT with 503.
+    RefuseGreeting(u16, &'static str),
+    /// Refuse every MAIL FROM with this reply.
+    RefuseSender(u16, &'static str),
 }
 
 /// One message the server accepted.
@@ -139,6 +144,10 @@ fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder, hang_up
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
+    if let Behaviour::RefuseGreeting(code, text) = handler.behaviour {
+        turn_away(reader, writer, Response::custom(code, text.into()));
+        return;
+    }
     let mut session = builder.build(peer, handler);
     if session.greeting().write_to(&mut writer).is_err() {
         return;
@@ -167,6 +176,29 @@ fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder, hang_up
     }
 }
 
+/// What RFC 5321 (3.1) asks of a server that greets with 554: it waits
+/// for QUIT, answering anything else with 503.
+fn turn_away(mut reader: BufReader<TcpStream>, mut writer: TcpStream, greeting: Response) {
+    if greeting.write_to(&mut writer).is_err() {
+        return;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line.to_ascii_uppercase().starts_with(b"QUIT") {
+            let _ = writer.write_all(b"221 bye\r\n");
+            return;
+        }
+        if writer.write_all(b"503 5.5.1 no service\r\n").is_err() {
+            return;
+        }
+    }
+}
+
 struct Recorder {
     shared: Arc<Shared>,
     /// Set when the connection must close after the current reply: mailin
@@ -180,6 +212,13 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
+        match self.behaviour {
+            Behaviour::RefuseSender(code, text) => Response::custom(code, text.into()),
+            _ => OK,
+        }
+    }
+
     fn rcpt(&mut self, _to: &str) -> Response {
         match self.behaviour {
             Behaviour::RejectRecipient(code, text) => Response::custom(code, text.into()),

@@ -188,6 +188,58 @@ async fn a_5xx_reply_is_permanent() {
 }
 
 #[tokio::test]
+async fn a_5xx_to_the_message_itself_is_permanent() {
+    let server = SmtpServer::start(Behaviour::RejectData(554, "Message rejected as spam"));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Permanent(text)) => assert!(text.contains("554"), "{text}"),
+        other => panic!("expected permanent, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_5xx_greeting_refuses_followup_not_the_email_and_is_transient() {
+    let server = SmtpServer::start(Behaviour::RefuseGreeting(
+        554,
+        "5.3.2 service temporarily not accepting",
+    ));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(text)) => {
+            assert!(text.contains("554"), "{text}");
+            assert!(text.contains("refuses followup"), "{text}");
+            assert!(text.contains("nothing was marked undeliverable"), "{text}");
+        }
+        other => panic!("expected transient, got {other:?}"),
+    }
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_5xx_to_mail_from_refuses_followup_as_sender_and_says_to_check_mail_from() {
+    let server = SmtpServer::start(Behaviour::RefuseSender(
+        550,
+        "5.7.1 sender address rejected: relay access denied",
+    ));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    // Twice: the second goes out on a fresh connection, since a refused
+    // transaction closes the one it used.
+    for _ in 0..2 {
+        match send_one(&transport).await {
+            Err(SendError::Transient(text)) => {
+                assert!(text.contains("relay access denied"), "{text}");
+                assert!(text.contains("followup@example.org"), "{text}");
+                assert!(text.contains("check mail.from"), "{text}");
+                assert!(text.contains("nothing was marked undeliverable"), "{text}");
+            }
+            other => panic!("expected transient, got {other:?}"),
+        }
+    }
+    assert!(server.received().is_empty());
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
 async fn a_closed_port_is_transient() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
