@@ -278,14 +278,76 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// The Subject as handed to lettre, which encodes (RFC 2047) only the
-/// words that are not plain ASCII. A title word that is itself an encoded
-/// word (`=?utf-8?q?...?=`) would go out as typed, and the reader's mail
-/// client would decode it: the Subject would show something other than
-/// the title. A word joiner (U+2060, invisible) after each `=` of `=?`
-/// makes lettre encode that word too, so the client shows it as typed.
-fn subject_header(subject: &str) -> String {
-    subject.replace("=?", "=\u{2060}?")
+/// The Subject header. lettre encodes (RFC 2047) only the words that are
+/// not plain ASCII, so a title word that is itself an encoded word
+/// (`=?utf-8?q?...?=`) would go out as typed, and the reader's mail client
+/// would decode it: the Subject would show something other than the title
+/// ("postponed" for `=?utf-8?q?postponed?=`). Such a Subject is encoded
+/// whole, in base64 words, so a client shows exactly the title; any other
+/// goes through lettre's own encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject(pub String);
+
+impl Header for Subject {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Subject")
+    }
+
+    fn parse(s: &str) -> Result<Self, BoxError> {
+        Ok(Subject(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        if !self.0.contains("=?") {
+            return HeaderValue::new(Self::name(), self.0.clone());
+        }
+        // Every byte of the title is inside base64, whose alphabet has no
+        // space, colon or line break: nothing of it can end the header.
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), encoded_words(&self.0))
+    }
+}
+
+/// `text` as RFC 2047 base64 encoded words, folded one a line: each
+/// holds at most 42 bytes of UTF-8 (56 of base64; 77 columns with
+/// "Subject: " before the first), cut between characters, since a word
+/// must decode to whole characters on its own.
+fn encoded_words(text: &str) -> String {
+    const MOST_BYTES: usize = 42;
+    let mut words = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + MOST_BYTES).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        words.push(format!(
+            "=?utf-8?b?{}?=",
+            base64(&text.as_bytes()[start..end])
+        ));
+        start = end;
+    }
+    words.join("\r\n ")
+}
+
+/// Standard base64 (RFC 4648, with padding).
+pub(super) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = chunk.iter().enumerate().fold(0u32, |group, (i, &byte)| {
+            group | u32::from(byte) << (16 - 8 * i)
+        });
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(
+                    ALPHABET[(group >> (18 - 6 * i) & 0x3f) as usize],
+                ));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Flattens a one-line field: every control character, line break or run
@@ -416,7 +478,7 @@ pub fn render_reminder(reminder: &Reminder, from: &Mailbox) -> Result<Message, E
         .from(from.clone())
         .to(Mailbox::new(None, reminder.to.clone()))
         .header(DateHeader::new(system_time(reminder.written_at)))
-        .subject(subject_header(&subject))
+        .header(Subject(subject.clone()))
         .header(MessageId::from(reminder.message_id.to_string()))
         .header(InReplyTo::from(root.clone()))
         .header(References::from(root))
@@ -707,7 +769,7 @@ pub fn render_digest(digest: &Digest, from: &Mailbox) -> Result<Message, Error> 
         .from(from.clone())
         .to(Mailbox::new(None, digest.to.clone()))
         .header(DateHeader::new(system_time(digest.written_at)))
-        .subject(subject_header(&subject))
+        .header(Subject(subject.clone()))
         .header(MessageId::from(digest.message_id.to_string()))
         .header(FollowupDigest(one_line(digest.desk)))
         .multipart(MultiPart::alternative_plain_html(text, html))
