@@ -215,7 +215,7 @@ impl Config {
     pub fn embedded() -> Config {
         let dir = default_data_dir();
         let raw: RawConfig = toml::from_str("").expect("empty TOML is a valid config");
-        raw.validate(&dir, "")
+        raw.validate(&dir, "", &[])
             .expect("the embedded defaults are valid")
     }
 
@@ -250,11 +250,11 @@ impl Config {
     /// this build does not know, values of the wrong type, and whatever is
     /// wrong with the values of everything else.
     pub fn from_toml(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
-        let (raw, mut problems) = RawConfig::read(text);
+        let (raw, mut problems, taken) = RawConfig::read(text);
         let Some(raw) = raw else {
             return Err(problems);
         };
-        match raw.validate(base, text) {
+        match raw.validate(base, text, &taken) {
             Ok(config) if problems.is_empty() => return Ok(config),
             Ok(_) => {}
             Err(more) => problems.extend(more),
@@ -417,7 +417,7 @@ struct RawConfig {
     store: RawStore,
     mail: RawMail,
     reminders: RawReminders,
-    desks: Option<Spanned<Vec<RawDesk>>>,
+    desks: Option<Spanned<Vec<Spanned<RawDesk>>>>,
     ingest: RawIngest,
     http: RawHttp,
 }
@@ -454,7 +454,7 @@ struct RawMail {
     from: Spanned<String>,
     transport: Spanned<String>,
     maildir: Spanned<String>,
-    smtp: Option<RawSmtp>,
+    smtp: Option<Spanned<RawSmtp>>,
     retry_first: Spanned<String>,
     retry_max: Spanned<String>,
     max_attempts: Spanned<i64>,
@@ -477,7 +477,10 @@ impl Default for RawMail {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSmtp {
-    host: Spanned<String>,
+    /// Required; an `Option` so that a table without it still has its
+    /// other keys checked.
+    #[serde(default)]
+    host: Option<Spanned<String>>,
     #[serde(default)]
     port: Option<Spanned<i64>>,
     #[serde(default)]
@@ -518,8 +521,12 @@ impl Default for RawReminders {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDesk {
-    name: Spanned<String>,
-    recipients: Spanned<Vec<Spanned<String>>>,
+    /// Required, as are recipients; `Option`s so that a desk without one
+    /// still has its other keys checked.
+    #[serde(default)]
+    name: Option<Spanned<String>>,
+    #[serde(default)]
+    recipients: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     tags: Vec<Spanned<String>>,
     #[serde(default)]
@@ -530,9 +537,38 @@ struct RawDesk {
 struct Checker<'t> {
     text: &'t str,
     problems: Vec<Problem>,
+    /// Keys taken out of the file for being of the wrong type, already
+    /// reported.
+    taken: &'t [String],
 }
 
 impl Checker<'_> {
+    /// A key its table must have: `value`, or a problem at the table
+    /// (`within`) saying so, unless the key was there with a value of the
+    /// wrong type, which is reported already.
+    fn required<'v, T, W>(
+        &mut self,
+        value: &'v Option<Spanned<T>>,
+        within: &Spanned<W>,
+        key: &str,
+        example: &str,
+    ) -> Option<&'v Spanned<T>> {
+        if value.is_none() && !self.taken.iter().any(|taken| taken == key) {
+            let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+            let header = if table == "desks" {
+                "each [[desks]]".to_string()
+            } else {
+                format!("[{table}]")
+            };
+            self.report(
+                within,
+                key,
+                format!("{header} needs {name} (e.g. {name} = {example})"),
+            );
+        }
+        value.as_ref()
+    }
+
     fn report<T>(&mut self, value: &Spanned<T>, key: &str, message: String) {
         let line = (value.span() != (0..0)).then(|| line_of(self.text, value.span().start));
         self.problems.push(Problem {
@@ -650,7 +686,10 @@ impl RawConfig {
     /// each value of the wrong type and reading on without it, so that the
     /// rest can still be validated. Text that is not TOML at all cannot be
     /// read past: that problem comes alone, with no config.
-    fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
+    /// The file read into [`RawConfig`], the problems of structure found
+    /// on the way, and the keys taken out for them (so that a value of the
+    /// wrong type is not reported a second time as missing).
+    fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>, Vec<String>) {
         let mut document = match DeTable::parse(text) {
             Ok(document) => document,
             Err(err) => {
@@ -662,13 +701,14 @@ impl RawConfig {
                         .unwrap_or_default(),
                     message: one_line(err.message()),
                 };
-                return (None, vec![problem]);
+                return (None, vec![problem], Vec::new());
             }
         };
         let mut problems = Vec::new();
+        let mut taken_keys = Vec::new();
         loop {
             let err = match RawConfig::deserialize(toml::de::Deserializer::from(document.clone())) {
-                Ok(raw) => return (Some(raw), problems),
+                Ok(raw) => return (Some(raw), problems, taken_keys),
                 Err(err) => err,
             };
             let span = err.span();
@@ -684,9 +724,10 @@ impl RawConfig {
                 message: format!("{} ({EVERY_KEY})", one_line(err.message())),
             });
             // Nothing taken out means the next read would stop at the same place.
-            if taken.is_none() {
-                return (None, problems);
-            }
+            let Some(taken) = taken else {
+                return (None, problems, taken_keys);
+            };
+            taken_keys.push(taken);
             if problems.len() == MOST_STRUCTURE_PROBLEMS {
                 problems.push(Problem {
                     line: None,
@@ -695,15 +736,16 @@ impl RawConfig {
                         "more than {MOST_STRUCTURE_PROBLEMS} keys are unknown or of the wrong type; fix these and check again"
                     ),
                 });
-                return (None, problems);
+                return (None, problems, taken_keys);
             }
         }
     }
 
-    fn validate(self, base: &Path, text: &str) -> Result<Config, Vec<Problem>> {
+    fn validate(self, base: &Path, text: &str, taken: &[String]) -> Result<Config, Vec<Problem>> {
         let mut check = Checker {
             text,
             problems: Vec::new(),
+            taken,
         };
 
         let store = StoreConfig {
@@ -771,7 +813,10 @@ impl RawConfig {
             max: max.max(first),
             attempts,
         };
-        let smtp = self.mail.smtp.map(|raw| raw.validate(&mut check, base));
+        let smtp = self.mail.smtp.map(|raw| {
+            let span = raw.span();
+            raw.into_inner().validate(&mut check, base, span)
+        });
         if transport == Transport::Smtp && smtp.is_none() {
             check.report(
                 &self.mail.transport,
@@ -827,15 +872,24 @@ impl RawConfig {
                 digest: None,
             }],
             Some(raw) => {
+                let places: Vec<Spanned<()>> = raw
+                    .get_ref()
+                    .iter()
+                    .map(|desk| Spanned::new(desk.span(), ()))
+                    .collect();
                 let desks: Vec<Desk> = raw
                     .get_ref()
                     .iter()
-                    .map(|desk| desk.validate(&mut check))
+                    .zip(&places)
+                    .enumerate()
+                    .map(|(i, (desk, place))| desk.get_ref().validate(&mut check, place, i + 1))
                     .collect();
                 for (i, desk) in desks.iter().enumerate() {
                     if desks[..i].iter().any(|d| d.name == desk.name) {
+                        let named = raw.get_ref()[i].get_ref().name.as_ref();
+                        let at = named.map_or(places[i].span(), Spanned::span);
                         check.report(
-                            &raw.get_ref()[i].name,
+                            &Spanned::new(at, ()),
                             "desks.name",
                             format!(
                                 "{:?} names two desks; give each desk its own name",
@@ -953,15 +1007,23 @@ fn parse_send_time(text: &str) -> Option<Time> {
 }
 
 impl RawSmtp {
-    fn validate(self, check: &mut Checker<'_>, base: &Path) -> SmtpConfig {
-        let host = self.host.get_ref().trim().to_string();
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            check.report(
-                &self.host,
-                "mail.smtp.host",
-                format!("{host:?} is not a host name (try \"smtp.example.org\")"),
-            );
-        }
+    fn validate(self, check: &mut Checker<'_>, base: &Path, span: Range<usize>) -> SmtpConfig {
+        let table = Spanned::new(span, ());
+        let host =
+            match check.required(&self.host, &table, "mail.smtp.host", "\"smtp.example.org\"") {
+                Some(value) => {
+                    let host = value.get_ref().trim().to_string();
+                    if host.is_empty() || host.contains(char::is_whitespace) {
+                        check.report(
+                            value,
+                            "mail.smtp.host",
+                            format!("{host:?} is not a host name (try \"smtp.example.org\")"),
+                        );
+                    }
+                    host
+                }
+                None => String::new(),
+            };
         let security = match &self.security {
             None => Security::StartTls,
             Some(value) => match value.get_ref().as_str() {
@@ -1054,26 +1116,45 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 impl RawDesk {
-    fn validate(&self, check: &mut Checker<'_>) -> Desk {
-        let name = self.name.get_ref().trim().to_string();
-        if name.is_empty() || name.chars().any(char::is_control) {
-            check.report(
-                &self.name,
-                "desks.name",
-                format!("{name:?} is not a desk name (try \"energy\")"),
-            );
-        }
+    /// The desk, checked; `place` is its `[[desks]]` table, and `number`
+    /// its place among them, which names a desk that has no name.
+    fn validate(&self, check: &mut Checker<'_>, place: &Spanned<()>, number: usize) -> Desk {
+        let name = match check.required(&self.name, place, "desks.name", "\"energy\"") {
+            Some(value) => {
+                let name = value.get_ref().trim().to_string();
+                if name.is_empty() || name.chars().any(char::is_control) {
+                    check.report(
+                        value,
+                        "desks.name",
+                        format!("{name:?} is not a desk name (try \"energy\")"),
+                    );
+                }
+                name
+            }
+            // Unnamed, it must not seem a second desk of some name.
+            None => format!("desk {number}"),
+        };
         let key = format!("desks[{name}].recipients");
-        if self.recipients.get_ref().is_empty() {
-            check.report(
-                &self.recipients,
-                &key,
-                "a desk needs at least one recipient (try [\"desk@example.org\"])".into(),
-            );
-        }
-        let recipients = self
-            .recipients
-            .get_ref()
+        let none = Vec::new();
+        let recipients = match check.required(
+            &self.recipients,
+            place,
+            "desks.recipients",
+            "[\"desk@example.org\"]",
+        ) {
+            Some(value) => {
+                if value.get_ref().is_empty() {
+                    check.report(
+                        value,
+                        &key,
+                        "a desk needs at least one recipient (try [\"desk@example.org\"])".into(),
+                    );
+                }
+                value.get_ref()
+            }
+            None => &none,
+        };
+        let recipients = recipients
             .iter()
             .filter_map(|r| match r.get_ref().trim().parse::<lettre::Address>() {
                 Ok(address) => Some(address),
@@ -1383,8 +1464,48 @@ mod tests {
                 (Some(3), "reminders.before"),
                 (Some(4), "reminders.before"),
                 (Some(7), "mail.smtp.host"),
-                (Some(7), "mail.smtp"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_missing_key_hides_nothing_else_and_a_mistyped_one_is_not_missing_too() {
+        // No host: the port and security of the same table are still
+        // checked.
+        let found = problems(
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nport = 99999\nsecurity = \"ssl\"\n",
+        );
+        assert_eq!(
+            places(&found),
+            vec![
+                (Some(3), "mail.smtp.host"),
+                (Some(4), "mail.smtp.port"),
+                (Some(5), "mail.smtp.security"),
+            ]
+        );
+        assert!(
+            found[0].message.contains("[mail.smtp] needs host"),
+            "{:?}",
+            found[0]
+        );
+        // Recipients as a string: one problem, its type; a desk without a
+        // name: its name missing, and its bad tag found too.
+        let found = problems(
+            "[[desks]]\nname = \"default\"\nrecipients = \"d@example.org\"\n[[desks]]\nrecipients = [\"x@example.org\"]\ntags = [\"Bad Tag!\"]\n",
+        );
+        assert_eq!(
+            places(&found),
+            vec![
+                (Some(3), "desks.recipients"),
+                (Some(4), "desks.name"),
+                (Some(6), "desks[desk 2].tags"),
+            ]
+        );
+        assert!(found[0].message.contains("invalid type"), "{:?}", found[0]);
+        assert!(
+            found[1].message.contains("each [[desks]] needs name"),
+            "{:?}",
+            found[1]
         );
     }
 

@@ -228,3 +228,28 @@ fn paths_are_relative_to_the_config_folder() {
     );
     assert!(desk.path().join("db/followup.db").exists());
 }
+
+/// `ingest` reads the desk's gazetteer named by `ingest.actors`; `config
+/// check` finds a missing or malformed one first, with file, line and key.
+#[test]
+fn config_check_reads_the_actors_file_as_ingest_would() {
+    let desk =
+        Desk::with_config("[store]\npath = \"followup.db\"\n\n[ingest]\nactors = \"actors.tsv\"\n");
+    let config = desk.path().join("followup.toml").display().to_string();
+    let err = desk.run(&["config", "check"]).fails();
+    assert!(
+        err.contains(&format!(
+            "{config}:5: ingest.actors: cannot read the actors file"
+        )) && err.contains("check the path"),
+        "{err}"
+    );
+    desk.write("actors.tsv", b"# the desk's own\nBadRow\n");
+    let err = desk.run(&["config", "check"]).fails();
+    assert!(
+        err.contains(&format!("{config}:5: ingest.actors: ")) && err.contains("line 2"),
+        "{err}"
+    );
+    desk.write("actors.tsv", "Hamas\tحماس\tHamas movement\n".as_bytes());
+    let out = desk.run(&["config", "check"]).ok();
+    assert!(out.contains(": ok"), "{out}");
+}

@@ -201,14 +201,17 @@ fn check(flag: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     };
     match Config::from_file(&path) {
         Ok(config) => {
-            if let Some(problem) = password_file_problem(&config, &path) {
-                eprintln!(
-                    "{}",
-                    config::Error::Invalid {
-                        path,
-                        problems: vec![problem],
-                    }
-                );
+            // What the file names, looked at as the daemon and `ingest`
+            // would find it.
+            let problems: Vec<config::Problem> = [
+                password_file_problem(&config, &path),
+                actors_file_problem(&config, &path),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !problems.is_empty() {
+                eprintln!("{}", config::Error::Invalid { path, problems });
                 return Ok(ExitCode::FAILURE);
             }
             writeln!(out, "{}: ok", path.display())?;
@@ -263,6 +266,30 @@ fn password_file_problem(config: &Config, path: &Path) -> Option<config::Problem
             })
         }
     }
+}
+
+/// The desk's gazetteer (`ingest.actors`) that `ingest` would fail on:
+/// one that cannot be read, or has a row it cannot take.
+fn actors_file_problem(config: &Config, path: &Path) -> Option<config::Problem> {
+    let file = config.ingest.actors.as_ref()?;
+    let problem = match std::fs::read_to_string(file) {
+        Err(err) => format!(
+            "cannot read the actors file {} ({err}){}",
+            file.display(),
+            crate::store::io_remedy(&err)
+        ),
+        Ok(text) => match crate::ingest::parse_actors_file(&text) {
+            Ok(_) => return None,
+            Err(err) => format!("{}: {err}", file.display()),
+        },
+    };
+    const KEY: &str = "ingest.actors";
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    Some(config::Problem {
+        line: config::line_of_key(&text, KEY),
+        key: KEY.to_string(),
+        message: problem,
+    })
 }
 
 fn summarize(config: &Config, out: &mut dyn Write) -> std::io::Result<()> {
