@@ -436,46 +436,9 @@ fn a_large_import_leaves_no_large_wal_behind() {
 /// rows on that page were left out of a JSON export that still exited 0.
 #[test]
 fn a_damaged_page_stops_the_export_instead_of_leaving_its_rows_out() {
-    let desk = Desk::new();
-    let records: Vec<Value> = (0..3000)
-        .map(|i| {
-            json!({
-                "title": format!("imp {i}"),
-                "due": format!("within {} days", i % 300 + 1),
-                "announced": "2025-10-15",
-                "tags": ["bulk"],
-            })
-        })
-        .collect();
-    let file = desk.write("bulk.json", &serde_json::to_vec(&records).unwrap());
-    desk.run(&["import", file.to_str().unwrap()]).ok();
-    desk.run(&["note", "1", "x"]).ok();
-    let path = desk.database();
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
-    let root: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'commitments'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    let root = usize::try_from(root).unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    // A leaf in the middle of the table, found from the table's root page
-    // (an interior page: a cell count at 3, cell pointers from 12, each
-    // cell starting with its child's page number).
-    let page = |number: usize| (number - 1) * 4096;
-    let root_at = page(root);
-    assert_eq!(bytes[root_at], 0x05, "the table's root is an interior page");
-    let cells = usize::from(u16::from_be_bytes([bytes[root_at + 3], bytes[root_at + 4]]));
-    let pointer = root_at + 12 + 2 * (cells / 2);
-    let cell = root_at + usize::from(u16::from_be_bytes([bytes[pointer], bytes[pointer + 1]]));
-    let leaf = u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()) as usize;
-    let at = page(leaf) + 100;
+    let (desk, path, mut bytes) = three_thousand_in_the_main_file();
+    let leaf = a_middle_leaf_of_the_commitments(&path, &bytes);
+    let at = (leaf - 1) * 4096 + 100;
     for (i, byte) in bytes[at..at + 256].iter_mut().enumerate() {
         *byte = [0xde, 0xad, 0xbe, 0xef][i % 4];
     }
@@ -648,4 +611,127 @@ fn csv_import_reports_the_first_problem_in_the_file() {
         err.contains("rows.csv: line 3: title is empty") && err.contains("nothing was imported"),
         "{err}"
     );
+}
+
+/// The page number of a leaf in the middle of the commitments table, found
+/// from the table's root page (an interior page: a cell count at 3, cell
+/// pointers from 12, each cell starting with its child's page number).
+fn a_middle_leaf_of_the_commitments(path: &std::path::Path, bytes: &[u8]) -> usize {
+    let root_at = (root_page(path) - 1) * 4096;
+    assert_eq!(bytes[root_at], 0x05, "the table's root is an interior page");
+    let cells = usize::from(u16::from_be_bytes([bytes[root_at + 3], bytes[root_at + 4]]));
+    let pointer = root_at + 12 + 2 * (cells / 2);
+    let cell = root_at + usize::from(u16::from_be_bytes([bytes[pointer], bytes[pointer + 1]]));
+    u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()) as usize
+}
+
+/// A desk of three thousand commitments and a note, everything folded
+/// into the main file; the file's bytes.
+fn three_thousand_in_the_main_file() -> (Desk, std::path::PathBuf, Vec<u8>) {
+    let desk = Desk::new();
+    let records: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({
+                "title": format!("imp {i}"),
+                "due": format!("within {} days", i % 300 + 1),
+                "announced": "2025-10-15",
+                "tags": ["bulk"],
+            })
+        })
+        .collect();
+    let file = desk.write("bulk.json", &serde_json::to_vec(&records).unwrap());
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+    desk.run(&["note", "1", "x"]).ok();
+    let path = desk.database();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    (desk, path, bytes)
+}
+
+/// A damaged leaf whose ids read as 0: the ids SQLite then finds do not
+/// come in order, and an export that took the next one as the next place
+/// to read from searched the same place for ever.
+#[test]
+fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
+    let (desk, path, mut bytes) = three_thousand_in_the_main_file();
+    // The leaf holding id 257, where the export's second run starts: in
+    // the root, the first cell whose key (the largest id to its left) is
+    // 257 or more points at it.
+    let root_at = (root_page(&path) - 1) * 4096;
+    let cells = usize::from(u16::from_be_bytes([bytes[root_at + 3], bytes[root_at + 4]]));
+    let leaf = (0..cells)
+        .map(|k| {
+            let pointer = root_at + 12 + 2 * k;
+            let cell =
+                root_at + usize::from(u16::from_be_bytes([bytes[pointer], bytes[pointer + 1]]));
+            let child = u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()) as usize;
+            (child, varint(&bytes[cell + 4..]).0)
+        })
+        .find(|&(_, largest)| largest >= 257)
+        .unwrap()
+        .0;
+    // Each cell of a table leaf: its payload's size, then its id, both
+    // varints. Ids from 128 to 16383 take two bytes; 0x80 0x00 is 0 in two.
+    let leaf_at = (leaf - 1) * 4096;
+    assert_eq!(bytes[leaf_at], 0x0d, "a table leaf");
+    let cells = usize::from(u16::from_be_bytes([bytes[leaf_at + 3], bytes[leaf_at + 4]]));
+    for k in 0..cells {
+        let pointer = leaf_at + 8 + 2 * k;
+        let cell = leaf_at + usize::from(u16::from_be_bytes([bytes[pointer], bytes[pointer + 1]]));
+        let id_at = cell + varint(&bytes[cell..]).1;
+        let (id, length) = varint(&bytes[id_at..]);
+        assert_eq!(length, 2, "id {id}");
+        bytes[id_at..id_at + 2].copy_from_slice(&[0x80, 0x00]);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let mut child = desk
+        .command(&["export"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the export of a damaged database was still running after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let written: Result<Vec<Value>, _> = serde_json::from_slice(&out.stdout);
+    if let Ok(written) = &written {
+        assert_eq!(written.len(), 3000, "only a whole export may look like one");
+    }
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is corrupt"), "{err}");
+}
+
+/// The root page of the commitments table.
+fn root_page(path: &std::path::Path) -> usize {
+    let root: i64 = rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'commitments'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    usize::try_from(root).unwrap()
+}
+
+/// An SQLite varint at the start of `bytes`: its value and its length.
+fn varint(bytes: &[u8]) -> (u64, usize) {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().take(8).enumerate() {
+        value = value << 7 | u64::from(byte & 0x7f);
+        if byte & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (value << 8 | u64::from(bytes[8]), 9)
 }

@@ -21,7 +21,7 @@ use super::commitments::{
     SELECT_REVISIONS_BETWEEN,
 };
 use super::json_text::Layout;
-use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, reader_count};
+use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, damaged, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
 /// Commitments in one run a reader renders as a piece: enough to outweigh
@@ -135,6 +135,14 @@ fn run_starts(conn: &Connection, run_records: usize) -> rusqlite::Result<Vec<i64
         .query_row([start, step], |row| row.get::<_, i64>(0))
         .optional()?
     {
+        // Ids come in order; on a damaged page they may not, and taking
+        // such an id as the next start would search the same place for
+        // ever.
+        if id <= start {
+            return Err(damaged(format!(
+                "the commitments' ids are out of order ({id} after {start}); `followup doctor` shows the damage"
+            )));
+        }
         starts.push(id);
         start = id;
     }
@@ -234,10 +242,7 @@ impl Tally {
             self.events,
             stored.events
         );
-        Err(Fault::Read(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
-            Some(detail),
-        )))
+        Err(Fault::Read(damaged(detail)))
     }
 }
 

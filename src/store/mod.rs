@@ -709,6 +709,21 @@ fn classify_waiting(path: &Path, source: rusqlite::Error, waited: Duration) -> E
         _ => None,
     };
     let detail = crate::model::one_line(&source.to_string());
+    // A stored value of the wrong kind (a NULL title, a date that is not
+    // one, text that is not UTF-8) is nothing followup writes, and the
+    // schema's checks refuse: damage, or an edit by hand.
+    if matches!(
+        source,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::Utf8Error(..)
+    ) {
+        return Error::Corrupt {
+            path,
+            detail: format!("it holds a value followup never writes: {detail}"),
+        };
+    }
     match code {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase { path, detail },
         Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt { path, detail },

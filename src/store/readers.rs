@@ -137,6 +137,15 @@ enum Piece<T> {
     Failed(Fault),
 }
 
+/// Damage found by followup's own checks, reported as SQLite reports its
+/// own: the database is corrupt.
+pub(super) fn damaged(detail: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+        Some(detail),
+    )
+}
+
 const READER_LOST: Fault = Fault::Stopped("a reader stopped unexpectedly; run the command again");
 
 /// What every reader must see to be reading the writer's snapshot.

@@ -23,7 +23,7 @@ use super::json_text::{
     Layout, canonical_members, push_bool, push_int, push_opt_plain, push_opt_str, push_plain,
     push_str, push_utf8,
 };
-use super::readers::{Fault, Framed, SharedWork, WRITE_AT, reader_count};
+use super::readers::{Fault, Framed, SharedWork, WRITE_AT, damaged, reader_count};
 use super::{Filter, OutputError, Store};
 use crate::deadline::{digits_and_marks, has_iso_date_shape as is_date};
 use crate::model::{EventKind, Status};
@@ -521,9 +521,11 @@ impl SharedWork for ListWindows {
             let found = match reader.share.next_row()? {
                 Some(row) if row.int(0)? == id => row,
                 _ => {
-                    return Err(Fault::Stopped(
-                        "a listed commitment was not found in the same snapshot; run the command again",
-                    ));
+                    // The ids came from the list's index in this very
+                    // snapshot: a row missing from the table is damage.
+                    return Err(Fault::Read(damaged(format!(
+                        "commitment {id} is in the list's index but not in the table; `followup doctor` shows the damage"
+                    ))));
                 }
             };
             let start = part.lines.len();
