@@ -250,6 +250,43 @@ fn backup_refuses_to_write_over_the_database_itself() {
     }
 }
 
+/// `--force` replaces an old backup file, never a device or a pipe: as
+/// root, `backup /dev/null --force` took the system's /dev/null away.
+#[test]
+fn backup_never_replaces_a_device_or_a_pipe() {
+    let desk = desk_with_history();
+    let null = desk.path().join("null");
+    let made = std::process::Command::new("mknod")
+        .args([null.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .is_ok_and(|status| status.success());
+    let fifo = desk.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // mknod needs root; a pipe is enough to show the rule elsewhere.
+    let mut targets = vec![(fifo, "a named pipe")];
+    if made {
+        targets.push((null, "a device"));
+    }
+    for (target, what) in targets {
+        for force in [true, false] {
+            let mut args = vec!["backup", target.to_str().unwrap()];
+            if force {
+                args.push("--force");
+            }
+            let err = desk.refuses(&args);
+            assert!(err.contains(&format!("is {what}, not a file")), "{err}");
+            let kind = std::fs::symlink_metadata(&target).unwrap().file_type();
+            assert!(!kind.is_file(), "{target:?} was replaced by a file");
+        }
+    }
+}
+
 #[test]
 fn a_backup_and_the_copy_kept_by_restore_are_as_private_as_the_database() {
     use std::os::unix::fs::PermissionsExt;

@@ -77,6 +77,15 @@ impl Store {
                 path: target.to_path_buf(),
             });
         }
+        // Replacing is for an old backup: a device, a pipe or a socket
+        // would be renamed over (as root, `--force` into /dev/null would
+        // take the system's /dev/null away).
+        if let Some(what) = not_a_file(target) {
+            return Err(Error::BackupNotAFile {
+                path: target.to_path_buf(),
+                what,
+            });
+        }
         if !replace && target.exists() {
             return Err(Error::BackupExists {
                 path: target.to_path_buf(),
@@ -788,6 +797,23 @@ fn back_to_wal(database: &Path) {
     };
     let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
     let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+}
+
+/// What `path` is when it is there and is neither a file, a folder nor a
+/// symbolic link (which a replacing backup replaces, leaving what it
+/// pointed at alone).
+fn not_a_file(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = std::fs::symlink_metadata(path).ok()?.file_type();
+    if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else if kind.is_fifo() {
+        Some("a named pipe")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -126,6 +126,11 @@ pub enum Error {
     )]
     BackupExists { path: PathBuf },
     #[error(
+        "{} is {what}, not a file; a backup replaces only a file (with --force): name a file for it",
+        path.display()
+    )]
+    BackupNotAFile { path: PathBuf, what: &'static str },
+    #[error(
         "{} is the database itself or a file SQLite keeps beside it ({}); choose a file elsewhere",
         path.display(), database.display()
     )]
