@@ -93,7 +93,10 @@ enum Failure {
         /// The envelope sender it refused, from `mail.from`.
         from: String,
     },
-    /// RCPT TO, DATA or the message itself failed: about this email.
+    /// RCPT TO failed: about that recipient, as a rule (see
+    /// [`refuses_relaying`] for the exception).
+    Recipient(lettre::transport::smtp::Error),
+    /// DATA or the message itself failed: about this email.
     Message(lettre::transport::smtp::Error),
     /// The email needs an SMTP extension the server does not offer.
     Unsupported(&'static str),
@@ -104,9 +107,9 @@ impl Failure {
     /// idle in the pool: no reply at all, or a 421 read only now.
     fn on_a_stale_connection(&self) -> bool {
         match self {
-            Failure::Sender { error: err, .. } | Failure::Message(err) => {
-                err.status().is_none_or(|code| u16::from(code) == 421)
-            }
+            Failure::Sender { error: err, .. }
+            | Failure::Recipient(err)
+            | Failure::Message(err) => err.status().is_none_or(|code| u16::from(code) == 421),
             _ => false,
         }
     }
@@ -375,7 +378,7 @@ impl SmtpTransport {
     fn classify(&self, failure: &Failure) -> SendError {
         let place = format!("{}:{}", self.host, self.port);
         let err = match failure {
-            Failure::Session(err) | Failure::Message(err) => err,
+            Failure::Session(err) | Failure::Recipient(err) | Failure::Message(err) => err,
             Failure::Sender { error, .. } => error,
             Failure::Unsupported(what) => {
                 return SendError::Transient(format!("cannot deliver through {place}: {what}"));
@@ -414,6 +417,11 @@ impl SmtpTransport {
                     Failure::Session(_) => SendError::Transient(format!(
                         "the relay {place} refuses followup before any message: {detail}; check that it accepts mail from this host (its relay policy, or mail.smtp.host, port and security). {NOT_A_VERDICT}"
                     )),
+                    Failure::Recipient(err) if refuses_relaying(err) => {
+                        SendError::Transient(format!(
+                            "the relay {place} will not pass mail on for followup: {detail}; check that it lets this host or login send to other domains (mail.smtp.username and its password, or the relay's list of hosts it relays for). {NOT_A_VERDICT}"
+                        ))
+                    }
                     _ => SendError::Permanent(format!("{place} refused the message: {detail}")),
                 };
             }
@@ -515,7 +523,7 @@ async fn transmit(
             connection
                 .command(Rcpt::new(to.clone(), Vec::new()))
                 .await
-                .map_err(Failure::Message)?;
+                .map_err(Failure::Recipient)?;
         }
         connection.command(Data).await.map_err(Failure::Message)?;
         connection.message(bytes).await.map_err(Failure::Message)?;
@@ -526,6 +534,19 @@ async fn transmit(
         connection.abort().await;
     }
     offered
+}
+
+/// Whether a refusal of a recipient is the relay refusing to relay at all,
+/// which Postfix and Exim say at RCPT TO ("554 5.7.1 <desk@…>: Relay
+/// access denied", "550 relay not permitted"): a fault in the setup that
+/// every recipient meets, not a verdict on this one. Said in words, or by
+/// an enhanced status code of class 5.7 (security or policy). A policy
+/// refusal of one recipient alone is then retried until
+/// `mail.max_attempts` runs out rather than dead at once: slower to give
+/// up, and nothing lost.
+fn refuses_relaying(err: &lettre::transport::smtp::Error) -> bool {
+    let text = detail_lowercase(err);
+    text.contains("relay") || text.contains(" 5.7.") || text.contains("(5.7.")
 }
 
 /// lettre's error text with every source in the chain, once each.

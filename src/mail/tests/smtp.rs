@@ -187,6 +187,28 @@ async fn a_5xx_reply_is_permanent() {
     }
 }
 
+/// Postfix and Exim refuse to relay at RCPT TO: that refuses followup,
+/// not the recipient, and must not mark the whole queue dead.
+#[tokio::test]
+async fn a_relay_refusal_at_rcpt_to_is_transient() {
+    for (code, text) in [
+        (554, "5.7.1 <desk@example.org>: Relay access denied"),
+        (550, "relay not permitted"),
+    ] {
+        let server = SmtpServer::start(Behaviour::RejectRecipient(code, text));
+        let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+        match send_one(&transport).await {
+            Err(SendError::Transient(said)) => assert!(
+                said.contains("will not pass mail on for followup")
+                    && said.contains(text)
+                    && said.contains("nothing was marked undeliverable"),
+                "{said}"
+            ),
+            other => panic!("{code} {text}: expected transient, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_5xx_to_the_message_itself_is_permanent() {
     let server = SmtpServer::start(Behaviour::RejectData(554, "Message rejected as spam"));
