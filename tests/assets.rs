@@ -8,9 +8,9 @@ use clap::CommandFactory;
 use followup::cli::Cli;
 
 /// The commands of the contract in DESIGN.md, and the ops commands added to it.
-const COMMANDS: [&str; 17] = [
+const COMMANDS: [&str; 18] = [
     "add", "list", "show", "revise", "close", "reopen", "note", "parse", "ingest", "import",
-    "export", "daemon", "status", "config", "backup", "restore", "doctor",
+    "export", "daemon", "status", "requeue", "config", "backup", "restore", "doctor",
 ];
 
 /// Runs `followup-assets` into a fresh folder.

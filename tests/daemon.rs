@@ -478,6 +478,61 @@ fn a_permanent_failure_goes_dead_for_that_recipient_only_and_shows_in_status() {
     );
 }
 
+/// Once what refused an email is fixed, `requeue` puts it back, and the
+/// next tick sends it with the Message-ID it was queued with.
+#[test]
+fn a_dead_email_requeued_is_sent_with_its_message_id() {
+    let server = SmtpServer::start();
+    let desk = Desk::with_config(&smtp_config(server.port));
+    server.reply_to_recipient("analyst@example.org", "550 5.1.1 mailbox unavailable");
+    let id = desk.add(&[
+        "Open the gas interconnector",
+        "--due",
+        &days_from_today(3),
+        "--tag",
+        "energy",
+    ]);
+    let closed = desk.add(&[
+        "Reopen the crossing",
+        "--due",
+        &days_from_today(3),
+        "--tag",
+        "energy",
+    ]);
+    tick(&desk);
+    assert_eq!(desk.run(&["status", "--json"]).json()["outbox"]["dead"], 2);
+    // A commitment closed since keeps its dead email: nothing to remind.
+    desk.run(&["close", &closed.to_string(), "--outcome", "fulfilled"])
+        .ok();
+    let history = desk.run(&["show", &id.to_string(), "--json"]).json()["history"].clone();
+    let dead_id = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "delivery_failed")
+        .unwrap()["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    server.accept_recipient("analyst@example.org");
+    let err = desk.refuses(&["requeue", "99"]);
+    assert!(err.contains("no commitment has id 99"), "{err}");
+    let said = desk.run(&["requeue", "--json"]).json();
+    assert_eq!(said["requeued"], 1);
+    tick(&desk);
+    let to_analyst: Vec<_> = server
+        .received()
+        .into_iter()
+        .filter(|m| m.recipients == ["analyst@example.org"])
+        .collect();
+    assert_eq!(to_analyst.len(), 1);
+    assert_eq!(to_analyst[0].header("Message-ID").unwrap().trim(), dead_id);
+    let status = desk.run(&["status", "--json"]).json();
+    assert_eq!(status["outbox"]["dead"], 1, "the closed one's stays dead");
+    assert_eq!(desk.run(&["requeue", "--json"]).json()["requeued"], 0);
+}
+
 #[test]
 fn closing_cancels_queued_reminders() {
     let server = SmtpServer::start();

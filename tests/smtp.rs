@@ -231,6 +231,11 @@ impl SmtpServer {
             .insert(recipient.to_string(), reply.to_string());
     }
 
+    /// Takes this recipient again, as after the fix of what refused it.
+    pub fn accept_recipient(&self, recipient: &str) {
+        self.script.lock().unwrap().rcpt_replies.remove(recipient);
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }

@@ -66,6 +66,9 @@ pub enum Command {
     Daemon(setup::DaemonArgs),
     /// Show paths, counts, the outbox and whether a daemon is running.
     Status(setup::StatusArgs),
+    /// Put emails that could not be delivered (`dead`) back in the queue,
+    /// once what refused them is fixed.
+    Requeue(setup::RequeueArgs),
     /// Write a verified copy of the database to PATH, while the daemon runs.
     Backup(backup::BackupArgs),
     /// Replace the database with a backup (the daemon must be stopped); the
@@ -193,6 +196,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(&context, args, out),
         Command::Export(args) => transfer::export(&context, args, out),
         Command::Status(args) => setup::status(&context, args, out),
+        Command::Requeue(args) => setup::requeue(&context, args, out),
         Command::Backup(args) => backup::backup(&context, args, out),
         Command::Restore(args) => backup::restore(&context, args, out),
         Command::Config { .. } | Command::Daemon(_) | Command::Doctor(_) => {

@@ -21,6 +21,38 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RequeueArgs {
+    /// Only the emails of these commitments (default: every dead email).
+    #[arg(value_name = "ID", value_parser = super::parse_id)]
+    pub ids: Vec<crate::model::CommitmentId>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `followup requeue`: dead emails back in the queue, for the daemon's
+/// next tick, with the Message-IDs they had.
+pub fn requeue(context: &Context, args: RequeueArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if !context.config.store.path.exists() {
+        anyhow::bail!("{}", context.no_database_yet());
+    }
+    let mut store = context.store()?;
+    for &id in &args.ids {
+        store.get(id)?;
+    }
+    let requeued = store.requeue_dead(&args.ids, context.now)?;
+    if args.json {
+        return print_json(out, &serde_json::json!({ "requeued": requeued }));
+    }
+    let emails = if requeued == 1 { "email" } else { "emails" };
+    writeln!(
+        out,
+        "Requeued {requeued} {emails}; a running daemon sends them at its next tick, with the Message-IDs they had."
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Run one tick (plan, digests, delivery) and exit.
     #[arg(long)]

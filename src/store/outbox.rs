@@ -419,6 +419,34 @@ impl Store {
         })
     }
 
+    /// Puts `dead` emails back in the queue, due at once with their
+    /// attempts counted afresh and their Message-IDs as they were: every
+    /// one, or those of the commitments `only` names. A reminder of a
+    /// commitment since closed, or of a deadline since revised, stays
+    /// dead: it would remind the desk of what no longer holds. Says how
+    /// many went back.
+    pub fn requeue_dead(&mut self, only: &[CommitmentId], now: Timestamp) -> Result<usize> {
+        let path = self.path.clone();
+        let ids: Vec<i64> = only.to_vec();
+        self.write(|tx| {
+            let run = || -> rusqlite::Result<usize> {
+                let mut requeue = tx.prepare(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?1,
+                            lease_until = NULL
+                     WHERE state = 'dead'
+                       AND (?2 = 0 OR commitment_id IN (SELECT value FROM json_each(?3)))
+                       AND (commitment_id IS NULL OR EXISTS (
+                            SELECT 1 FROM commitments c
+                            WHERE c.id = outbox.commitment_id AND c.status = 'open'
+                              AND outbox.reminder_key LIKE 'v' || c.deadline_version || ':%'))",
+                )?;
+                let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+                requeue.execute(params![seconds(now), i64::from(!only.is_empty()), ids])
+            };
+            run().map_err(|e| super::classify(&path, e))
+        })
+    }
+
     /// Counts for `status` and the daemon's STATUS line. Every count is
     /// an index range, so this stays cheap however many emails were sent.
     pub fn outbox_counts(&self, now: Timestamp) -> Result<OutboxCounts> {
