@@ -822,3 +822,24 @@ fn argument_mistakes_are_one_line_naming_the_value() {
     let help = desk.run(&["add", "--help"]).ok();
     assert!(help.lines().count() > 5, "{help}");
 }
+
+/// A command about a commitment cannot find it in a database not yet
+/// made, and makes none: a mistyped store.path gets a word, not a new file.
+#[test]
+fn a_command_about_a_commitment_creates_no_database() {
+    let desk = Desk::new();
+    for args in [
+        vec!["revise", "1", "--due", "2027-01-01"],
+        vec!["close", "1", "--outcome", "fulfilled"],
+        vec!["reopen", "1"],
+        vec!["note", "1", "met again"],
+    ] {
+        let err = desk.run(&args).fails();
+        assert!(
+            err.contains("no commitment has id 1") && err.contains("no database at"),
+            "{args:?}: {err}"
+        );
+        assert!(!desk.database().exists(), "{args:?} created a database");
+        assert!(!desk.database().parent().unwrap().exists(), "{args:?}");
+    }
+}

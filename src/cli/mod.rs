@@ -117,6 +117,16 @@ impl Context {
         self.open_store(Check::Remembered)
     }
 
+    /// Opens the database for a command about commitment `id`, which no
+    /// database not yet made can hold: with none there, it says so and
+    /// creates nothing.
+    fn store_holding(&self, id: CommitmentId) -> anyhow::Result<Store> {
+        if !self.config.store.path.exists() {
+            anyhow::bail!("no commitment has id {id}: {}", self.no_database_yet());
+        }
+        self.store()
+    }
+
     /// Opens the database for a command that only reads it, or `None`
     /// when there is none yet. A command that only looks must not create
     /// files: a mistyped store.path would otherwise get a new empty

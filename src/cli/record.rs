@@ -208,7 +208,7 @@ pub fn revise(context: &Context, args: ReviseArgs, out: &mut dyn Write) -> anyho
         .map(|r| model::check_text("reason", r))
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut store = context.store()?;
+    let mut store = context.store_holding(args.id)?;
     let commitment = store.get(args.id)?;
     let announced = commitment.announced;
     // A deadline already past when it was recorded, without --announced,
@@ -250,7 +250,7 @@ pub fn close(context: &Context, args: CloseArgs, out: &mut dyn Write) -> anyhow:
         .map(|e| model::check_url("evidence", e))
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut store = context.store()?;
+    let mut store = context.store_holding(args.id)?;
     store.close(
         args.id,
         args.outcome,
@@ -263,7 +263,7 @@ pub fn close(context: &Context, args: CloseArgs, out: &mut dyn Write) -> anyhow:
 }
 
 pub fn reopen(context: &Context, args: ReopenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut store = context.store()?;
+    let mut store = context.store_holding(args.id)?;
     store.reopen(args.id, context.now, &context.author)?;
     report(&store, args.id, args.json, "Reopened", out)?;
     Ok(())
@@ -271,7 +271,7 @@ pub fn reopen(context: &Context, args: ReopenArgs, out: &mut dyn Write) -> anyho
 
 pub fn note(context: &Context, args: NoteArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = model::check_text("note", &args.text).map_err(anyhow::Error::msg)?;
-    let mut store = context.store()?;
+    let mut store = context.store_holding(args.id)?;
     store.note(args.id, &text, context.now, &context.author)?;
     report(&store, args.id, args.json, "Noted on", out)?;
     Ok(())
