@@ -651,6 +651,13 @@ impl Row {
                             revision.version
                         ));
                     }
+                    for (field, date) in [
+                        ("earliest", revision.deadline.earliest),
+                        ("latest", revision.deadline.latest),
+                        ("anchor", revision.deadline.anchor),
+                    ] {
+                        within_the_years(field, date).map_err(place)?;
+                    }
                 }
                 match revisions.last() {
                     Some(last) if last.version == version && last.deadline == deadline => {}
@@ -723,14 +730,29 @@ impl Row {
 fn date_field(name: &str, value: Option<&str>) -> Result<Option<Date>, String> {
     value
         .map(|text| {
-            crate::deadline::iso_date(text.trim()).ok_or_else(|| {
+            let date = crate::deadline::iso_date(text.trim()).ok_or_else(|| {
                 format!(
                     "{name} {} is not a date; use YYYY-MM-DD, e.g. 2025-10-15 (a day alone, without a time)",
                     model::preview(text)
                 )
-            })
+            })?;
+            within_the_years(name, date)
         })
         .transpose()
+}
+
+/// `date`, if it lies in the years followup works with, as every command
+/// holds its dates to; else a problem naming the field.
+fn within_the_years(name: &str, date: Date) -> Result<Date, String> {
+    let years = crate::deadline::YEARS;
+    if years.contains(&date.year()) {
+        return Ok(date);
+    }
+    Err(format!(
+        "{name} {date} is not a date followup works with; give a Gregorian date from {} to {}",
+        years.start(),
+        years.end()
+    ))
 }
 
 fn parse_due(expression: &str, anchor: Date, context: &ImportContext) -> Result<Deadline, String> {

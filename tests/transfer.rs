@@ -735,3 +735,42 @@ fn varint(bytes: &[u8]) -> (u64, usize) {
     }
     (value << 8 | u64::from(bytes[8]), 9)
 }
+
+/// Every date an import stores is held to the years every command holds
+/// its dates to, as written by hand or inside an export's deadline.
+#[test]
+fn an_import_holds_its_dates_to_the_years_followup_works_with() {
+    let desk = busy_desk();
+    let exported = desk.run(&["export"]).ok();
+    let mut records: Vec<Value> = serde_json::from_str(&exported).unwrap();
+    records.truncate(1);
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            "announced",
+            Box::new(|r| r["announced"] = "1899-12-31".into()),
+            "announced 1899-12-31 is not a date followup works with",
+        ),
+        (
+            "latest",
+            Box::new(|r| {
+                r["deadline"]["latest"] = "2301-01-01".into();
+            }),
+            "deadline.latest 2301-01-01 is not a date followup works with",
+        ),
+        (
+            "revision",
+            Box::new(|r| r["revisions"][0]["anchor"] = "1066-10-14".into()),
+            "revisions[0]: anchor 1066-10-14 is not a date followup works with",
+        ),
+    ];
+    for (name, change, says) in cases {
+        let mut record = records[0].clone();
+        change(&mut record);
+        let file = desk.write(
+            &format!("{name}.json"),
+            &serde_json::to_vec(&vec![record]).unwrap(),
+        );
+        let err = desk.refuses(&["import", file.to_str().unwrap(), "--renumber"]);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+}
