@@ -84,14 +84,29 @@ impl InstanceLock {
     /// Takes the lock or says which process holds it.
     pub fn acquire(database: &Path) -> anyhow::Result<InstanceLock> {
         let path = lock_path(database);
+        // Never through a symbolic link: the folder is the group's, and a
+        // link put there would have a daemon run as root write its pid
+        // over the file it points at.
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(crate::store::SHARED_FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+            .map_err(|err| {
+                if err.raw_os_error() == Some(libc::ELOOP) {
+                    anyhow::anyhow!(
+                        "the lock file {} is a symbolic link, which followup never writes through; remove it while no daemon runs (rm {})",
+                        path.display(),
+                        path.display()
+                    )
+                } else {
+                    anyhow::Error::new(err)
+                        .context(format!("cannot open the lock file {}", path.display()))
+                }
+            })?;
         // SAFETY: flock on a descriptor we own; no memory is involved.
         let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         if !locked {
@@ -138,6 +153,7 @@ impl InstanceLock {
         match std::fs::OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
         {
             Ok(_) => None,
@@ -153,7 +169,11 @@ impl InstanceLock {
     /// Whether a daemon holds the lock on `database`, and which.
     pub fn holder(database: &Path) -> Holder {
         let path = lock_path(database);
-        let mut file = match File::open(&path) {
+        let mut file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+        {
             Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Holder::Nobody,
             Err(err) => {

@@ -737,6 +737,31 @@ fn sigterm_stops_the_daemon_cleanly() {
     assert_eq!(after["daemon"], "stopped");
 }
 
+/// The data folder is the analysts' group's, so any of them could put a
+/// symbolic link where the lock file goes: a daemon run as root must not
+/// write its pid over the file the link points at.
+#[test]
+fn a_link_put_where_the_lock_file_goes_is_never_written_through() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["One", "--due", &days_from_today(30)]);
+    let victim = desk.path().join("victim");
+    std::fs::write(&victim, b"root's own").unwrap();
+    let lock = desk.path().join("followup.db.lock");
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let err = desk.run(&["daemon", "--once"]).fails();
+    assert!(
+        err.contains("is a symbolic link") && err.contains("rm "),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"root's own");
+    // Restore takes the same lock, and refuses the same way.
+    let backup = desk.path().join("b.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let err = desk.run(&["restore", backup.to_str().unwrap()]).fails();
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"root's own");
+}
+
 /// A lock file this user cannot read says nothing of the daemon: status
 /// and doctor say they cannot tell, rather than "not running".
 #[test]

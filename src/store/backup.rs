@@ -517,10 +517,11 @@ fn open_new(path: &Path) -> Result<Connection> {
     // reported as the database's trouble (and sent to store.path); the
     // file is made first, to fail with what the system says about it.
     use std::os::unix::fs::OpenOptionsExt as _;
+    // New, with O_EXCL: a scratch name in a shared folder may have been
+    // made a link to a file elsewhere since it was cleared.
     if let Err(error) = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
         .mode(super::SHARED_FILE_MODE)
         .open(path)
     {

@@ -352,13 +352,19 @@ const DRAW_MAIL_THREAD: &str = "lower(hex(randomblob(8)))";
 pub const SHARED_FILE_MODE: u32 = 0o660;
 
 /// Writes `bytes` to a new file at `path` with [`SHARED_FILE_MODE`].
+///
+/// Always a new file, never one already there: the folder is the group's,
+/// so any analyst may have put a symbolic link at `path`, to a file a
+/// command run as root would then write over. What is there is removed
+/// (a link, not what it points at), and the file made with O_EXCL, which
+/// follows no link and fails if someone got in between.
 fn write_shared_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(path);
     std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(SHARED_FILE_MODE)
         .open(path)?
         .write_all(bytes)
@@ -747,6 +753,23 @@ fn classify_waiting(path: &Path, source: rusqlite::Error, waited: Duration) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_file_is_never_written_through_a_link_put_in_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"root's own").unwrap();
+        let marker = dir.path().join("followup.tmp12345");
+        std::os::unix::fs::symlink(&victim, &marker).unwrap();
+        write_shared_file(&marker, b"98304 1796024316163519626\n").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"root's own");
+        let kind = std::fs::symlink_metadata(&marker).unwrap().file_type();
+        assert!(kind.is_file(), "{kind:?}");
+        assert_eq!(
+            std::fs::read(&marker).unwrap(),
+            b"98304 1796024316163519626\n"
+        );
+    }
 
     #[test]
     fn a_busy_database_says_how_long_it_was_waited_for() {
