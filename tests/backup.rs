@@ -427,6 +427,50 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
     assert_eq!(version(&database), 9);
 }
 
+/// Whoever opens an older database first after an upgrade (an analyst's
+/// `list`, as likely as the daemon) brings it up to date, and keeps a copy
+/// of it as it was beside it: the backup `doctor` asks for, taken anyway.
+#[test]
+fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
+    let desk = desk_with_history();
+    let database = desk.database();
+    let version = |path: &Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        // Schema 8 as it was: 9 only added this trigger.
+        let conn = rusqlite::Connection::open(&database).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER deadlines_are_append_only_delete; PRAGMA user_version = 8;",
+        )
+        .unwrap();
+    }
+    let listed = desk.run(&["list", "--json"]).json();
+    assert_eq!(version(&database), 9);
+    let mut kept = database.clone().into_os_string();
+    kept.push(".schema-8");
+    let kept = std::path::PathBuf::from(kept);
+    assert_eq!(version(&kept), 8, "the copy is the database as it was");
+    assert_eq!(commitment_count(&kept), 2);
+    let trigger: i64 = rusqlite::Connection::open(&kept)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'deadlines_are_append_only_delete'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(trigger, 0);
+    // Restored into a fresh place, the copy lists the same commitments.
+    let fresh = Desk::new();
+    std::fs::create_dir_all(fresh.database().parent().unwrap()).unwrap();
+    fresh.run(&["restore", kept.to_str().unwrap()]).ok();
+    assert_eq!(fresh.run(&["list", "--json"]).json(), listed);
+}
+
 #[test]
 fn restore_keeps_the_database_it_replaces() {
     let desk = desk_with_history();

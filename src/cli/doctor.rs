@@ -348,7 +348,7 @@ fn check_database(config: &Config, findings: &mut Findings) -> Readable {
             "schema",
             Level::Warn,
             format!(
-                "version {found} will be migrated to {known} by the next command that records something, or by the daemon; take a backup first (followup backup PATH)"
+                "version {found} will be migrated to {known} by the next command that opens it (any but doctor and backup) or the daemon, which keeps a copy of it as it was beside it (.schema-{found}); a backup elsewhere first does no harm (followup backup PATH)"
             ),
         );
         Readable::NotFurther

@@ -238,7 +238,7 @@ pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
     };
     let commitments = {
         let mut store =
-            Store::open(&staged.path, Check::Full).map_err(|e| Error::BackupMigration {
+            Store::open(&staged.path, Check::Restoring).map_err(|e| Error::BackupMigration {
                 path: backup.to_path_buf(),
                 detail: crate::model::one_line(&e.to_string()),
             })?;

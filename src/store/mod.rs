@@ -169,6 +169,15 @@ pub enum Error {
         database.display()
     )]
     CannotKeep { database: PathBuf, detail: String },
+    #[error(
+        "cannot keep a copy of the database {} as it was before upgrading it from schema {version} ({detail}); nothing was changed. Free space in its folder (the copy takes about as much as the database) and run the command again",
+        database.display()
+    )]
+    CannotKeepBeforeUpgrade {
+        database: PathBuf,
+        version: usize,
+        detail: String,
+    },
     #[error("cannot {action} {}: {error}{}", path.display(), io_remedy(error))]
     Io {
         action: &'static str,
@@ -218,6 +227,10 @@ pub enum Check {
     /// still checks the structure of each page it reads, and a damaged page
     /// is reported as corruption, never returned as data.
     ReadOnly,
+    /// As `Full`, for a backup on its way in by `restore`: the backup file
+    /// itself is the copy of it as it was, so none is kept beside it
+    /// before it is brought up to this build's schema.
+    Restoring,
     /// As `ReadOnly`, and an older schema is left as it is: for `backup`,
     /// whose copy of an older database is the one to keep before this
     /// followup migrates it (`doctor` says to take it first).
@@ -252,6 +265,29 @@ const LARGE_WAL: u64 = 1 << 20;
 const BURST_WAL_PAGES: u32 = 32_768;
 
 impl Store {
+    /// Before an older database is brought up to this build's schema, a
+    /// copy of it as it was is kept beside it (`followup.db.schema-8`):
+    /// the backup `doctor` asks for, taken whoever opens the database
+    /// first after an upgrade, an analyst's `list` as much as the daemon.
+    /// Kept once; a copy already there (another process's) is left alone.
+    /// Without room for it, nothing is migrated.
+    fn keep_before_upgrade(&self, version: usize) -> Result<()> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".schema-{version}"));
+        let kept = PathBuf::from(name);
+        if kept.exists() {
+            return Ok(());
+        }
+        match self.backup(&kept, false) {
+            Ok(_) | Err(Error::BackupExists { .. }) => Ok(()),
+            Err(err) => Err(Error::CannotKeepBeforeUpgrade {
+                database: self.path.clone(),
+                version,
+                detail: format!("{}: {err}", kept.display()),
+            }),
+        }
+    }
+
     /// After a large write (an import, a restore, a first tick over many
     /// commitments) the WAL holds a copy of much of the database. Left
     /// there, every later command would rebuild its index from the whole
@@ -479,7 +515,7 @@ impl Store {
             self.refuse_foreign()?;
         }
         let must_check = match check {
-            Check::Full => true,
+            Check::Full | Check::Restoring => true,
             Check::Remembered => version < known || !is_remembered(&path),
             Check::ReadOnly | Check::AsItIs => version < known,
         };
@@ -525,6 +561,9 @@ impl Store {
             )
             .map_err(fail)?;
         let migrating = version < known && check != Check::AsItIs;
+        if migrating && version > 0 && check != Check::Restoring {
+            self.keep_before_upgrade(version)?;
+        }
         if migrating && let Err(source) = schema::migrations().to_latest(&mut self.conn) {
             // Two processes opening a new database at once both try to
             // migrate it; the loser fails, and finds the work done.
@@ -555,7 +594,7 @@ impl Store {
                 )
                 .map_err(fail)?;
         }
-        self.verified = matches!(check, Check::Full | Check::Remembered);
+        self.verified = matches!(check, Check::Full | Check::Remembered | Check::Restoring);
         Ok(())
     }
 
