@@ -487,3 +487,30 @@ fn files_a_stopped_restore_or_import_left_are_a_warning() {
     );
     assert!(code >= 1);
 }
+
+/// Every command refuses another program's SQLite file; doctor fails it
+/// too, rather than calling it an old followup database to migrate.
+#[test]
+fn another_programs_sqlite_file_fails() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    std::fs::create_dir_all(desk.database().parent().unwrap()).unwrap();
+    rusqlite::Connection::open(desk.database())
+        .unwrap()
+        .execute_batch("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);")
+        .unwrap();
+    let before = desk.snapshot();
+    let (lines, code) = doctor(&desk);
+    assert_eq!(code, 2);
+    let (level, database) = finding(&lines, "database");
+    assert_eq!(level, "FAIL");
+    assert!(database.contains("moz_places"), "{database}");
+    assert!(
+        !lines
+            .iter()
+            .any(|(_, _, text)| text.contains("will be migrated")),
+        "{lines:?}"
+    );
+    assert!(before == desk.snapshot(), "doctor changed the file");
+    let err = desk.run(&["list"]).fails();
+    assert!(err.contains("moz_places"), "{err}");
+}

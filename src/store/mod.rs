@@ -459,32 +459,13 @@ impl Store {
     /// followup must not turn into its own: the WAL switch and the
     /// migrations would write into it.
     fn refuse_foreign(&self) -> Result<()> {
-        let fail = |e| classify(&self.path, e);
-        let tables: Vec<String> = self
-            .conn
-            .prepare(
-                "SELECT name FROM sqlite_schema
-                 WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-                 ORDER BY name LIMIT 6",
-            )
-            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
-            .map_err(fail)?;
-        if tables.is_empty() {
-            return Ok(());
+        match foreign_tables(&self.conn).map_err(|e| classify(&self.path, e))? {
+            None => Ok(()),
+            Some(tables) => Err(Error::Foreign {
+                path: self.path.clone(),
+                tables,
+            }),
         }
-        let mut named = tables
-            .iter()
-            .take(5)
-            .map(|t| crate::model::preview(t))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if tables.len() > 5 {
-            named.push_str(", …");
-        }
-        Err(Error::Foreign {
-            path: self.path.clone(),
-            tables: named,
-        })
     }
 
     /// The database file's path.
@@ -686,6 +667,31 @@ pub struct Inspection {
     pub missing: Vec<String>,
 }
 
+/// In a file with no followup schema version, the tables and views some
+/// other program made (the first five, named), if any.
+fn foreign_tables(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema
+             WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+             ORDER BY name LIMIT 6",
+        )
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())?;
+    if tables.is_empty() {
+        return Ok(None);
+    }
+    let mut named = tables
+        .iter()
+        .take(5)
+        .map(|t| crate::model::preview(t))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tables.len() > 5 {
+        named.push_str(", …");
+    }
+    Ok(Some(named))
+}
+
 /// How long [`inspect`] waits for another writer.
 const INSPECT_WAIT: Duration = Duration::from_secs(2);
 
@@ -705,6 +711,15 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(fail)?;
+    // Every command refuses another program's file; so does doctor.
+    if version == 0
+        && let Some(tables) = foreign_tables(&conn).map_err(fail)?
+    {
+        return Err(Error::Foreign {
+            path: path.to_path_buf(),
+            tables,
+        });
+    }
     let quick_check: String = conn
         .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
         .map_err(fail)?;
