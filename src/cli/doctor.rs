@@ -410,9 +410,15 @@ fn check_smtp(config: &Config, findings: &mut Findings) {
         return;
     };
     let credentials = mail::credentials_dir();
+    // Run as the daemon's user outside the unit (`sudo -u followup`),
+    // doctor has no $CREDENTIALS_DIRECTORY; a file under /run/credentials
+    // is still systemd's, which shows it 0440 and decides who reads it.
+    let systemd = credentials
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("/run/credentials"));
     match (&smtp.username, mail::password_path(smtp, credentials.as_deref())) {
-        (Some(_), Some(path)) => match mail::read_password(&path, credentials.as_deref()) {
-            Ok(_) if credentials.as_deref().is_some_and(|dir| path.starts_with(dir)) => findings.add(
+        (Some(_), Some(path)) => match mail::read_password(&path, Some(&systemd)) {
+            Ok(_) if path.starts_with(&systemd) => findings.add(
                 "password",
                 Level::Ok,
                 format!("{} is a systemd credential", shown(&path)),
@@ -476,8 +482,7 @@ fn check_smtp(config: &Config, findings: &mut Findings) {
     };
     let place = format!("{}:{} ({})", smtp.host, smtp.port, smtp.security);
     let outcome = runtime.block_on(async {
-        let transport =
-            SmtpTransport::new(smtp, credentials.as_deref()).map_err(|e| e.to_string())?;
+        let transport = SmtpTransport::new(smtp, Some(&systemd)).map_err(|e| e.to_string())?;
         transport
             .check_connection()
             .await
