@@ -693,12 +693,12 @@ impl RawConfig {
         let mut document = match DeTable::parse(text) {
             Ok(document) => document,
             Err(err) => {
+                // Not TOML at all, so no key is named: the text before an
+                // `=` on a line that is not TOML may be anything, a
+                // password among them when --config names the wrong file.
                 let problem = Problem {
                     line: err.span().map(|span| line_of(text, span.start)),
-                    key: err
-                        .span()
-                        .and_then(|span| key_at(text, span.start))
-                        .unwrap_or_default(),
+                    key: String::new(),
                     message: one_line(err.message()),
                 };
                 return (None, vec![problem], Vec::new());
@@ -1466,6 +1466,17 @@ mod tests {
                 (Some(7), "mail.smtp.host"),
             ]
         );
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_has_no_part_of_it_named_as_a_key() {
+        // --config pointed at the SMTP password file by mistake.
+        for text in ["Sup3rS3cret=Part2\n", "pass = S3cr3t\n"] {
+            let found = problems(text);
+            let said = format!("{found:?}");
+            assert!(!said.contains("S3cr"), "{said}");
+            assert_eq!(found[0].line, Some(1), "{said}");
+        }
     }
 
     #[test]
