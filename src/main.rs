@@ -81,8 +81,26 @@ fn lines_joined(text: &str) -> String {
 const EX_CONFIG: u8 = 78;
 
 fn is_configuration(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| cause.is::<followup::config::Error>() || cause.is::<followup::mail::Error>())
+    use followup::store::Error as Store;
+    err.chain().any(|cause| {
+        cause.is::<followup::config::Error>()
+            || cause.is::<followup::mail::Error>()
+            // A database the daemon cannot use as it is, whose fix is
+            // someone's work, not time: restarting every five seconds
+            // would only fill the journal.
+            || cause.downcast_ref::<Store>().is_some_and(|store| {
+                matches!(
+                    store,
+                    Store::MissingFolder { .. }
+                        | Store::HardLinked { .. }
+                        | Store::NotADatabase { .. }
+                        | Store::Foreign { .. }
+                        | Store::Corrupt { .. }
+                        | Store::NewerSchema { .. }
+                        | Store::Migration { .. }
+                )
+            })
+    })
 }
 
 /// An export or a long list goes out in writes of hundreds of kilobytes.

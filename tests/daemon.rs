@@ -1083,3 +1083,18 @@ fn a_daemon_that_cannot_work_with_its_config_exits_78_for_systemd_not_to_retry()
     .unwrap();
     assert!(unit.contains("\nRestartPreventExitStatus=78\n"), "{unit}");
 }
+
+/// A daemon that cannot use its database as it is stops with status 78,
+/// which the unit does not restart: five seconds would not fix it.
+#[test]
+fn a_database_the_daemon_cannot_use_stops_it_for_good() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["One", "--due", &days_from_today(30)]);
+    rusqlite::Connection::open(desk.database())
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let run = desk.run(&["daemon"]);
+    assert_eq!(run.output.status.code(), Some(78), "{}", run.stderr());
+    assert!(run.stderr().contains("newer"), "{}", run.stderr());
+}
