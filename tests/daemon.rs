@@ -1098,3 +1098,27 @@ fn a_database_the_daemon_cannot_use_stops_it_for_good() {
     assert_eq!(run.output.status.code(), Some(78), "{}", run.stderr());
     assert!(run.stderr().contains("newer"), "{}", run.stderr());
 }
+
+/// A file claiming this build's schema without followup's tables is
+/// refused by the daemon and by the first command that checks it, with
+/// what it lacks, not with SQLite's words for a missing column.
+#[test]
+fn a_file_claiming_the_schema_without_its_tables_is_refused_naming_what_it_lacks() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    rusqlite::Connection::open(desk.database())
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE commitments (id INTEGER PRIMARY KEY, title TEXT);
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    let run = desk.run(&["daemon", "--once"]);
+    assert_eq!(run.output.status.code(), Some(78), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("lacks what followup keeps"),
+        "{}",
+        run.stderr()
+    );
+    let err = desk.refuses(&["add", "One", "--due", "soon"]);
+    assert!(err.contains("lacks what followup keeps"), "{err}");
+}

@@ -511,6 +511,25 @@ impl Store {
                     detail: crate::model::one_line(&verdict),
                 });
             }
+            // A file that claims this build's schema must hold it: one
+            // that does not would fail every query with SQLite's words.
+            if version == known {
+                let missing = schema::missing_from(&self.conn).map_err(fail)?;
+                if !missing.is_empty() {
+                    return Err(Error::Corrupt {
+                        path: path.clone(),
+                        detail: format!(
+                            "it claims schema {known} but lacks what followup keeps ({}): not a followup database, or edited by hand",
+                            missing
+                                .iter()
+                                .take(5)
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+            }
         }
         let mode: String = self
             .conn
