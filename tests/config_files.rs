@@ -151,6 +151,16 @@ fn config_check_refuses_a_password_file_the_daemon_would_refuse() {
     let out = desk.run(&["config", "check"]).ok();
     assert!(out.contains("followup.toml: ok"), "{out}");
 
+    // A lone newline is an empty password to the daemon, and so here.
+    std::fs::write(&pw, b"\n").unwrap();
+    let err = desk.run(&["config", "check"]).fails();
+    assert!(
+        err.contains("mail.smtp.password_file") && err.contains("empty"),
+        "{err}"
+    );
+    let daemon = desk.run(&["daemon", "--once"]);
+    assert_eq!(daemon.output.status.code(), Some(78), "{}", daemon.stderr());
+
     std::fs::remove_file(&pw).unwrap();
     let err = desk.run(&["config", "check"]).fails();
     assert!(

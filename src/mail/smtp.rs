@@ -628,7 +628,21 @@ pub fn check_password_file(path: &Path, credentials_dir: Option<&Path>) -> Resul
         source,
     })?;
     refuse_unsafe(path, &meta, credentials_dir)?;
-    if meta.len() == 0 {
+    // Empty as the daemon reads it: no bytes, or a first line with none
+    // (a lone newline is what an unset credential often comes out as).
+    // Read only as far as the first line's first byte, never printed; a
+    // file this user may not read is left to the daemon's user.
+    let first_line_empty = match File::open(path) {
+        Ok(file) => {
+            use std::io::BufRead as _;
+            let mut first = Vec::new();
+            std::io::BufReader::new(file.take(1))
+                .read_until(b'\n', &mut first)
+                .is_ok_and(|_| first.is_empty() || first == b"\n" || first == b"\r")
+        }
+        Err(_) => meta.len() == 0,
+    };
+    if first_line_empty {
         return Err(Error::PasswordEmpty {
             path: path.to_path_buf(),
         });
