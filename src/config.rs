@@ -35,6 +35,10 @@ pub struct Config {
     pub desks: Vec<Desk>,
     pub ingest: IngestConfig,
     pub http: HttpConfig,
+    /// What works but is likely not what was meant (a digest schedule
+    /// firing more than once a day): `config check` and `doctor` show
+    /// these, and the daemon logs them as it starts and reloads.
+    pub notes: Vec<Problem>,
 }
 
 /// The daemon's optional HTTP listener for `/healthz` and `/metrics`.
@@ -262,6 +266,16 @@ impl Config {
         // Stable, so problems on one line keep the order they were found in.
         problems.sort_by_key(|problem| problem.line.unwrap_or(usize::MAX));
         Err(problems)
+    }
+
+    /// [`Config::notes`], one line each, placed as `config check` places
+    /// problems.
+    pub fn note_lines(&self) -> Vec<String> {
+        let file = self.file.clone().unwrap_or_default();
+        self.notes
+            .iter()
+            .map(|note| render_problems(&file, std::slice::from_ref(note)))
+            .collect()
     }
 
     /// The recipients' desks for a commitment with these tags: every desk
@@ -537,6 +551,8 @@ struct RawDesk {
 struct Checker<'t> {
     text: &'t str,
     problems: Vec<Problem>,
+    /// See [`Config::notes`].
+    notes: Vec<Problem>,
     /// Keys taken out of the file for being of the wrong type, already
     /// reported.
     taken: &'t [String],
@@ -567,6 +583,16 @@ impl Checker<'_> {
             );
         }
         value.as_ref()
+    }
+
+    /// Something that works but is likely not what was meant.
+    fn note<T>(&mut self, value: &Spanned<T>, key: &str, message: String) {
+        let line = (value.span() != (0..0)).then(|| line_of(self.text, value.span().start));
+        self.notes.push(Problem {
+            line,
+            key: key.to_string(),
+            message: one_line(&message),
+        });
     }
 
     fn report<T>(&mut self, value: &Spanned<T>, key: &str, message: String) {
@@ -745,6 +771,7 @@ impl RawConfig {
         let mut check = Checker {
             text,
             problems: Vec::new(),
+            notes: Vec::new(),
             taken,
         };
 
@@ -969,6 +996,7 @@ impl RawConfig {
             desks,
             ingest,
             http,
+            notes: check.notes,
         })
     }
 }
@@ -1186,13 +1214,15 @@ impl RawDesk {
             self.digest
                 .as_ref()
                 .and_then(|d| match cron::Schedule::from_str(d.get_ref()) {
-                    Ok(schedule) => match more_than_once_a_day(d.get_ref(), &schedule) {
-                        None => Some(schedule),
-                        Some(problem) => {
-                            check.report(d, &format!("desks[{name}].digest"), problem);
-                            None
+                    Ok(schedule) => {
+                        // Kept, and sent at its first time each day: a
+                        // config that worked before this check must not
+                        // stop every command after an upgrade.
+                        if let Some(note) = more_than_once_a_day(d.get_ref(), &schedule) {
+                            check.note(d, &format!("desks[{name}].digest"), note);
                         }
-                    },
+                        Some(schedule)
+                    }
                     Err(err) => {
                         check.report(
                             d,
@@ -1276,7 +1306,7 @@ fn more_than_once_a_day(schedule: &str, parsed: &cron::Schedule) -> Option<Strin
         "* * *".to_string()
     };
     Some(format!(
-        "{schedule:?} fires {times} times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so all but the first would never be sent; give one time, e.g. \"{second} {minute} {hour} {days}\" for {at} only"
+        "{schedule:?} fires {times} times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so only the first, at {at}, is sent; say so with \"{second} {minute} {hour} {days}\""
     ))
 }
 
@@ -1567,24 +1597,25 @@ mod tests {
     }
 
     #[test]
-    fn a_digest_schedule_firing_more_than_once_a_day_is_refused_with_its_first_time() {
+    fn a_digest_schedule_firing_more_than_once_a_day_is_kept_with_a_note_naming_its_first_time() {
         let desk = |schedule: &str| {
             format!(
                 "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\ndigest = {schedule:?}\n"
             )
         };
-        for (schedule, times, fix) in [
-            ("0 0 8,16 * * *", 2, "\"0 0 8 * * *\" for 08:00 only"),
-            (
-                "0 */30 9 * * Mon-Fri",
-                2,
-                "\"0 0 9 * * Mon-Fri\" for 09:00 only",
-            ),
-            ("@hourly", 24, "\"0 0 0 * * *\" for 00:00 only"),
-            // Twice on the one day a leap year has: rare, still refused.
-            ("30 0 7,19 29 2 *", 2, "\"30 0 7 29 2 *\" for 07:00:30 only"),
+        let notes = |schedule: &str| -> Vec<Problem> {
+            Config::from_toml(&desk(schedule), Path::new("/etc/followup"))
+                .unwrap_or_else(|problems| panic!("{schedule}: {problems:?}"))
+                .notes
+        };
+        for (schedule, times, at, fix) in [
+            ("0 0 8,16 * * *", 2, "08:00", "\"0 0 8 * * *\""),
+            ("0 */30 9 * * Mon-Fri", 2, "09:00", "\"0 0 9 * * Mon-Fri\""),
+            ("@hourly", 24, "00:00", "\"0 0 0 * * *\""),
+            // Twice on the one day a leap year has: rare, still said.
+            ("30 0 7,19 29 2 *", 2, "07:00:30", "\"30 0 7 29 2 *\""),
         ] {
-            let found = problems(&desk(schedule));
+            let found = notes(schedule);
             assert_eq!(places(&found), vec![(Some(4), "desks[default].digest")]);
             let message = &found[0].message;
             assert!(
@@ -1594,12 +1625,12 @@ mod tests {
                 "{message}"
             );
             assert!(
-                message.contains("a desk gets one digest a day"),
+                message.contains(&format!("a desk gets one digest a day (digests are keyed by desk and local date), so only the first, at {at}, is sent")),
                 "{message}"
             );
             assert!(message.contains(fix), "{message}");
         }
-        // Once on each day it runs, however few or many the days: kept.
+        // Once on each day it runs, however few or many the days: no note.
         for schedule in [
             "0 0 8 * * Mon-Fri",
             "@daily",
@@ -1607,8 +1638,7 @@ mod tests {
             "0 30 1 29 2 *",
             "0 0 8 1,15 * *",
         ] {
-            let config = Config::from_toml(&desk(schedule), Path::new("/etc/followup"));
-            assert!(config.is_ok(), "{schedule}: {:?}", config.err());
+            assert!(notes(schedule).is_empty(), "{schedule}");
         }
     }
 

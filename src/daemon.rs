@@ -300,6 +300,7 @@ impl Daemon {
     /// Swaps in a new config. The database path cannot change while the
     /// daemon runs, since the lock is held on the old one.
     pub fn reload(&mut self, config: Config) -> anyhow::Result<()> {
+        log_config_notes(&config);
         if config.store.path != self.config.store.path {
             anyhow::bail!(
                 "store.path changed from {} to {}; restart the daemon to move databases",
@@ -935,7 +936,16 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT, or one tick with `once`.
+/// What in the config works but is likely not what was meant, logged as
+/// the daemon takes the config up.
+fn log_config_notes(config: &Config) {
+    for note in config.note_lines() {
+        warn!("{note}");
+    }
+}
+
 pub fn run(flag: Option<&Path>, config: Config, once: bool) -> anyhow::Result<()> {
+    log_config_notes(&config);
     // The loop runs on this thread, and parts of a tick (planning, the
     // store) are synchronous: a long tick would hold up anything else on
     // it. With the HTTP listener the runtime gets one worker thread of its

@@ -102,17 +102,29 @@ fn a_bad_digest_schedule_is_one_line_naming_it_and_the_format() {
 }
 
 #[test]
-fn a_digest_schedule_firing_twice_a_day_is_refused_naming_the_desk_and_the_fix() {
+fn a_digest_schedule_firing_twice_a_day_is_kept_and_noted_by_config_check_and_doctor() {
     let desk = Desk::with_config(
         "[[desks]]\nname = \"default\"\nrecipients = [\"desk@example.org\"]\n\n[[desks]]\nname = \"energy\"\nrecipients = [\"energy@example.org\"]\ntags = [\"energy\"]\ndigest = \"0 0 8,16 * * *\"\n",
     );
-    let err = desk.run(&["config", "check"]).fails();
+    let out = desk.run(&["config", "check"]).ok();
     let config = desk.path().join("followup.toml").display().to_string();
+    let note = format!(
+        "{config}:9: desks[energy].digest: \"0 0 8,16 * * *\" fires 2 times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so only the first, at 08:00, is sent; say so with \"0 0 8 * * *\""
+    );
     assert!(
-        err.contains(&format!(
-            "{config}:9: desks[energy].digest: \"0 0 8,16 * * *\" fires 2 times on each day it runs, but a desk gets one digest a day (digests are keyed by desk and local date), so all but the first would never be sent; give one time, e.g. \"0 0 8 * * *\" for 08:00 only"
-        )),
-        "{err}"
+        out.contains(": ok") && out.contains(&format!("note: {note}")),
+        "{out}"
+    );
+    // Every other command works with it, as before the note existed.
+    desk.add(&["One", "--due", "2030-01-01"]);
+    let doctor = desk.run(&["doctor"]);
+    assert!(
+        doctor
+            .stdout()
+            .lines()
+            .any(|l| l.starts_with("WARN") && l.contains(&note)),
+        "{}",
+        doctor.stdout()
     );
 }
 

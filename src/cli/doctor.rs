@@ -155,6 +155,9 @@ fn check_config(flag: Option<&Path>, findings: &mut Findings) -> Option<Config> 
     match Config::from_file(&path) {
         Ok(config) => {
             findings.add("config", Level::Ok, format!("{} is valid", path.display()));
+            for note in config.note_lines() {
+                findings.add("config", Level::Warn, note);
+            }
             Some(config)
         }
         Err(config::Error::Invalid { path, problems }) => {

@@ -248,6 +248,9 @@ fn check(flag: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             }
             writeln!(out, "{}: ok", path.display())?;
             summarize(&config, out)?;
+            for note in config.note_lines() {
+                writeln!(out, "note: {note}")?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
