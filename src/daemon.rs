@@ -183,6 +183,15 @@ impl InstanceLock {
                 ));
             }
         };
+        // A folder opens and locks as a file would, and no daemon could
+        // ever take it.
+        if file.metadata().is_ok_and(|meta| meta.is_dir()) {
+            return Holder::Unknown(format!(
+                "cannot tell: the lock file {} is a folder, which keeps any daemon from starting; remove it (rmdir {})",
+                path.display(),
+                path.display()
+            ));
+        }
         // SAFETY: as above; a shared probe that we release at once.
         let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
         if free {

@@ -545,6 +545,18 @@ pub fn check_line(field: &str, value: &str, max: usize) -> Result<String, String
             preview(trimmed)
         ));
     }
+    // Unicode's noncharacters (U+FDD0 to U+FDEF, and the last two code
+    // points of every plane) are for a program's own use, never text.
+    if let Some(c) = trimmed
+        .chars()
+        .find(|&c| matches!(c, '\u{fdd0}'..='\u{fdef}') || u32::from(c) & 0xfffe == 0xfffe)
+    {
+        return Err(format!(
+            "{field} {} contains U+{:04X}, which is no character of any text; remove it",
+            preview(trimmed),
+            u32::from(c)
+        ));
+    }
     Ok(trimmed.to_string())
 }
 
@@ -873,6 +885,24 @@ impl NewCommitment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_noncharacter_is_no_part_of_a_title() {
+        for c in [
+            '\u{ffff}',
+            '\u{fffe}',
+            '\u{fdd0}',
+            '\u{1fffe}',
+            '\u{10ffff}',
+        ] {
+            let err = check_line("title", &format!("Hold the meeting {c}"), 500).unwrap_err();
+            assert!(err.contains("no character of any text"), "{c:?}: {err}");
+        }
+        // Its neighbours are text.
+        for c in ['\u{fffd}', '\u{fdcf}', '\u{fdf0}', '\u{1fffd}'] {
+            check_line("title", &format!("Hold the meeting {c}"), 500).unwrap();
+        }
+    }
 
     #[test]
     fn quoted_text_keeps_arabic_diacritics_and_escapes_what_could_disturb_the_line() {

@@ -843,3 +843,16 @@ fn a_command_about_a_commitment_creates_no_database() {
         assert!(!desk.database().parent().unwrap().exists(), "{args:?}");
     }
 }
+
+/// A path from outside reaches an error as text, not as terminal codes:
+/// an escape sequence or a line break in it is shown as a symbol.
+#[test]
+fn an_error_naming_a_hostile_path_is_one_line_without_escape_codes() {
+    let desk = Desk::new();
+    let err = desk
+        .run(&["import", "/tmp/no\u{1b}[31mfile\n.json"])
+        .fails();
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("no␛[31mfile␊.json"), "{err:?}");
+}

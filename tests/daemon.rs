@@ -762,6 +762,22 @@ fn a_link_put_where_the_lock_file_goes_is_never_written_through() {
     assert_eq!(std::fs::read(&victim).unwrap(), b"root's own");
 }
 
+/// A folder where the lock file goes keeps every daemon from starting:
+/// status cannot say "not running" as if all were well.
+#[test]
+fn a_folder_in_place_of_the_lock_file_is_said_so() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["One", "--due", &days_from_today(30)]);
+    std::fs::create_dir(desk.path().join("followup.db.lock")).unwrap();
+    let json = desk.run(&["status", "--json"]).json();
+    assert_eq!(json["daemon"], "unknown");
+    let text = desk.run(&["status"]).ok();
+    assert!(
+        text.contains("is a folder") && text.contains("rmdir"),
+        "{text}"
+    );
+}
+
 /// A lock file this user cannot read says nothing of the daemon: status
 /// and doctor say they cannot tell, rather than "not running".
 #[test]
