@@ -410,8 +410,7 @@ fn a_lock_file_the_daemon_cannot_open_is_a_failure_with_its_fix() {
     let (level, detail) = finding(&lines, "daemon");
     assert_eq!(level, "FAIL", "{detail}");
     assert!(
-        detail.contains("cannot be opened by this user")
-            && detail.contains("chown followup:followup"),
+        detail.contains("is a folder") && detail.contains("rmdir"),
         "{detail}"
     );
     assert_eq!(code, 2);
