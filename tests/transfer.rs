@@ -473,20 +473,7 @@ fn ids_far_apart_export_as_fast_as_ids_close_together() {
     desk.run(&["import", file.to_str().unwrap()]).ok();
     // SQLite picks a random free id after the largest one there can be.
     desk.add(&["d", "--due", "soon"]);
-    let mut child = desk
-        .command(&["export"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the export of four commitments was still running after 20 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = export_within_20_seconds(&desk);
     assert!(out.status.success());
     let written: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let titles: Vec<&str> = written
@@ -687,21 +674,7 @@ fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
         bytes[id_at..id_at + 2].copy_from_slice(&[0x80, 0x00]);
     }
     std::fs::write(&path, &bytes).unwrap();
-    let mut child = desk
-        .command(&["export"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the export of a damaged database was still running after 20 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = export_within_20_seconds(&desk);
     let written: Result<Vec<Value>, _> = serde_json::from_slice(&out.stdout);
     if let Ok(written) = &written {
         assert_eq!(written.len(), 3000, "only a whole export may look like one");
@@ -769,4 +742,24 @@ fn an_import_holds_its_dates_to_the_years_followup_works_with() {
         let err = desk.refuses(&["import", file.to_str().unwrap(), "--renumber"]);
         assert!(err.contains(says), "{place}: {err}");
     }
+}
+
+/// `followup export`'s output, failing the test if it still runs after
+/// 20 s (the exports these tests hold to it took for ever).
+fn export_within_20_seconds(desk: &Desk) -> std::process::Output {
+    let mut child = desk
+        .command(&["export"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the export was still running after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }

@@ -339,7 +339,7 @@ fn check_database(config: &Config, findings: &mut Findings) -> Readable {
             Level::Fail,
             format!(
                 "version {found} claimed, but the file lacks what followup keeps ({}): it is not a followup database, or was edited by hand; restore a backup (followup restore PATH)",
-                inspection.missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                store::schema_named(&inspection.missing)
             ),
         );
         Readable::NotFurther

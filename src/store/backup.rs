@@ -248,15 +248,7 @@ pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
         if !missing.is_empty() {
             return Err(Error::NotABackup {
                 path: backup.to_path_buf(),
-                detail: format!(
-                    "it lacks what followup keeps ({})",
-                    missing
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                detail: format!("it lacks what followup keeps ({})", schema::named(&missing)),
             });
         }
         let commitments = count_commitments(&store.conn, &staged.path)?;

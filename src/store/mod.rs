@@ -31,6 +31,7 @@ pub use commitments::{Counts, Filter, Listed};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use readers::OutputError;
 pub use schema::current_version as schema_version;
+pub use schema::named as schema_named;
 pub use stored_json::StoredCommitment;
 pub use transfer::{ImportItem, ImportMode};
 
@@ -520,12 +521,7 @@ impl Store {
                         path: path.clone(),
                         detail: format!(
                             "it claims schema {known} but lacks what followup keeps ({}): not a followup database, or edited by hand",
-                            missing
-                                .iter()
-                                .take(5)
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            schema::named(&missing)
                         ),
                     });
                 }

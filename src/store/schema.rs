@@ -287,6 +287,20 @@ pub fn current_version() -> usize {
     9
 }
 
+/// What [`missing_from`] found, as a message names it: the first five.
+pub fn named(missing: &[String]) -> String {
+    let mut named = missing
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > 5 {
+        named.push_str(", …");
+    }
+    named
+}
+
 /// What `conn` lacks of the tables and columns of the latest schema, each
 /// as `table` or `table.column`, in order. A file can claim the latest
 /// `user_version` and hold a `commitments` table without being followup's
