@@ -58,6 +58,14 @@ fn files_in(folder: &Path) -> Vec<String> {
     names
 }
 
+/// The schema version the database file at `path` claims.
+fn schema_of(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn commitment_count(path: &Path) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row("SELECT count(*) FROM commitments", [], |r| r.get(0))
@@ -402,12 +410,6 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
     let database = desk.database();
     // Schema 7 as it was: schema 8 only dropped this index, and 9 only
     // added the trigger.
-    let version = |path: &Path| -> i64 {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap()
-    };
     {
         let conn = rusqlite::Connection::open(&database).unwrap();
         conn.execute_batch(
@@ -420,11 +422,11 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
     let backup = desk.path().join("before-upgrade.db");
     let said = desk.run(&["backup", backup.to_str().unwrap()]).ok();
     assert!(said.contains("schema 7"), "{said}");
-    assert_eq!(version(&database), 7, "the backup migrated the database");
-    assert_eq!(version(&backup), 7);
+    assert_eq!(schema_of(&database), 7, "the backup migrated the database");
+    assert_eq!(schema_of(&backup), 7);
     // The next command that records something migrates the database.
     desk.add(&["After the upgrade", "--due", "2026-06-30"]);
-    assert_eq!(version(&database), 9);
+    assert_eq!(schema_of(&database), 9);
 }
 
 /// Whoever opens an older database first after an upgrade (an analyst's
@@ -434,12 +436,6 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
 fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
     let desk = desk_with_history();
     let database = desk.database();
-    let version = |path: &Path| -> i64 {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap()
-    };
     {
         // Schema 8 as it was: 9 only added this trigger.
         let conn = rusqlite::Connection::open(&database).unwrap();
@@ -449,11 +445,11 @@ fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
         .unwrap();
     }
     let listed = desk.run(&["list", "--json"]).json();
-    assert_eq!(version(&database), 9);
+    assert_eq!(schema_of(&database), 9);
     let mut kept = database.clone().into_os_string();
     kept.push(".schema-8");
     let kept = std::path::PathBuf::from(kept);
-    assert_eq!(version(&kept), 8, "the copy is the database as it was");
+    assert_eq!(schema_of(&kept), 8, "the copy is the database as it was");
     assert_eq!(commitment_count(&kept), 2);
     let trigger: i64 = rusqlite::Connection::open(&kept)
         .unwrap()
