@@ -219,11 +219,6 @@ pub enum Holder {
 }
 
 impl Holder {
-    /// Whether a daemon is known to hold the lock.
-    pub fn is_running(&self) -> bool {
-        matches!(self, Holder::Daemon(_))
-    }
-
     /// The pid of the daemon holding the lock, when it is known.
     pub fn pid(&self) -> Option<u32> {
         match self {
