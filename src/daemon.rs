@@ -64,6 +64,47 @@ pub struct TickReport {
     pub deferred: usize,
 }
 
+/// A lock file no daemon can take as it is: someone must fix it, so the
+/// daemon exits 78 and systemd does not restart it every few seconds.
+#[derive(Debug, thiserror::Error)]
+pub enum LockFileError {
+    #[error(
+        "the lock file {} is a symbolic link, which followup never reads or writes through; remove it while no daemon runs (rm {})",
+        path.display(), path.display()
+    )]
+    Link { path: PathBuf },
+    #[error(
+        "the folder {} for the database does not exist; create it (owned by the daemon's user) or set store.path in the config",
+        folder.display()
+    )]
+    MissingFolder { folder: PathBuf },
+    #[error(
+        "cannot open the lock file {} ({source}); give it to the daemon's user (chown followup:followup {}), or remove it while no daemon runs",
+        path.display(), path.display()
+    )]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl LockFileError {
+    fn from_open(path: &Path, err: std::io::Error) -> LockFileError {
+        match (err.raw_os_error(), err.kind()) {
+            (Some(libc::ELOOP), _) => LockFileError::Link {
+                path: path.to_path_buf(),
+            },
+            (_, std::io::ErrorKind::NotFound) => LockFileError::MissingFolder {
+                folder: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            },
+            _ => LockFileError::Open {
+                path: path.to_path_buf(),
+                source: err,
+            },
+        }
+    }
+}
+
 /// Holds the one-daemon-per-database lock for as long as it lives.
 pub struct InstanceLock {
     _file: File,
@@ -95,18 +136,7 @@ impl InstanceLock {
             .mode(crate::store::SHARED_FILE_MODE)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(|err| {
-                if err.raw_os_error() == Some(libc::ELOOP) {
-                    anyhow::anyhow!(
-                        "the lock file {} is a symbolic link, which followup never writes through; remove it while no daemon runs (rm {})",
-                        path.display(),
-                        path.display()
-                    )
-                } else {
-                    anyhow::Error::new(err)
-                        .context(format!("cannot open the lock file {}", path.display()))
-                }
-            })?;
+            .map_err(|err| LockFileError::from_open(&path, err))?;
         // SAFETY: flock on a descriptor we own; no memory is involved.
         let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         if !locked {
@@ -176,6 +206,9 @@ impl InstanceLock {
         {
             Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Holder::Nobody,
+            Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+                return Holder::Unknown(format!("cannot tell: {}", LockFileError::Link { path }));
+            }
             Err(err) => {
                 return Holder::Unknown(format!(
                     "cannot tell: the lock file {} cannot be read by this user ({err}); run this as the daemon's user, or ask systemctl status followup",

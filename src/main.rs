@@ -85,14 +85,19 @@ fn is_configuration(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause.is::<followup::config::Error>()
             || cause.is::<followup::mail::Error>()
+            || cause
+                .downcast_ref::<followup::daemon::LockFileError>()
+                .is_some_and(|lock| {
+                    // A folder may yet appear (a disk mounted late).
+                    !matches!(lock, followup::daemon::LockFileError::MissingFolder { .. })
+                })
             // A database the daemon cannot use as it is, whose fix is
             // someone's work, not time: restarting every five seconds
             // would only fill the journal.
             || cause.downcast_ref::<Store>().is_some_and(|store| {
                 matches!(
                     store,
-                    Store::MissingFolder { .. }
-                        | Store::HardLinked { .. }
+                    Store::HardLinked { .. }
                         | Store::NotADatabase { .. }
                         | Store::Foreign { .. }
                         | Store::Corrupt { .. }

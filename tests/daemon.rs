@@ -748,7 +748,10 @@ fn a_link_put_where_the_lock_file_goes_is_never_written_through() {
     std::fs::write(&victim, b"root's own").unwrap();
     let lock = desk.path().join("followup.db.lock");
     std::os::unix::fs::symlink(&victim, &lock).unwrap();
-    let err = desk.run(&["daemon", "--once"]).fails();
+    let run = desk.run(&["daemon", "--once"]);
+    // Not restarted: no restart would remove the link.
+    assert_eq!(run.output.status.code(), Some(78), "{}", run.stderr());
+    let err = run.stderr();
     assert!(
         err.contains("is a symbolic link") && err.contains("rm "),
         "{err}"
@@ -758,7 +761,10 @@ fn a_link_put_where_the_lock_file_goes_is_never_written_through() {
     let backup = desk.path().join("b.db");
     desk.run(&["backup", backup.to_str().unwrap()]).ok();
     let err = desk.run(&["restore", backup.to_str().unwrap()]).fails();
-    assert!(err.contains("symbolic link"), "{err}");
+    assert!(
+        err.contains("is a symbolic link") && err.contains("rm "),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&victim).unwrap(), b"root's own");
 }
 
@@ -1093,6 +1099,8 @@ fn a_daemon_that_cannot_work_with_its_config_exits_78_for_systemd_not_to_retry()
     let desk = Desk::with_config("[store]\npath = \"missing/followup.db\"\n");
     let run = desk.command(&["daemon", "--once"]).output().unwrap();
     assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(said.contains("does not exist; create it"), "{said}");
     let unit = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/followup.service"),
     )
@@ -1137,4 +1145,14 @@ fn a_file_claiming_the_schema_without_its_tables_is_refused_naming_what_it_lacks
     );
     let err = desk.refuses(&["add", "One", "--due", "soon"]);
     assert!(err.contains("lacks what followup keeps"), "{err}");
+    // Reading commands do not check the whole file, but say the same.
+    for args in [
+        vec!["list"],
+        vec!["show", "1"],
+        vec!["export"],
+        vec!["list", "--json"],
+    ] {
+        let err = desk.run(&args).fails();
+        assert!(err.contains("lacks what followup keeps"), "{args:?}: {err}");
+    }
 }

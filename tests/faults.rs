@@ -655,6 +655,38 @@ fn listed_titles(desk: &Desk) -> Vec<String> {
         .collect()
 }
 
+/// A backup onto a disk with no room names that disk, not the database's,
+/// and leaves no partial file.
+#[test]
+fn a_backup_onto_a_full_disk_names_the_backups_disk() {
+    if std::env::var_os(WITH_PRIVATE_MOUNTS).is_none() {
+        return rerun_with_private_mounts(&test_name(
+            "a_backup_onto_a_full_disk_names_the_backups_disk",
+        ));
+    }
+    let desk = Desk::new();
+    let note = "The desk's notes on this commitment. ".repeat(80);
+    for i in 1..=20 {
+        desk.add(&[
+            &format!("Commitment {i}"),
+            "--due",
+            "2030-06-30",
+            "--note",
+            &note,
+        ]);
+    }
+    let disk = Tmpfs::mount(&desk.path().join("small"), 64 * 1024);
+    let target = disk.path.join("followup-backup.db");
+    let err = desk.refuses(&["backup", target.to_str().unwrap()]);
+    assert!(
+        err.contains("the disk that would hold the backup") && err.contains("is full"),
+        "{err}"
+    );
+    assert!(!err.contains("the disk holding the database"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&disk.path).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn a_full_disk_refuses_the_write_in_one_line_and_loses_nothing_saved() {
     if std::env::var_os(WITH_PRIVATE_MOUNTS).is_none() {

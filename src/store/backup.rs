@@ -106,7 +106,15 @@ impl Store {
         let snapshot = Snapshot::begin(&self.conn).map_err(|e| self.sqlite(e))?;
         let mut copy = open_new(&partial.path)?;
         keep_private_as(&self.path, &partial.path)?;
-        copy_pages(&self.conn, &mut copy, pages, &self.path, between_steps)?;
+        copy_pages(&self.conn, &mut copy, pages, &self.path, between_steps).map_err(|err| {
+            // The copy is what is written: a full disk is the backup's.
+            match err {
+                Error::Full { .. } => Error::BackupFull {
+                    path: target.to_path_buf(),
+                },
+                other => other,
+            }
+        })?;
         drop(snapshot);
 
         let schema_version = user_version(&copy, &partial.path)?;

@@ -127,6 +127,11 @@ pub enum Error {
     )]
     BackupExists { path: PathBuf },
     #[error(
+        "the disk that would hold the backup {} is full; no backup was written. Free some space there, or give a PATH on another disk",
+        path.display()
+    )]
+    BackupFull { path: PathBuf },
+    #[error(
         "{} is {what}, not a file; a backup replaces only a file (with --force): name a file for it",
         path.display()
     )]
@@ -802,6 +807,17 @@ fn classify_waiting(path: &Path, source: rusqlite::Error, waited: Duration) -> E
         return Error::Corrupt {
             path,
             detail: format!("it holds a value followup never writes: {detail}"),
+        };
+    }
+    // Every query names only what the schema has: a file that lacks it
+    // claims a version it is not (see `schema::missing_from`, which the
+    // first check of a changed file runs).
+    if detail.starts_with("no such table") || detail.starts_with("no such column") {
+        return Error::Corrupt {
+            path,
+            detail: format!(
+                "it lacks what followup keeps ({detail}): not a followup database, or edited by hand"
+            ),
         };
     }
     match code {
