@@ -181,16 +181,20 @@ pub struct Monitor {
     /// For "overdue": a commitment is overdue from the day after its
     /// `latest` in the configured time zone. Replaced on SIGHUP.
     timezone: Mutex<TimeZone>,
+    /// The database file as opened (device and inode).
+    file: Option<(u64, u64)>,
 }
 
 impl Monitor {
     pub fn new(store: Store, timezone: TimeZone) -> Monitor {
+        let file = crate::daemon::file_identity(store.path());
         Monitor {
             started: Instant::now(),
             pulse: Mutex::new(Pulse::default()),
             metrics: Metrics::new(),
             store: Mutex::new(store),
             timezone: Mutex::new(timezone),
+            file,
         }
     }
 
@@ -240,12 +244,20 @@ impl Monitor {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let alive = judge(&pulse, self.started, Instant::now());
-        let writable = self
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        // A probe would write to the file still open, which no command
+        // reads once it is removed or replaced; the loop stops at its next
+        // tick, and until then the daemon is not healthy.
+        if crate::daemon::file_identity(store.path()) != self.file {
+            return Err(format!(
+                "the database {} was removed or replaced while the daemon had it open; it stops at its next tick",
+                store.path().display()
+            ));
+        }
+        let writable = store
             .takes_writes(WRITE_PROBE_WAIT)
             .map_err(|e| format!("the store does not take writes: {e}"));
+        drop(store);
         match (alive, writable) {
             (Ok(alive), Ok(())) => Ok(format!("ok: {alive}; the store takes writes")),
             (Err(why), Ok(())) | (Ok(_), Err(why)) => Err(why),

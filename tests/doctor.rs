@@ -484,6 +484,8 @@ fn files_a_stopped_restore_or_import_left_are_a_warning() {
             && !detail.contains(&std::process::id().to_string()),
         "{detail}"
     );
+    // Two pages: said in KiB, not rounded up to a MiB.
+    assert!(detail.contains("(8 KiB)"), "{detail}");
     assert!(code >= 1);
 }
 

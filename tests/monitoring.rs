@@ -224,6 +224,23 @@ fn healthz_is_503_while_the_store_cannot_be_written() {
     blocker.execute_batch("ROLLBACK").unwrap();
 }
 
+/// A database moved away under the daemon is no longer its health:
+/// `/healthz` says so at once, not only after the next tick stops it.
+#[test]
+fn healthz_is_503_once_the_database_is_moved_away() {
+    let reserved = RefusedPort::new();
+    let port = reserved.port;
+    let desk = Desk::with_config(&config(port));
+    desk.add(&["Hold the committee meeting", "--due", &days_from_today(30)]);
+    drop(reserved);
+    let _daemon = Running::start(&desk);
+    wait_for_health(port, 200);
+    std::fs::rename(desk.database(), desk.path().join("moved.db")).unwrap();
+    let (status, _, body) = get(port, "/healthz").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("was removed or replaced"), "{body}");
+}
+
 #[test]
 fn a_taken_port_stops_the_daemon_at_start_naming_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

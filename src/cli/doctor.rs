@@ -236,10 +236,10 @@ fn check_leftovers(database: &Path, findings: &mut Findings) {
         "leftovers",
         Level::Warn,
         format!(
-            "{} file(s) in {} left by a restore or import that was stopped part-way ({} MiB): {}; nothing uses them, delete them",
+            "{} file(s) in {} left by a restore or import that was stopped part-way ({}): {}; nothing uses them, delete them",
             left.len(),
             shown(folder),
-            total.div_ceil(1 << 20),
+            size(total),
             names.join(", ")
         ),
     );
@@ -578,6 +578,15 @@ fn check_outbox(config: &Config, findings: &mut Findings) {
             about.join("; ")
         ),
     );
+}
+
+/// A size as a person reads it: KiB below a MiB, MiB above.
+fn size(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{} KiB", bytes.div_ceil(1 << 10))
+    } else {
+        format!("{} MiB", bytes.div_ceil(1 << 20))
+    }
 }
 
 #[cfg(test)]

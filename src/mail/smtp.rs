@@ -402,6 +402,14 @@ impl SmtpTransport {
             // A login refused (or required, at MAIL FROM) is a 5xx about
             // our credentials, whenever the server says it.
             if matches!(number, 530 | 534 | 535 | 538) {
+                // "530 5.7.0 Must issue a STARTTLS command first": the
+                // connection, not the login, is what the server wants
+                // changed.
+                if number == 530 && detail_lowercase(err).contains("starttls") {
+                    return SendError::Transient(format!(
+                        "{place} requires TLS before anything else: {detail}; set mail.smtp.security = \"starttls\" (port 587) or \"tls\" (port 465)"
+                    ));
+                }
                 let fix = if number == 530 && self.username.is_none() {
                     "the server requires a login: set mail.smtp.username and a password file"
                 } else {

@@ -187,6 +187,23 @@ async fn a_5xx_reply_is_permanent() {
     }
 }
 
+/// "530 Must issue a STARTTLS command first" asks for TLS, not a login.
+#[tokio::test]
+async fn a_relay_demanding_starttls_says_to_set_security() {
+    let server = SmtpServer::start(Behaviour::RefuseSender(
+        530,
+        "5.7.0 Must issue a STARTTLS command first",
+    ));
+    let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+    match send_one(&transport).await {
+        Err(SendError::Transient(said)) => assert!(
+            said.contains("requires TLS") && said.contains("security = \"starttls\""),
+            "{said}"
+        ),
+        other => panic!("expected transient, got {other:?}"),
+    }
+}
+
 /// Postfix and Exim refuse to relay at RCPT TO: that refuses followup,
 /// not the recipient, and must not mark the whole queue dead.
 #[tokio::test]
