@@ -467,6 +467,25 @@ fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
     assert_eq!(fresh.run(&["list", "--json"]).json(), listed);
 }
 
+/// A backup copied over the database by hand leaves it in rollback-journal
+/// mode (a backup is one self-contained file); a restore onto it then
+/// waited on its own lock and failed.
+#[test]
+fn restore_works_onto_a_database_put_in_place_by_hand() {
+    let desk = desk_with_history();
+    let backup = desk.path().join("b.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    let database = desk.database();
+    for suffix in ["-wal", "-shm"] {
+        let mut name = database.clone().into_os_string();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
+    std::fs::copy(&backup, &database).unwrap();
+    let said = desk.run(&["restore", backup.to_str().unwrap()]).ok();
+    assert!(said.contains("2 commitments"), "{said}");
+}
+
 #[test]
 fn restore_keeps_the_database_it_replaces() {
     let desk = desk_with_history();

@@ -333,6 +333,12 @@ impl StagedRestore {
         .map_err(|e| classify(database, e))?;
         live.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| classify(database, e))?;
+        // The copy to keep is read through another connection while this
+        // one holds the write lock, which only WAL allows: a database put
+        // in place by hand (a backup copied over it) is still in
+        // rollback-journal mode, and the restore waited on itself.
+        live.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(|e| classify(database, e))?;
         let source = Connection::open_with_flags(
             &staged.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
