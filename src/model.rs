@@ -275,7 +275,30 @@ pub struct Revision {
     pub version: u32,
     #[serde(default)]
     pub reason: Option<String>,
+    #[serde(deserialize_with = "written_instant")]
     pub at: Timestamp,
+}
+
+/// An instant read from a file (an import), or what to write instead:
+/// jiff's own complaint ("failed to parse two digit integer as month")
+/// does not say what an instant looks like.
+fn written_instant<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Timestamp, D::Error> {
+    struct Instant;
+    impl serde::de::Visitor<'_> for Instant {
+        type Value = Timestamp;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an instant such as 2025-10-15T09:00:00Z")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Timestamp, E> {
+            text.parse().map_err(|_| {
+                E::custom(format!(
+                    "{} is not an instant; write it as 2025-10-15T09:00:00Z (UTC)",
+                    preview(text)
+                ))
+            })
+        }
+    }
+    from.deserialize_str(Instant)
 }
 
 /// A commitment with everything known about it: what `show --json` prints
@@ -351,6 +374,7 @@ impl EventKind {
 /// flattened into the event's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    #[serde(deserialize_with = "written_instant")]
     pub at: Timestamp,
     pub author: String,
     pub kind: EventKind,

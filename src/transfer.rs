@@ -418,8 +418,21 @@ fn csv_rows(
             );
         }
         if !known.contains(&header) {
+            // The two slips a spreadsheet makes most: capitals, and
+            // another separator.
+            let hint = if known.contains(&header.to_lowercase().as_str()) {
+                format!(
+                    "; column names are lower-case: write {:?}",
+                    header.to_lowercase()
+                )
+            } else if header.contains([';', '\t']) {
+                "; columns are separated by commas (export the sheet as CSV with commas)"
+                    .to_string()
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "line 1: unknown column {header:?}; columns are {} (or `due` for a deadline expression)",
+                "line 1: unknown column {header:?}{hint}; columns are {} (or `due` for a deadline expression)",
                 CSV_COLUMNS.join(", ")
             ));
         }
@@ -480,6 +493,11 @@ fn csv_cell(header: &str, cell: &str) -> Result<Value, String> {
             .parse::<i64>()
             .map(Value::from)
             .map_err(|_| format!("{cell:?} is not a whole number")),
+        "status" => cell
+            .trim()
+            .parse::<Status>()
+            .map(|status| Value::String(status.as_str().to_string()))
+            .map_err(|e| e.to_string()),
         "vague" => match cell.trim() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),

@@ -763,3 +763,37 @@ fn export_within_20_seconds(desk: &Desk) -> std::process::Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// What a spreadsheet or a hand-edited export most often gets wrong is
+/// said with its fix.
+#[test]
+fn import_mistakes_of_hand_and_spreadsheet_name_their_fix() {
+    let desk = Desk::new();
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "status.csv",
+            b"title,due,status\nx,soon,done\n",
+            "line 2: column status: \"done\" is not a status (use open, fulfilled, partial, missed or withdrawn)",
+        ),
+        (
+            "capitals.csv",
+            b"Title,Due\nx,soon\n",
+            "unknown column \"Title\"; column names are lower-case: write \"title\"",
+        ),
+        (
+            "semicolons.csv",
+            b"title;due\nx;soon\n",
+            "columns are separated by commas",
+        ),
+        (
+            "at.json",
+            br#"[{"title":"a","due":"soon","history":[{"at":"2025-13-01T00:00:00Z","author":"x","kind":"imported"}]}]"#,
+            "history[0].at: \"2025-13-01T00:00:00Z\" is not an instant; write it as 2025-10-15T09:00:00Z (UTC)",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let file = desk.write(name, bytes);
+        let err = desk.refuses(&["import", file.to_str().unwrap()]);
+        assert!(err.contains(says), "{name}: {err}");
+    }
+}
