@@ -30,7 +30,9 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             drop(out);
-            eprintln!("error: {}", on_one_terminal_line(&one_line(&err)));
+            // A path or other text from outside may hold an escape
+            // sequence or a line break: shown as symbols, not obeyed.
+            eprintln!("error: {}", followup::cli::for_terminal(&one_line(&err)));
             if daemon && is_configuration(&err) {
                 ExitCode::from(EX_CONFIG)
             } else {
@@ -135,20 +137,6 @@ fn one_line(err: &anyhow::Error) -> String {
         }
     }
     text
-}
-
-/// An error as the terminal may show it, on one line: a path or other
-/// text from outside may hold an escape sequence or a line break, which
-/// are shown as symbols (␛, ␊) rather than obeyed.
-fn on_one_terminal_line(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
-            '\u{7f}' => '\u{2421}',
-            c if c.is_control() => '\u{fffd}',
-            c => c,
-        })
-        .collect()
 }
 
 /// A reader that stopped early (`followup list | head`) is not an error.

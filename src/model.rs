@@ -910,6 +910,24 @@ impl NewCommitment {
 mod tests {
     use super::*;
 
+    /// An event of `kind` as an import reads it, with `detail`'s fields.
+    fn event(kind: &str, detail: serde_json::Value) -> Event {
+        let mut json = detail;
+        json["at"] = "2025-10-15T09:00:00Z".into();
+        json["author"] = "desk".into();
+        json["kind"] = kind.into();
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// The deadline of the seed article, version 1, as history holds it.
+    fn two_months_from_the_talks() -> serde_json::Value {
+        deadline_json(
+            &crate::deadline::Deadline::parse("within two months", jiff::civil::date(2025, 10, 15))
+                .unwrap(),
+            1,
+        )
+    }
+
     #[test]
     fn a_noncharacter_is_no_part_of_a_title() {
         for c in [
@@ -1135,18 +1153,7 @@ mod tests {
 
     #[test]
     fn imported_history_is_held_to_the_rules_of_the_commands_that_write_it() {
-        let event = |kind: &str, detail: serde_json::Value| -> Event {
-            let mut json = detail;
-            json["at"] = "2025-10-15T09:00:00Z".into();
-            json["author"] = "desk".into();
-            json["kind"] = kind.into();
-            serde_json::from_value(json).unwrap()
-        };
-        let deadline = deadline_json(
-            &crate::deadline::Deadline::parse("within two months", jiff::civil::date(2025, 10, 15))
-                .unwrap(),
-            1,
-        );
+        let deadline = two_months_from_the_talks();
         let fine = [
             event("created", serde_json::json!({ "deadline": deadline })),
             event(
@@ -1256,18 +1263,7 @@ mod tests {
 
     #[test]
     fn imported_history_has_every_field_its_kind_always_has() {
-        let event = |kind: &str, detail: serde_json::Value| -> Event {
-            let mut json = detail;
-            json["at"] = "2025-10-15T09:00:00Z".into();
-            json["author"] = "desk".into();
-            json["kind"] = kind.into();
-            serde_json::from_value(json).unwrap()
-        };
-        let deadline = deadline_json(
-            &crate::deadline::Deadline::parse("within two months", jiff::civil::date(2025, 10, 15))
-                .unwrap(),
-            1,
-        );
+        let deadline = two_months_from_the_talks();
         let sent = serde_json::json!({ "reminder": "due", "desk": "default",
             "recipient": "a@b.org", "message_id": "<x@y>" });
         let mut failed = sent.clone();
@@ -1343,13 +1339,6 @@ mod tests {
 
     #[test]
     fn a_status_its_history_contradicts_is_refused() {
-        let event = |kind: &str, detail: serde_json::Value| -> Event {
-            let mut json = detail;
-            json["at"] = "2025-10-15T09:00:00Z".into();
-            json["author"] = "desk".into();
-            json["kind"] = kind.into();
-            serde_json::from_value(json).unwrap()
-        };
         let created = event("created", serde_json::json!({}));
         let imported = event("imported", serde_json::json!({}));
         let closed = event("closed", serde_json::json!({ "outcome": "missed" }));

@@ -674,7 +674,8 @@ impl Row {
                         ("latest", revision.deadline.latest),
                         ("anchor", revision.deadline.anchor),
                     ] {
-                        within_the_years(field, date).map_err(place)?;
+                        crate::deadline::within_the_years(date)
+                            .map_err(|why| place(format!("{field} {why}")))?;
                     }
                 }
                 match revisions.last() {
@@ -747,30 +748,8 @@ impl Row {
 /// Reads an optional date field, naming the field and the bad value.
 fn date_field(name: &str, value: Option<&str>) -> Result<Option<Date>, String> {
     value
-        .map(|text| {
-            let date = crate::deadline::iso_date(text.trim()).ok_or_else(|| {
-                format!(
-                    "{name} {} is not a date; use YYYY-MM-DD, e.g. 2025-10-15 (a day alone, without a time)",
-                    model::preview(text)
-                )
-            })?;
-            within_the_years(name, date)
-        })
+        .map(|text| crate::deadline::read_date(text).map_err(|why| format!("{name} {why}")))
         .transpose()
-}
-
-/// `date`, if it lies in the years followup works with, as every command
-/// holds its dates to; else a problem naming the field.
-fn within_the_years(name: &str, date: Date) -> Result<Date, String> {
-    let years = crate::deadline::YEARS;
-    if years.contains(&date.year()) {
-        return Ok(date);
-    }
-    Err(format!(
-        "{name} {date} is not a date followup works with; give a Gregorian date from {} to {}",
-        years.start(),
-        years.end()
-    ))
 }
 
 fn parse_due(expression: &str, anchor: Date, context: &ImportContext) -> Result<Deadline, String> {

@@ -8,6 +8,8 @@ mod ingest;
 mod record;
 mod setup;
 mod table;
+
+pub use table::for_terminal;
 mod transfer;
 mod view;
 
@@ -242,23 +244,7 @@ pub(crate) fn make_data_folder(config: &Config) -> anyhow::Result<()> {
 // ---- argument parsers shared by commands --------------------------------
 
 /// Reads a civil date, naming the bad value and the expected form.
-pub fn parse_date(text: &str) -> Result<Date, String> {
-    let date = crate::deadline::iso_date(text.trim()).ok_or_else(|| {
-        format!(
-            "{} is not a date; use YYYY-MM-DD, e.g. 2025-10-15 (a day alone, without a time)",
-            crate::model::preview(text)
-        )
-    })?;
-    let years = crate::deadline::YEARS;
-    if !years.contains(&date.year()) {
-        return Err(format!(
-            "{date} is not a date followup works with; give a Gregorian date from {} to {}",
-            years.start(),
-            years.end()
-        ));
-    }
-    Ok(date)
-}
+pub use crate::deadline::read_date as parse_date;
 
 /// Reads a commitment id.
 pub fn parse_id(text: &str) -> Result<CommitmentId, String> {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::columns::{Cursor, Param};
 use super::{Error, Result, Store};
-use crate::deadline::{Deadline, has_iso_date_shape};
+use crate::deadline::{Deadline, iso_date};
 use crate::model::{
     Commitment, CommitmentId, CommitmentRecord, DeadlineVersion, Event, EventKind, NewCommitment,
     Outcome, Revision, Status,
@@ -179,29 +179,10 @@ fn unreadable(index: usize, text: &str) -> rusqlite::Error {
     )
 }
 
-/// A stored `YYYY-MM-DD` day, read from its digits: jiff's general parser
-/// was a sixth of listing thousands of lines. Anything else (another
+/// A stored `YYYY-MM-DD` day (see [`iso_date`]); anything else (another
 /// shape, a day the calendar lacks) is reported as corrupt.
 pub(super) fn stored_date(index: usize, text: &str) -> rusqlite::Result<Date> {
-    let bytes = text.as_bytes();
-    if has_iso_date_shape(bytes) {
-        let number = |digits: &[u8]| {
-            digits
-                .iter()
-                .fold(0i16, |n, digit| n * 10 + i16::from(digit - b'0'))
-        };
-        let (year, month, day) = (
-            number(&bytes[..4]),
-            number(&bytes[5..7]),
-            number(&bytes[8..]),
-        );
-        if let (Ok(month), Ok(day)) = (i8::try_from(month), i8::try_from(day))
-            && let Ok(date) = Date::new(year, month, day)
-        {
-            return Ok(date);
-        }
-    }
-    Err(unreadable(index, text))
+    iso_date(text).ok_or_else(|| unreadable(index, text))
 }
 
 /// Reads the five deadline columns (expression, earliest, latest, vague,
