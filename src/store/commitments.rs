@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde_json::{Map, Value, json};
 
-use super::columns::{Cursor, Param};
+use super::columns::Cursor;
 use super::{Error, Result, Store};
 use crate::deadline::{Deadline, iso_date};
 use crate::model::{
@@ -612,7 +612,7 @@ impl Store {
     /// quote, source and timestamp it would not print.
     pub fn each_list_line(&self, filter: &Filter, mut line: impl FnMut(Listed<'_>)) -> Result<()> {
         let (sql, values) = filtered(SELECT_LISTED, filter);
-        let params: Vec<Param<'_>> = values.iter().map(|value| Param::Text(value)).collect();
+        let params = super::stored_json::text_params(&values);
         let mut read = || -> rusqlite::Result<()> {
             let mut rows = Cursor::prepare(&self.conn, &sql)?;
             rows.start(&params)?;

@@ -427,7 +427,7 @@ impl Store {
 }
 
 /// A filter's values, to bind as text.
-fn text_params(values: &[String]) -> Vec<Param<'_>> {
+pub(super) fn text_params(values: &[String]) -> Vec<Param<'_>> {
     values.iter().map(|value| Param::Text(value)).collect()
 }
 
