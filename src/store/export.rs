@@ -46,55 +46,64 @@ impl Store {
         readers: usize,
     ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
-        let written = match self.plan_shared_export(run_records, readers) {
-            Ok(Some(runs)) => self.export_shared(&runs, readers, &mut framed),
-            Ok(None) => self.export_alone(&mut framed),
+        let written = match self.export_shared(run_records, readers, &mut framed) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.export_alone(&mut framed),
             Err(fault) => Err(fault),
         };
         self.finish_output(written, framed)
     }
 
-    /// The runs of a shared-out export, planned holding the write lock, or
-    /// `None` (and no transaction) to export on this connection alone: one
-    /// core, too few commitments to share out, or no lock to be had.
-    fn plan_shared_export(
+    /// The export read by readers and written run by run; false, having
+    /// written nothing, when it is to be read on this connection alone:
+    /// one core, too few commitments to share out, or no lock to be had.
+    fn export_shared(
         &self,
         run_records: usize,
         readers: usize,
-    ) -> Result<Option<ExportRuns>, Fault> {
-        if readers < 2 {
+        framed: &mut Framed<'_>,
+    ) -> Result<bool, Fault> {
+        if readers < 2 || !spans_runs(&self.conn, run_records)? {
+            return Ok(false);
+        }
+        let mut written = Tally::default();
+        let shared = self.read_shared(
+            readers,
+            || self.plan_shared_export(run_records),
+            |_, run, rendered: RenderedRun, spent| {
+                framed.elements(&rendered.elements)?;
+                written.add(&rendered.tally);
+                spent.give_back(run, rendered);
+                Ok(())
+            },
+        )?;
+        match shared {
+            Some(runs) => written.check_against(&runs.stored).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// The runs of a shared-out export, planned holding the write lock, or
+    /// `None` (and no transaction) to export on this connection alone.
+    fn plan_shared_export(&self, run_records: usize) -> Result<Option<ExportRuns>, Fault> {
+        if !self.lock_for_readers() {
             return Ok(None);
         }
-        // Any cut of the ids into runs covers every commitment, so the
-        // cut may be made before the snapshot is.
+        let (stored, ids) = Tally::stored_with_ids(&self.conn)?;
+        if let Some(starts) = ids.and_then(|ids| ids.cut_by_number(stored, run_records)) {
+            return Ok(Some(ExportRuns { starts, stored }));
+        }
+        // Ids too far apart to cut by number are cut by the ids there
+        // are, which steps over every commitment: done without the lock.
+        // Any cut covers every commitment, so it may be made before the
+        // snapshot is.
+        self.conn.execute_batch("ROLLBACK")?;
         let starts = run_starts(&self.conn, run_records)?;
         if starts.len() < 2 || !self.lock_for_readers() {
             return Ok(None);
         }
-        match Tally::stored(&self.conn) {
-            Ok(stored) => Ok(Some(ExportRuns { starts, stored })),
-            Err(err) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(err.into())
-            }
-        }
-    }
-
-    /// The export read by the readers, written run by run.
-    fn export_shared(
-        &self,
-        runs: &ExportRuns,
-        readers: usize,
-        framed: &mut Framed<'_>,
-    ) -> Result<(), Fault> {
-        let mut written = Tally::default();
-        self.read_shared(runs, readers, |run, rendered, spent| {
-            framed.elements(&rendered.elements)?;
-            written.add(&rendered.tally);
-            spent.give_back(run, rendered);
-            Ok(())
-        })?;
-        written.check_against(&runs.stored)
+        let stored = Tally::stored(&self.conn)?;
+        Ok(Some(ExportRuns { starts, stored }))
     }
 
     /// The whole export read by this connection, in one transaction.
@@ -111,6 +120,54 @@ impl Store {
         })?;
         framed.elements(&buffer)?;
         written.check_against(&stored)
+    }
+}
+
+/// Whether the commitments' ids span more than one run: a desk of a few
+/// hundred is read alone without starting a reader. Two lookups at the
+/// ends of the index.
+fn spans_runs(conn: &Connection, run_records: usize) -> rusqlite::Result<bool> {
+    // Each in a query of its own: SQLite finds a lone min() or max() at
+    // the end of the index, but computes both in one query by reading
+    // every row.
+    let ends = conn.query_row(
+        "SELECT (SELECT min(id) FROM commitments), (SELECT max(id) FROM commitments)",
+        [],
+        |row| Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?)),
+    )?;
+    Ok(match ends {
+        (Some(first), Some(last)) => i128::from(last) - i128::from(first) >= run_records as i128,
+        _ => false,
+    })
+}
+
+/// The lowest and highest commitment ids in a snapshot.
+#[derive(Debug, Clone, Copy)]
+struct IdRange {
+    first: i64,
+    last: i64,
+}
+
+impl IdRange {
+    /// Runs of `run_records` ids each, cut by number: when ids were given
+    /// one after another (no import kept ids far apart), at least every
+    /// other number in the range is a commitment, no run holds more than
+    /// `run_records` and few are short. `None` when the ids are sparser
+    /// than that, or there are too few for two runs.
+    fn cut_by_number(self, stored: Tally, run_records: usize) -> Option<Vec<i64>> {
+        let step = i128::try_from(run_records.max(1)).ok()?;
+        let (first, last) = (i128::from(self.first), i128::from(self.last));
+        let span = last - first + 1;
+        if span > 2 * i128::from(stored.commitments) || span <= step {
+            return None;
+        }
+        let mut starts = vec![i64::MIN];
+        let mut start = first + step;
+        while start <= last {
+            starts.push(i64::try_from(start).ok()?);
+            start += step;
+        }
+        Some(starts)
     }
 }
 
@@ -173,7 +230,7 @@ impl SharedWork for ExportRuns {
         self.starts.len()
     }
 
-    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Queries<'conn>> {
+    fn prepare(conn: &Connection) -> rusqlite::Result<Queries<'_>> {
         Queries::prepare(conn)
     }
 
@@ -202,21 +259,35 @@ struct Tally {
     events: u64,
 }
 
-/// The rows of each kind in the snapshot. SQLite counts from the pages'
-/// own headers, without reading the rows.
+/// The rows of each kind in the snapshot, and the lowest and highest
+/// commitment id. SQLite counts from the pages' own headers, without
+/// reading the rows, and finds the ids at the ends of the index.
 const STORED: &str = "SELECT (SELECT count(*) FROM commitments), (SELECT count(*) FROM deadlines),
-                             (SELECT count(*) FROM events)";
+                             (SELECT count(*) FROM events),
+                             (SELECT min(id) FROM commitments), (SELECT max(id) FROM commitments)";
 
 impl Tally {
-    fn stored(conn: &Connection) -> rusqlite::Result<Tally> {
+    /// What the snapshot holds, with the range of its commitment ids
+    /// (`None` for an empty desk), in one statement.
+    fn stored_with_ids(conn: &Connection) -> rusqlite::Result<(Tally, Option<IdRange>)> {
         conn.query_row(STORED, [], |row| {
             let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
-            Ok(Tally {
+            let tally = Tally {
                 commitments: count(0)?,
                 revisions: count(1)?,
                 events: count(2)?,
-            })
+            };
+            let first: Option<i64> = row.get(3)?;
+            let last: Option<i64> = row.get(4)?;
+            Ok((
+                tally,
+                first.zip(last).map(|(first, last)| IdRange { first, last }),
+            ))
         })
+    }
+
+    fn stored(conn: &Connection) -> rusqlite::Result<Tally> {
+        Self::stored_with_ids(conn).map(|(tally, _)| tally)
     }
 
     fn add(&mut self, other: &Tally) {
@@ -472,6 +543,30 @@ mod tests {
             [i64::MIN, 900, 1 << 62]
         );
         assert_eq!(run_starts(&store.conn, 6).unwrap(), [i64::MIN]);
+    }
+
+    #[test]
+    fn ids_given_one_after_another_are_cut_by_number_and_sparse_ones_are_not() {
+        let tally = |commitments| Tally {
+            commitments,
+            ..Tally::default()
+        };
+        let cut = |first, last, commitments, step| {
+            IdRange { first, last }.cut_by_number(tally(commitments), step)
+        };
+        assert_eq!(cut(1, 1000, 1000, 256), Some(vec![i64::MIN, 257, 513, 769]));
+        // Half the numbers taken: still by number, runs of at most 256.
+        assert_eq!(cut(1, 1000, 500, 400), Some(vec![i64::MIN, 401, 801]));
+        // Fewer than half: cut by the ids there are instead.
+        assert_eq!(cut(1, 1001, 500, 256), None);
+        assert_eq!(cut(1, 1 << 62, 3, 1), None);
+        // Too few for two runs.
+        assert_eq!(cut(1, 256, 256, 256), None);
+        // At the top of the range, without overflowing.
+        assert_eq!(
+            cut(i64::MAX - 9, i64::MAX, 10, 4),
+            Some(vec![i64::MIN, i64::MAX - 5, i64::MAX - 1])
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::time::Duration;
 
@@ -55,14 +56,15 @@ impl From<rusqlite::Error> for Fault {
 
 /// Work that can be cut into runs and rendered on any connection reading
 /// the same snapshot.
-pub(super) trait SharedWork: Sync {
+pub(super) trait SharedWork: Send + Sync {
     /// A reader's prepared statements.
     type Reader<'conn>;
     /// What a run is rendered into. Once written it goes back to the reader
     /// that rendered it, to be cleared and filled again.
     type Rendered: Send + Default;
     fn runs(&self) -> usize;
-    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<Self::Reader<'conn>>;
+    /// Prepares a reader's statements, before the work is planned.
+    fn prepare(conn: &Connection) -> rusqlite::Result<Self::Reader<'_>>;
     /// Renders run `run` into `into`, which may still hold a spent run.
     fn render(
         &self,
@@ -151,7 +153,7 @@ const READER_LOST: Fault = Fault::Stopped("a reader stopped unexpectedly; run th
 /// What every reader must see to be reading the writer's snapshot.
 const FINGERPRINT: &str = "SELECT (SELECT max(id) FROM events), (SELECT max(id) FROM commitments)";
 
-fn fingerprint(conn: &Connection) -> rusqlite::Result<(Option<i64>, Option<i64>)> {
+fn fingerprint(conn: &Connection) -> rusqlite::Result<Seen> {
     conn.query_row(FINGERPRINT, [], |row| Ok((row.get(0)?, row.get(1)?)))
 }
 
@@ -185,43 +187,61 @@ impl Store {
         }
     }
 
-    /// Renders `work` with `readers` threads, run `k` going to reader
-    /// `k % readers`, and hands the runs to `take` in order, with where
-    /// to give each back once written. Called holding the write lock (see
-    /// [`Store::lock_for_readers`]), which it lets go once every reader
-    /// has its snapshot.
+    /// Renders the work `plan` returns with `readers` threads, run `k`
+    /// going to reader `k % readers`, and hands the runs to `take` in
+    /// order, with where to give each back once written; then gives the
+    /// work back. `None` when `plan` chose to read alone.
+    ///
+    /// The readers start at once: each opens its connection and prepares
+    /// its statements (SQLite reads the schema then) while `plan` runs on
+    /// this connection, where they used to wait for the plan before they
+    /// began, a millisecond or two of an export of 10,000. `plan` returns
+    /// its work holding the write lock (see [`Store::lock_for_readers`]),
+    /// which is let go once every reader has its snapshot, or `None` with
+    /// no transaction open.
     pub(super) fn read_shared<W: SharedWork>(
         &self,
-        work: &W,
         readers: usize,
-        mut take: impl FnMut(usize, W::Rendered, &Spent<W::Rendered>) -> Result<(), Fault>,
-    ) -> Result<(), Fault> {
-        let seen = fingerprint(&self.conn)?;
-        let runs = work.runs();
+        plan: impl FnOnce() -> Result<Option<W>, Fault>,
+        mut take: impl FnMut(&W, usize, W::Rendered, &Spent<W::Rendered>) -> Result<(), Fault>,
+    ) -> Result<Option<W>, Fault> {
+        let planned = OnceLock::new();
         let path = self.path.as_path();
-        std::thread::scope(|scope| {
+        let shared = std::thread::scope(|scope| {
             let mut pieces: Vec<Receiver<Piece<W::Rendered>>> = Vec::with_capacity(readers);
+            let mut go = Vec::with_capacity(readers);
             let mut spent = Spent {
                 readers: Vec::with_capacity(readers),
             };
             for reader in 0..readers {
                 let (send, receive) = sync_channel(AHEAD);
                 let (give_back, reuse) = channel();
+                let (start, wait) = sync_channel(1);
                 pieces.push(receive);
                 spent.readers.push(give_back);
-                let mine = (reader..runs).step_by(readers);
+                go.push(start);
+                let turn = Turn { reader, readers };
+                let planned = &planned;
                 let started = std::thread::Builder::new()
                     .name("followup-reader".into())
                     .spawn_scoped(scope, move || {
-                        read_runs(work, path, seen, mine, &send, &reuse)
+                        read_runs(planned, path, turn, &wait, &send, &reuse)
                     });
                 if started.is_err() {
-                    // Readers already started stop when their receivers go.
-                    self.conn.execute_batch("ROLLBACK")?;
+                    // Readers already started stop when their `go` goes.
                     return Err(Fault::Stopped(
                         "could not start a thread to read with; free some memory or raise the process limit and run the command again",
                     ));
                 }
+            }
+            let Some(work) = plan()? else {
+                return Ok(false);
+            };
+            let work = planned.get_or_init(|| work);
+            let seen = fingerprint(&self.conn)?;
+            for start in &go {
+                // A reader gone already says why on its `pieces`.
+                let _ = start.send(seen);
             }
             // Every reader has its snapshot (or has failed) before the
             // lock is let go.
@@ -237,27 +257,39 @@ impl Store {
             if let Some(fault) = failed {
                 return Err(fault);
             }
-            for run in 0..runs {
+            for run in 0..work.runs() {
                 match pieces[run % readers].recv() {
-                    Ok(Piece::Rendered(rendered)) => take(run, rendered, &spent)?,
+                    Ok(Piece::Rendered(rendered)) => take(work, run, rendered, &spent)?,
                     Ok(Piece::Failed(fault)) => return Err(fault),
                     Ok(Piece::Ready) | Err(_) => return Err(READER_LOST),
                 }
             }
-            Ok(())
-            // Returning early drops the receivers: each reader's next send
-            // fails, and it stops.
-        })
+            Ok(true)
+            // Returning early drops `go` and the receivers: a reader
+            // waiting to start, or sending its next run, stops.
+        })?;
+        Ok(planned.into_inner().filter(|_| shared))
     }
 }
 
-/// A reader: opens its own connection, begins its snapshot, checks that it
-/// sees what the writer saw, then renders its runs in order.
+/// Which runs a reader renders: every `readers`-th, from its own number.
+#[derive(Clone, Copy)]
+struct Turn {
+    reader: usize,
+    readers: usize,
+}
+
+/// What every reader must see, sent to each as it may begin.
+type Seen = (Option<i64>, Option<i64>);
+
+/// A reader: opens its own connection and prepares its statements, waits
+/// for the plan, begins its snapshot, checks that it sees what the writer
+/// saw, then renders its runs in order.
 fn read_runs<W: SharedWork>(
-    work: &W,
+    planned: &OnceLock<W>,
     path: &Path,
-    seen: (Option<i64>, Option<i64>),
-    runs: impl Iterator<Item = usize>,
+    turn: Turn,
+    go: &Receiver<Seen>,
     send: &SyncSender<Piece<W::Rendered>>,
     reuse: &Receiver<W::Rendered>,
 ) {
@@ -267,11 +299,25 @@ fn read_runs<W: SharedWork>(
     )
     .and_then(|conn| {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch("PRAGMA mmap_size = 268435456; BEGIN")?;
+        conn.execute_batch("PRAGMA mmap_size = 268435456")?;
         Ok(conn)
     });
-    let conn = match opened.and_then(|conn| Ok((fingerprint(&conn)?, conn))) {
-        Ok((fingerprint, conn)) if fingerprint == seen => conn,
+    let conn = match opened {
+        Ok(conn) => conn,
+        Err(err) => return fail_when_started(go, send, Fault::Read(err)),
+    };
+    let mut reader = match W::prepare(&conn) {
+        Ok(reader) => reader,
+        Err(err) => return fail_when_started(go, send, Fault::Read(err)),
+    };
+    // No plan (the work is read alone, or planning failed): nothing to do.
+    let Ok(seen) = go.recv() else { return };
+    let Some(work) = planned.get() else { return };
+    match conn
+        .execute_batch("BEGIN")
+        .and_then(|()| fingerprint(&conn))
+    {
+        Ok(fingerprint) if fingerprint == seen => {}
         Ok(_) => {
             // Impossible while the writer holds the lock; said plainly if
             // it ever happens rather than written inconsistently.
@@ -283,18 +329,11 @@ fn read_runs<W: SharedWork>(
             let _ = send.send(Piece::Failed(Fault::Read(err)));
             return;
         }
-    };
+    }
     if send.send(Piece::Ready).is_err() {
         return;
     }
-    let mut reader = match work.prepare(&conn) {
-        Ok(reader) => reader,
-        Err(err) => {
-            let _ = send.send(Piece::Failed(Fault::Read(err)));
-            return;
-        }
-    };
-    for run in runs {
+    for run in (turn.reader..work.runs()).step_by(turn.readers) {
         let mut rendered = reuse.try_recv().unwrap_or_default();
         let piece = match work.render(&mut reader, run, &mut rendered) {
             Ok(()) => Piece::Rendered(rendered),
@@ -304,5 +343,14 @@ fn read_runs<W: SharedWork>(
         if send.send(piece).is_err() || failed {
             return;
         }
+    }
+}
+
+/// A reader that could not open or prepare says so once the work is
+/// planned, in the place of its snapshot being ready; if the work is read
+/// alone instead, it says nothing.
+fn fail_when_started<T>(go: &Receiver<Seen>, send: &SyncSender<Piece<T>>, fault: Fault) {
+    if go.recv().is_ok() {
+        let _ = send.send(Piece::Failed(fault));
     }
 }

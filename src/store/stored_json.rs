@@ -332,7 +332,7 @@ impl Store {
     ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
         let written = match self.plan_shared_list(filter, shared) {
-            Ok(Some(windows)) => self.read_windows(&windows, &mut framed),
+            Ok(Some(windows)) => self.read_windows(windows, &mut framed),
             Ok(None) => self.list_alone(filter, &mut framed),
             Err(fault) => Err(fault),
         };
@@ -371,39 +371,43 @@ impl Store {
 
     /// Renders a long list with its readers and writes each window's
     /// lines in the list's order once every reader's part of it is in.
-    fn read_windows(&self, windows: &ListWindows, framed: &mut Framed<'_>) -> Result<(), Fault> {
+    fn read_windows(&self, windows: ListWindows, framed: &mut Framed<'_>) -> Result<(), Fault> {
         let readers = windows.readers;
         let mut parts: Vec<ListPart> = Vec::with_capacity(readers);
         // For each place in the window: which part holds its line, and where.
         let mut places: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
-        self.read_shared(windows, readers, |run, part, spent| {
-            parts.push(part);
-            if parts.len() < readers {
-                return Ok(());
-            }
-            let lines = parts.iter().map(|p| p.placed.len()).sum();
-            places.clear();
-            places.resize(lines, (0, 0..0));
-            for (k, part) in parts.iter().enumerate() {
-                for (place, span) in &part.placed {
-                    places[*place] = (k, span.clone());
+        self.read_shared(
+            readers,
+            || Ok(Some(windows)),
+            |_, run, part, spent| {
+                parts.push(part);
+                if parts.len() < readers {
+                    return Ok(());
                 }
-            }
-            for (k, span) in &places {
-                buffer.extend_from_slice(b",\n");
-                buffer.extend_from_slice(&parts[*k].lines[span.clone()]);
-                if buffer.len() >= WRITE_AT {
-                    framed.elements(&buffer)?;
-                    buffer.clear();
+                let lines = parts.iter().map(|p| p.placed.len()).sum();
+                places.clear();
+                places.resize(lines, (0, 0..0));
+                for (k, part) in parts.iter().enumerate() {
+                    for (place, span) in &part.placed {
+                        places[*place] = (k, span.clone());
+                    }
                 }
-            }
-            let first = run + 1 - readers;
-            for (k, part) in parts.drain(..).enumerate() {
-                spent.give_back(first + k, part);
-            }
-            Ok(())
-        })?;
+                for (k, span) in &places {
+                    buffer.extend_from_slice(b",\n");
+                    buffer.extend_from_slice(&parts[*k].lines[span.clone()]);
+                    if buffer.len() >= WRITE_AT {
+                        framed.elements(&buffer)?;
+                        buffer.clear();
+                    }
+                }
+                let first = run + 1 - readers;
+                for (k, part) in parts.drain(..).enumerate() {
+                    spent.give_back(first + k, part);
+                }
+                Ok(())
+            },
+        )?;
         framed.elements(&buffer)
     }
 
@@ -483,7 +487,7 @@ impl SharedWork for ListWindows {
         self.ids.len().div_ceil(self.window) * self.readers
     }
 
-    fn prepare<'conn>(&self, conn: &'conn Connection) -> rusqlite::Result<ListReader<'conn>> {
+    fn prepare(conn: &Connection) -> rusqlite::Result<ListReader<'_>> {
         // The ids drive the join, so the rows come in the ids' order.
         let sql = format!(
             "{SELECT_COMMITMENT_COLUMNS} FROM carray(?1) AS wanted \
