@@ -11,10 +11,12 @@
 //!    the export's bytes alone written from memory through the same pipe.
 //!
 //! Every figure is the median wall time of several runs of the real
-//! binaries, one process per command, as a user would run them. The two
-//! tools take turns, run by run (each going first in every other round),
-//! so that a machine slowing down or speeding up over the minutes a
-//! workload takes weighs on both alike, not on whichever ran second.
+//! binaries, one process per command, as a user would run them, the output
+//! read through a pipe as it comes (export also into a file and to
+//! /dev/null). The two tools take turns, run by run (each going first in
+//! every other round), so that a machine slowing down or speeding up over
+//! the minutes a workload takes weighs on both alike, not on whichever ran
+//! second.
 //! `FOLLOWUP_COMPARE_SCALE` (default 1) divides both sizes, for a quick look.
 
 use std::path::Path;
@@ -85,7 +87,7 @@ fn against_remind(dir: &Path, n: usize) {
 
     let day_text = day.to_string();
     let remind_args = ["-q", "-a", remind_file.to_str().unwrap(), &day_text];
-    let remind_count = String::from_utf8(run("remind", &remind_args, dir))
+    let remind_count = String::from_utf8(output(command("remind", &remind_args, dir)))
         .unwrap()
         .lines()
         .filter(|l| l.starts_with("Commitment "))
@@ -101,9 +103,9 @@ fn against_remind(dir: &Path, n: usize) {
         remind_count, followup_count,
         "remind and followup must name the same items"
     );
-    let (theirs, ours) = side_by_side(|tool| match tool {
-        Tool::Theirs => run("remind", &remind_args, dir),
-        Tool::Ours => followup(dir, &list),
+    let (theirs, ours) = side_by_side(&Sink::Pipe, |tool| match tool {
+        Tool::Theirs => command("remind", &remind_args, dir),
+        Tool::Ours => followup_command(dir, &list),
     });
     row(
         &format!("what is due on D ({n} items, {followup_count} named)"),
@@ -123,11 +125,11 @@ fn against_taskwarrior(dir: &Path, n: usize) {
         ),
     )
     .unwrap();
-    let task = |args: &[&str]| -> Vec<u8> {
+    let task = |args: &[&str]| -> Command {
         let mut full = vec![format!("rc:{}", taskrc.display())];
         full.extend(args.iter().map(|a| a.to_string()));
         let full: Vec<&str> = full.iter().map(String::as_str).collect();
-        run("task", &full, dir)
+        command("task", &full, dir)
     };
 
     let today = jiff::Timestamp::now()
@@ -155,7 +157,7 @@ fn against_taskwarrior(dir: &Path, n: usize) {
     }
     let task_file = dir.join("tasks.json");
     std::fs::write(&task_file, serde_json::to_vec(&tasks).unwrap()).unwrap();
-    task(&["import", task_file.to_str().unwrap()]);
+    output(task(&["import", task_file.to_str().unwrap()]));
     let import = dir.join("commitments.json");
     std::fs::write(&import, serde_json::to_vec(&records).unwrap()).unwrap();
     followup(dir, &["import", import.to_str().unwrap()]);
@@ -168,9 +170,9 @@ fn against_taskwarrior(dir: &Path, n: usize) {
     let task_later = format!("due:{later}");
     let label = |what: &str| format!("{what} ({n} items)");
 
-    let (theirs, ours) = side_by_side(|tool| match tool {
+    let (theirs, ours) = side_by_side(&Sink::Pipe, |tool| match tool {
         Tool::Theirs => task(&["add", "Hold the committee meeting", &task_due]),
-        Tool::Ours => followup(dir, &["add", "Hold the committee meeting", "--due", &due]),
+        Tool::Ours => followup_command(dir, &["add", "Hold the committee meeting", "--due", &due]),
     });
     row(&label("add"), theirs, ours);
 
@@ -180,46 +182,55 @@ fn against_taskwarrior(dir: &Path, n: usize) {
         next += 1;
         next * 97 % n + 1
     };
-    let (theirs, ours) = side_by_side(|tool| match tool {
+    let (theirs, ours) = side_by_side(&Sink::Pipe, |tool| match tool {
         Tool::Theirs => task(&[&pick().to_string(), "modify", &task_later]),
-        Tool::Ours => followup(dir, &["revise", &pick().to_string(), "--due", &later]),
+        Tool::Ours => followup_command(dir, &["revise", &pick().to_string(), "--due", &later]),
     });
     row(&label("modify / revise"), theirs, ours);
 
-    let (theirs, ours) = side_by_side(|tool| match tool {
+    let (theirs, ours) = side_by_side(&Sink::Pipe, |tool| match tool {
         Tool::Theirs => task(&[&pick().to_string(), "done"]),
-        Tool::Ours => followup(
+        Tool::Ours => followup_command(
             dir,
             &["close", &pick().to_string(), "--outcome", "fulfilled"],
         ),
     });
     row(&label("done / close"), theirs, ours);
 
-    let (theirs, ours) = side_by_side(|tool| match tool {
+    let (theirs, ours) = side_by_side(&Sink::Pipe, |tool| match tool {
         Tool::Theirs => task(&["overdue"]),
-        Tool::Ours => followup(dir, &["list", "--overdue"]),
+        Tool::Ours => followup_command(dir, &["list", "--overdue"]),
     });
     row(&label("overdue list"), theirs, ours);
 
-    let (theirs, ours) = side_by_side(|tool| match tool {
-        Tool::Theirs => task(&["export"]),
-        Tool::Ours => followup(dir, &["export"]),
-    });
-    row(&label("export"), theirs, ours);
-
-    // How much of that is the bytes alone: the same export, already
-    // written, sent through a pipe as followup sends it (widened to 1 MiB)
-    // and read as every command above is read.
+    // The export where a user's goes: through a pipe to a program reading
+    // it as it comes, into a file, and (the command's own work alone) to
+    // /dev/null.
     let exported = dir.join("export.json");
+    for (sink, how) in [
+        (Sink::Pipe, "through a pipe"),
+        (Sink::File(&exported), "into a file"),
+        (Sink::Null, "to /dev/null"),
+    ] {
+        let (theirs, ours) = side_by_side(&sink, |tool| match tool {
+            Tool::Theirs => task(&["export"]),
+            Tool::Ours => followup_command(dir, &["export"]),
+        });
+        row(&label(&format!("export, {how}")), theirs, ours);
+    }
+
+    // How much of the pipe's figure is the bytes alone: the same export,
+    // already written, sent through a pipe as followup sends it (widened
+    // to 1 MiB) and read the same way.
     std::fs::write(&exported, followup(dir, &["export"])).unwrap();
     let bytes = std::fs::metadata(&exported).unwrap().len();
-    let (theirs, alone) = side_by_side(|tool| match tool {
+    let (theirs, alone) = side_by_side(&Sink::Pipe, |tool| match tool {
         Tool::Theirs => task(&["export"]),
         Tool::Ours => write_through_pipe(&exported),
     });
     row(
         &format!(
-            "export's {:.1} MB alone, from memory, for scale",
+            "export's {:.1} MB alone, from memory, through a pipe, for scale",
             bytes as f64 / 1e6
         ),
         theirs,
@@ -230,12 +241,12 @@ fn against_taskwarrior(dir: &Path, n: usize) {
 /// Set to a file's path, this bench only writes that file to stdout.
 const WRITE_FILE: &str = "FOLLOWUP_COMPARE_WRITE_FILE";
 
-/// The file's bytes written to stdout by this bench's own binary, which
-/// `write_file` does in a fresh process.
-fn write_through_pipe(file: &Path) -> Vec<u8> {
+/// The bench's own binary, to write `file`'s bytes to stdout (see
+/// `write_file`).
+fn write_through_pipe(file: &Path) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the bench's own path"));
     command.env(WRITE_FILE, file);
-    output(command, "the bench's writer", &[])
+    command
 }
 
 /// Reads `file` into memory and writes it to stdout at once, through a
@@ -264,33 +275,102 @@ fn settle() {
     let _ = Command::new("sync").status();
 }
 
-fn followup(dir: &Path, args: &[&str]) -> Vec<u8> {
+fn followup_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_followup"));
     command
         .args(args)
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("FOLLOWUP_AUTHOR", "bench")
         .env_remove("FOLLOWUP_CONFIG");
-    output(command, "followup", args)
+    command
 }
 
-fn run(program: &str, args: &[&str], dir: &Path) -> Vec<u8> {
+/// followup's output, for setting up and checking (not timed).
+fn followup(dir: &Path, args: &[&str]) -> Vec<u8> {
+    output(followup_command(dir, args))
+}
+
+fn command(program: &str, args: &[&str], dir: &Path) -> Command {
     let mut command = Command::new(program);
     command.args(args).current_dir(dir);
-    output(command, program, args)
+    command
 }
 
-fn output(mut command: Command, program: &str, args: &[&str]) -> Vec<u8> {
+/// A command's whole output, for setting up and checking (not timed).
+fn output(mut command: Command) -> Vec<u8> {
     let out = command
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     assert!(
         out.status.success(),
-        "{program} {args:?} failed: {}",
+        "{command:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// Where a timed command's output goes.
+enum Sink<'a> {
+    /// A pipe, read as it comes into one buffer of 1 MiB and dropped, as
+    /// `jq`, `grep` or `cat` would read it: both tools are read the same
+    /// way, at the cost of their output alone. (Gathering the whole output
+    /// in a growing vector, as `Command::output` does, cost the reader
+    /// more than some of the commands it timed.)
+    Pipe,
+    /// A new file, as by `> export-2026-11-30.json` in a shell (the last
+    /// run's file is removed before the clock starts: taking a file of
+    /// megabytes out of the page cache is the removal's work, not the
+    /// export's).
+    File(&'a Path),
+    /// /dev/null: the command's own work alone.
+    Null,
+}
+
+impl Sink<'_> {
+    /// Makes ready for the next run: no file left from the last.
+    fn clear(&self) {
+        if let Sink::File(path) = self {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => panic!("cannot remove {}: {err}", path.display()),
+            }
+        }
+    }
+
+    /// Runs `command` to its end, its output going here.
+    fn run(&self, command: &mut Command) {
+        use std::io::Read;
+        command.stdin(Stdio::null()).stderr(Stdio::null());
+        let status = match self {
+            Sink::Null => command.stdout(Stdio::null()).status(),
+            Sink::File(path) => {
+                let file = std::fs::File::create_new(path).expect("a new export file");
+                command.stdout(file).status()
+            }
+            Sink::Pipe => {
+                let mut child = command
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+                let mut stdout = child.stdout.take().expect("a piped stdout");
+                PIPE_BUFFER.with_borrow_mut(|buffer| {
+                    while stdout.read(buffer).expect("reading the output") > 0 {}
+                });
+                child.wait()
+            }
+        };
+        let status = status.unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        assert!(
+            status.success(),
+            "{command:?} failed ({status}); run it by hand to see why"
+        );
+    }
+}
+
+thread_local! {
+    static PIPE_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1 << 20]);
 }
 
 /// Which of the two tools a run is of.
@@ -300,8 +380,9 @@ enum Tool {
     Ours,
 }
 
-/// The median wall times of `RUNS` runs of each tool, taking turns.
-fn side_by_side(mut once: impl FnMut(Tool) -> Vec<u8>) -> (Duration, Duration) {
+/// The median wall times of `RUNS` runs of each tool, taking turns, each
+/// command's output going to `sink`.
+fn side_by_side(sink: &Sink<'_>, mut command: impl FnMut(Tool) -> Command) -> (Duration, Duration) {
     let mut theirs = Vec::with_capacity(RUNS);
     let mut ours = Vec::with_capacity(RUNS);
     for round in 0..RUNS {
@@ -311,8 +392,10 @@ fn side_by_side(mut once: impl FnMut(Tool) -> Vec<u8>) -> (Duration, Duration) {
             [Tool::Ours, Tool::Theirs]
         };
         for tool in order {
+            let mut command = command(tool);
+            sink.clear();
             let start = Instant::now();
-            once(tool);
+            sink.run(&mut command);
             let took = start.elapsed();
             match tool {
                 Tool::Theirs => theirs.push(took),

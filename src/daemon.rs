@@ -1037,12 +1037,15 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
         None => None,
     };
     // Signals that arrive mid-tick must stop delivery between sends, so
-    // they are watched by a task of their own.
+    // they are watched by a task of their own. systemd hears at once that
+    // the daemon is stopping: a send in flight to a relay that has gone
+    // quiet may hold the exit back for up to mail.smtp.timeout.
     tokio::spawn(async move {
         tokio::select! {
             _ = terminate.recv() => info!("SIGTERM: stopping"),
             _ = interrupt.recv() => info!("SIGINT: stopping"),
         }
+        notify(&[sd_notify::NotifyState::Stopping]);
         let _ = stop_tx.send(true);
     });
 

@@ -391,6 +391,63 @@ fn a_relay_that_stops_answering_ends_the_tick_and_the_watchdog_hears_of_progress
     );
 }
 
+#[test]
+fn systemd_hears_the_daemon_is_stopping_while_a_send_is_still_in_flight() {
+    // A relay that takes the connection and never greets: the daemon's
+    // first send waits for it until mail.smtp.timeout.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let config = smtp_config(port).replace("timeout = \"10s\"", "timeout = \"30s\"");
+    let desk = Desk::with_config(&config);
+    desk.add(&[
+        "Hold the joint committee meeting",
+        "--due",
+        &days_from_today(3),
+    ]);
+
+    let socket_path = desk.path().join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut daemon = desk
+        .command(&["daemon"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The send is in flight once the relay has its connection.
+    let (mut relay, _) = hung.accept().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = systemd
+            .recv(&mut buffer)
+            .expect("systemd should hear STOPPING=1");
+        let said = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if said.lines().any(|line| line == "STOPPING=1") {
+            break;
+        }
+    }
+    // Heard while the send still waits on the silent relay: the daemon
+    // has neither given up on the connection nor closed it.
+    relay.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = matches!(
+        std::io::Read::read(&mut relay, &mut byte),
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock
+    );
+    assert!(
+        waiting,
+        "STOPPING=1 came only once the send in flight had ended"
+    );
+    drop(relay);
+    assert!(daemon.wait().unwrap().success());
+}
+
 // Suspend ----------------------------------------------------------------
 
 /// Points libfaketime's wall clock at `when` (UTC): the clock starts there

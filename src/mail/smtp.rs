@@ -419,6 +419,14 @@ impl SmtpTransport {
             }
             if err.is_permanent() {
                 return match failure {
+                    // "552 5.3.4 Message size exceeds fixed limit": this
+                    // email, not followup, is what the relay refuses (RFC
+                    // 1870), and it would refuse it again.
+                    Failure::Sender { .. } if too_large(number, err) => {
+                        SendError::Permanent(format!(
+                            "{place} will not take an email this large: {detail}; its message size limit is below this email's size (a long digest is the likeliest), so raise the relay's limit"
+                        ))
+                    }
                     Failure::Sender { from, .. } => SendError::Transient(format!(
                         "the relay {place} refuses followup as a sender: it answered MAIL FROM:<{from}> with {detail}; check mail.from (the relay must accept that address from this host or login). {NOT_A_VERDICT}"
                     )),
@@ -552,6 +560,13 @@ async fn transmit(
 /// refusal of one recipient alone is then retried until
 /// `mail.max_attempts` runs out rather than dead at once: slower to give
 /// up, and nothing lost.
+/// A refusal of the message's size: 552, or the enhanced status 5.3.4
+/// ("message too big for system") under another code.
+fn too_large(code: u16, err: &lettre::transport::smtp::Error) -> bool {
+    let text = detail_lowercase(err);
+    code == 552 || text.contains(" 5.3.4") || text.contains("(5.3.4")
+}
+
 fn refuses_relaying(err: &lettre::transport::smtp::Error) -> bool {
     let text = detail_lowercase(err);
     text.contains("relay") || text.contains(" 5.7.") || text.contains("(5.7.")

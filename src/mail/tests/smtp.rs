@@ -254,6 +254,29 @@ async fn a_5xx_greeting_refuses_followup_not_the_email_and_is_transient() {
     assert!(server.received().is_empty());
 }
 
+/// A size refused at MAIL FROM (the SIZE the client declared) is about
+/// this email, which the relay would refuse again: it is dead, and the
+/// reason names the size, not mail.from.
+#[tokio::test]
+async fn a_message_too_large_for_the_relay_is_permanent_and_says_so() {
+    for (code, text) in [
+        (552, "5.3.4 Message size exceeds fixed limit"),
+        (550, "5.3.4 Message too big for system"),
+    ] {
+        let server = SmtpServer::start(Behaviour::RefuseSender(code, text));
+        let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
+        match send_one(&transport).await {
+            Err(SendError::Permanent(said)) => assert!(
+                said.contains("will not take an email this large")
+                    && said.contains(text)
+                    && !said.contains("mail.from"),
+                "{said}"
+            ),
+            other => panic!("{code} {text}: expected permanent, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_5xx_to_mail_from_refuses_followup_as_sender_and_says_to_check_mail_from() {
     let server = SmtpServer::start(Behaviour::RefuseSender(
