@@ -194,11 +194,11 @@ impl Store {
     ///
     /// The readers start at once: each opens its connection and prepares
     /// its statements (SQLite reads the schema then) while `plan` runs on
-    /// this connection, where they used to wait for the plan before they
-    /// began, a millisecond or two of an export of 10,000. `plan` returns
-    /// its work holding the write lock (see [`Store::lock_for_readers`]),
-    /// which is let go once every reader has its snapshot, or `None` with
-    /// no transaction open.
+    /// this connection, rather than after it, when that work kept one
+    /// core idle for a millisecond or two of an export of 10,000. `plan`
+    /// returns its work holding the write lock (see
+    /// [`Store::lock_for_readers`]), which is let go once every reader has
+    /// its snapshot, or `None` with no transaction open.
     pub(super) fn read_shared<W: SharedWork>(
         &self,
         readers: usize,
