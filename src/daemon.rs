@@ -649,10 +649,12 @@ impl Daemon {
                 deferred += 1;
             }
             if relay_down.load(Ordering::Relaxed) {
+                // Sends already under way when the eighth failed were let
+                // finish, so more than eight may have failed.
                 warn!(
                     failures = failing_in_a_row,
                     deferred,
-                    "{RELAY_DOWN_AFTER} sends in a row failed for now; the rest wait for the next tick"
+                    "{failing_in_a_row} sends in a row failed for now, and no more were started after the {RELAY_DOWN_AFTER}th; {deferred} not yet tried wait for the next tick"
                 );
                 report.deferred += deferred;
                 return Ok(());
@@ -1147,7 +1149,6 @@ async fn run_loop(flag: Option<PathBuf>, config: Config, once: bool) -> anyhow::
             }
         }
     }
-    notify(&[sd_notify::NotifyState::Stopping]);
     info!("followup daemon stopped");
     Ok(())
 }

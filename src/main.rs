@@ -160,7 +160,15 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 fn init_logging(daemon: bool) {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::prelude::*;
-    let default = if daemon { "info" } else { "warn" };
+    // The migration library logs each run at info, including the one on
+    // an empty database in memory that `doctor` and the daemon's start
+    // compare the file with ("migrated to version 9" on every start);
+    // the store logs real upgrades itself.
+    let default = if daemon {
+        "info,rusqlite_migration=warn"
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let registry = tracing_subscriber::registry().with(filter);
     if std::env::var_os("JOURNAL_STREAM").is_some()

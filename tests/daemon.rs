@@ -1156,3 +1156,36 @@ fn a_file_claiming_the_schema_without_its_tables_is_refused_naming_what_it_lacks
         assert!(err.contains("lacks what followup keeps"), "{args:?}: {err}");
     }
 }
+
+/// The daemon's log says the schema was upgraded when, and only when, it
+/// was: comparing the file with the schema built in memory is not an
+/// upgrade.
+#[test]
+fn the_daemon_logs_a_schema_upgrade_only_when_there_is_one() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    desk.add(&["Hold the joint committee meeting", "--due", "2030-01-15"]);
+    let current = desk.run(&["daemon", "--once"]);
+    current.ok();
+    let log = current.stderr();
+    assert!(
+        !log.contains("migrated") && !log.contains("schema upgraded"),
+        "{log}"
+    );
+
+    {
+        // Schema 8 as it was: 9 only added this trigger.
+        let conn = rusqlite::Connection::open(desk.database()).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER deadlines_are_append_only_delete; PRAGMA user_version = 8;",
+        )
+        .unwrap();
+    }
+    let upgrading = desk.run(&["daemon", "--once"]);
+    upgrading.ok();
+    let log = upgrading.stderr();
+    assert!(
+        log.contains("database schema upgraded") && log.contains("from=8") && log.contains("to=9"),
+        "{log}"
+    );
+    assert!(!log.contains("migrated to version"), "{log}");
+}

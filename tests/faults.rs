@@ -366,7 +366,8 @@ fn a_relay_that_stops_answering_ends_the_tick_and_the_watchdog_hears_of_progress
         .env("NOTIFY_SOCKET", &socket_path)
         .output()
         .unwrap();
-    Run { output }.ok();
+    let run = Run { output };
+    run.ok();
 
     // The first sends failed for now and wait for their retry; the rest
     // were not tried against a relay known to be down, and wait untouched.
@@ -376,6 +377,16 @@ fn a_relay_that_stops_answering_ends_the_tick_and_the_watchdog_hears_of_progress
     assert!(retrying >= 8 && pending > 0, "{outbox}");
     assert_eq!(retrying + pending, 100, "{outbox}");
     assert_eq!(outbox["dead"], 0, "{outbox}");
+    // The log counts what happened: every send that failed, though sends
+    // under way when the eighth failed took it past eight, and the emails
+    // left untried.
+    let log = run.stderr();
+    assert!(
+        log.contains(&format!(
+            "{retrying} sends in a row failed for now, and no more were started after the 8th; {pending} not yet tried wait for the next tick"
+        )),
+        "{log}"
+    );
 
     // systemd heard the tick make progress before it ended (the STATUS
     // line comes after the tick).

@@ -92,6 +92,9 @@ enum Failure {
         error: lettre::transport::smtp::Error,
         /// The envelope sender it refused, from `mail.from`.
         from: String,
+        /// The email's size in bytes, for a relay that refuses it as too
+        /// large.
+        size: usize,
     },
     /// RCPT TO failed: about that recipient, as a rule (see
     /// [`refuses_relaying`] for the exception).
@@ -422,9 +425,9 @@ impl SmtpTransport {
                     // "552 5.3.4 Message size exceeds fixed limit": this
                     // email, not followup, is what the relay refuses (RFC
                     // 1870), and it would refuse it again.
-                    Failure::Sender { .. } if too_large(number, err) => {
+                    Failure::Sender { size, .. } if too_large(number, err) => {
                         SendError::Permanent(format!(
-                            "{place} will not take an email this large: {detail}; its message size limit is below this email's size (a long digest is the likeliest), so raise the relay's limit"
+                            "{place} will not take an email this large ({size} bytes): {detail}; raise the relay's message size limit above that"
                         ))
                     }
                     Failure::Sender { from, .. } => SendError::Transient(format!(
@@ -534,6 +537,7 @@ async fn transmit(
             .map_err(|error| Failure::Sender {
                 error,
                 from: from.as_ref().map(ToString::to_string).unwrap_or_default(),
+                size: bytes.len(),
             })?;
         for to in envelope.to() {
             connection

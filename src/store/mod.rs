@@ -582,6 +582,16 @@ impl Store {
                 });
             }
         }
+        if migrating && version > 0 {
+            // Said here, not by the migration library, which also speaks
+            // when `missing_from` builds the schema in memory to compare.
+            tracing::info!(
+                database = %path.display(),
+                from = version,
+                to = known,
+                "database schema upgraded"
+            );
+        }
         if migrating {
             // A new database draws its mail thread token as it is made, so
             // a backup taken before any daemon ran carries it too (the

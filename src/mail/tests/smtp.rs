@@ -267,7 +267,8 @@ async fn a_message_too_large_for_the_relay_is_permanent_and_says_so() {
         let transport = SmtpTransport::new(&config(server.port(), Security::None), None).unwrap();
         match send_one(&transport).await {
             Err(SendError::Permanent(said)) => assert!(
-                said.contains("will not take an email this large")
+                said.contains("will not take an email this large (")
+                    && said.contains(" bytes)")
                     && said.contains(text)
                     && !said.contains("mail.from"),
                 "{said}"
