@@ -13,7 +13,7 @@ use followup::store::{Check, Store};
 use serde_json::Value;
 
 use crate::daemon::{MAILDIR_CONFIG, Running};
-use crate::support::{Desk, days_from_today};
+use crate::support::{Desk, as_schema_8, days_from_today};
 
 /// A desk with a few commitments that have a history worth comparing.
 fn desk_with_history() -> Desk {
@@ -436,14 +436,7 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
 fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
     let desk = desk_with_history();
     let database = desk.database();
-    {
-        // Schema 8 as it was: 9 only added this trigger.
-        let conn = rusqlite::Connection::open(&database).unwrap();
-        conn.execute_batch(
-            "DROP TRIGGER deadlines_are_append_only_delete; PRAGMA user_version = 8;",
-        )
-        .unwrap();
-    }
+    as_schema_8(&database);
     let listed = desk.run(&["list", "--json"]).json();
     assert_eq!(schema_of(&database), 9);
     let mut kept = database.clone().into_os_string();

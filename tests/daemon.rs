@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::smtp::{Received, SmtpServer};
-use crate::support::{Desk, RefusedPort, days_from_today};
+use crate::support::{Desk, RefusedPort, as_schema_8, days_from_today};
 
 /// send_time 00:00 UTC, so today's occurrences are always in the past.
 pub fn smtp_config(port: u16) -> String {
@@ -1172,14 +1172,7 @@ fn the_daemon_logs_a_schema_upgrade_only_when_there_is_one() {
         "{log}"
     );
 
-    {
-        // Schema 8 as it was: 9 only added this trigger.
-        let conn = rusqlite::Connection::open(desk.database()).unwrap();
-        conn.execute_batch(
-            "DROP TRIGGER deadlines_are_append_only_delete; PRAGMA user_version = 8;",
-        )
-        .unwrap();
-    }
+    as_schema_8(&desk.database());
     let upgrading = desk.run(&["daemon", "--once"]);
     upgrading.ok();
     let log = upgrading.stderr();

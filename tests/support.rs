@@ -263,3 +263,12 @@ impl RefusedPort {
         self.socket.into()
     }
 }
+
+/// Turns the database at `path` back into schema 8 as it was: schema 9
+/// only added the trigger that keeps deadline versions from being
+/// deleted.
+pub fn as_schema_8(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("DROP TRIGGER deadlines_are_append_only_delete; PRAGMA user_version = 8;")
+        .unwrap();
+}

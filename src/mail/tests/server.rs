@@ -153,12 +153,7 @@ fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder, hang_up
         return;
     }
     let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+    while next_line(&mut reader, &mut line) {
         let response = session.process(&line);
         match response.action {
             Action::NoReply => {}
@@ -176,6 +171,13 @@ fn serve(stream: TcpStream, builder: &SessionBuilder, handler: Recorder, hang_up
     }
 }
 
+/// Reads the client's next line into `line`: false once the client has
+/// gone (or the connection broke).
+fn next_line(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> bool {
+    line.clear();
+    matches!(reader.read_until(b'\n', line), Ok(n) if n > 0)
+}
+
 /// What RFC 5321 (3.1) asks of a server that greets with 554: it waits
 /// for QUIT, answering anything else with 503.
 fn turn_away(mut reader: BufReader<TcpStream>, mut writer: TcpStream, greeting: Response) {
@@ -183,12 +185,7 @@ fn turn_away(mut reader: BufReader<TcpStream>, mut writer: TcpStream, greeting: 
         return;
     }
     let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+    while next_line(&mut reader, &mut line) {
         if line.to_ascii_uppercase().starts_with(b"QUIT") {
             let _ = writer.write_all(b"221 bye\r\n");
             return;
