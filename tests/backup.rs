@@ -13,7 +13,7 @@ use followup::store::{Check, Store};
 use serde_json::Value;
 
 use crate::daemon::{MAILDIR_CONFIG, Running};
-use crate::support::{Desk, as_schema_8, days_from_today};
+use crate::support::{Desk, as_schema_8, as_schema_9, days_from_today};
 
 /// A desk with a few commitments that have a history worth comparing.
 fn desk_with_history() -> Desk {
@@ -410,6 +410,7 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
     let database = desk.database();
     // Schema 7 as it was: schema 8 only dropped this index, and 9 only
     // added the trigger.
+    as_schema_9(&database);
     {
         let conn = rusqlite::Connection::open(&database).unwrap();
         conn.execute_batch(
@@ -426,7 +427,7 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
     assert_eq!(schema_of(&backup), 7);
     // The next command that records something migrates the database.
     desk.add(&["After the upgrade", "--due", "2026-06-30"]);
-    assert_eq!(schema_of(&database), 9);
+    assert_eq!(schema_of(&database), 10);
 }
 
 /// Whoever opens an older database first after an upgrade (an analyst's
@@ -438,7 +439,7 @@ fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
     let database = desk.database();
     as_schema_8(&database);
     let listed = desk.run(&["list", "--json"]).json();
-    assert_eq!(schema_of(&database), 9);
+    assert_eq!(schema_of(&database), 10);
     let mut kept = database.clone().into_os_string();
     kept.push(".schema-8");
     let kept = std::path::PathBuf::from(kept);
@@ -562,7 +563,7 @@ fn restore_and_doctor_refuse_a_file_that_only_claims_followups_schema() {
         .execute_batch(
             "CREATE TABLE commitments (id INTEGER PRIMARY KEY, title TEXT);
              INSERT INTO commitments VALUES (1, 'x');
-             PRAGMA user_version = 9;",
+             PRAGMA user_version = 10;",
         )
         .unwrap();
     let err = desk.refuses(&["restore", fake.to_str().unwrap()]);

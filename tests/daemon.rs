@@ -1133,7 +1133,7 @@ fn a_file_claiming_the_schema_without_its_tables_is_refused_naming_what_it_lacks
         .unwrap()
         .execute_batch(
             "CREATE TABLE commitments (id INTEGER PRIMARY KEY, title TEXT);
-             PRAGMA user_version = 9;",
+             PRAGMA user_version = 10;",
         )
         .unwrap();
     let run = desk.run(&["daemon", "--once"]);
@@ -1177,7 +1177,7 @@ fn the_daemon_logs_a_schema_upgrade_only_when_there_is_one() {
     upgrading.ok();
     let log = upgrading.stderr();
     assert!(
-        log.contains("database schema upgraded") && log.contains("from=8") && log.contains("to=9"),
+        log.contains("database schema upgraded") && log.contains("from=8") && log.contains("to=10"),
         "{log}"
     );
     assert!(!log.contains("migrated to version"), "{log}");

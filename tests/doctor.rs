@@ -266,7 +266,7 @@ fn an_older_schema_is_reported_and_not_migrated() {
     let (level, schema) = finding(&lines, "schema");
     assert_eq!(level, "WARN");
     assert!(
-        schema.contains("version 1 will be migrated to 9"),
+        schema.contains("version 1 will be migrated to 10"),
         "{schema}"
     );
     assert!(before == desk.snapshot(), "doctor migrated the database");

@@ -264,10 +264,32 @@ impl RefusedPort {
     }
 }
 
+/// Turns the database at `path` back into schema 9 as it was: schema 10
+/// only added the records kept rendered, their stale marks and the
+/// triggers that keep them.
+pub fn as_schema_9(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'records_stale_on_%'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!triggers.is_empty(), "no schema 10 to undo");
+    for trigger in triggers {
+        conn.execute_batch(&format!("DROP TRIGGER {trigger}"))
+            .unwrap();
+    }
+    conn.execute_batch("DROP TABLE records; DROP TABLE stale_records; PRAGMA user_version = 9;")
+        .unwrap();
+}
+
 /// Turns the database at `path` back into schema 8 as it was: schema 9
 /// only added the trigger that keeps deadline versions from being
 /// deleted.
 pub fn as_schema_8(path: &std::path::Path) {
+    as_schema_9(path);
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch("DROP TRIGGER deadlines_are_append_only_delete; PRAGMA user_version = 8;")
         .unwrap();

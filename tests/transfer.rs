@@ -431,19 +431,14 @@ fn a_large_import_leaves_no_large_wal_behind() {
 }
 
 /// Three thousand commitments, a note, everything folded into the main
-/// file, then one page of it overwritten in the middle as a failing disk
-/// might: SQLite does not notice this damage when it seeks by id, and the
-/// rows on that page were left out of a JSON export that still exited 0.
+/// file, then one page of the kept records overwritten in the middle as a
+/// failing disk might: SQLite does not notice this damage when it seeks by
+/// id, and the rows on such a page were left out of a JSON export that
+/// still exited 0.
 #[test]
 fn a_damaged_page_stops_the_export_instead_of_leaving_its_rows_out() {
-    let (desk, path, mut bytes) = three_thousand_in_the_main_file();
-    let leaf = a_middle_leaf_of_the_commitments(&path, &bytes);
-    let at = (leaf - 1) * 4096 + 100;
-    for (i, byte) in bytes[at..at + 256].iter_mut().enumerate() {
-        *byte = [0xde, 0xad, 0xbe, 0xef][i % 4];
-    }
-    std::fs::write(&path, &bytes).unwrap();
-
+    let (desk, path, bytes) = three_thousand_in_the_main_file();
+    damage_a_middle_leaf(&path, bytes, "records");
     let run = desk.run(&["export"]);
     let written: Result<Vec<Value>, _> = serde_json::from_str(&run.stdout());
     if let Ok(written) = &written {
@@ -457,7 +452,33 @@ fn a_damaged_page_stops_the_export_instead_of_leaving_its_rows_out() {
     );
     let err = run.stderr();
     assert!(err.contains("is corrupt"), "{err}");
-    assert!(err.contains("of its 3000 commitments"), "{err}");
+}
+
+/// The same damage to a page of the commitments table, which an export
+/// with every record kept does not read: it is whole, the same as before
+/// the damage, or it stops; never short.
+#[test]
+fn a_damaged_commitments_page_leaves_the_export_whole_or_stops_it() {
+    let (desk, path, bytes) = three_thousand_in_the_main_file();
+    let before = desk.run(&["export"]).ok();
+    damage_a_middle_leaf(&path, bytes, "commitments");
+    let run = desk.run(&["export"]);
+    if run.success() {
+        assert_eq!(run.stdout(), before);
+    } else {
+        assert!(run.stderr().contains("is corrupt"), "{}", run.stderr());
+    }
+}
+
+/// Overwrites 256 bytes of a leaf in the middle of `table` in the file
+/// whose `bytes` are given.
+fn damage_a_middle_leaf(path: &std::path::Path, mut bytes: Vec<u8>, table: &str) {
+    let leaf = a_middle_leaf_of(path, &bytes, table);
+    let at = (leaf - 1) * 4096 + 100;
+    for (i, byte) in bytes[at..at + 256].iter_mut().enumerate() {
+        *byte = [0xde, 0xad, 0xbe, 0xef][i % 4];
+    }
+    std::fs::write(path, &bytes).unwrap();
 }
 
 /// Ids are kept on import, so they may lie anywhere in 64 bits: an export
@@ -600,11 +621,11 @@ fn csv_import_reports_the_first_problem_in_the_file() {
     );
 }
 
-/// The page number of a leaf in the middle of the commitments table, found
+/// The page number of a leaf in the middle of `table`, found
 /// from the table's root page (an interior page: a cell count at 3, cell
 /// pointers from 12, each cell starting with its child's page number).
-fn a_middle_leaf_of_the_commitments(path: &std::path::Path, bytes: &[u8]) -> usize {
-    let root_at = (root_page(path) - 1) * 4096;
+fn a_middle_leaf_of(path: &std::path::Path, bytes: &[u8], table: &str) -> usize {
+    let root_at = (root_page(path, table) - 1) * 4096;
     assert_eq!(bytes[root_at], 0x05, "the table's root is an interior page");
     let cells = usize::from(u16::from_be_bytes([bytes[root_at + 3], bytes[root_at + 4]]));
     let pointer = root_at + 12 + 2 * (cells / 2);
@@ -644,22 +665,9 @@ fn three_thousand_in_the_main_file() -> (Desk, std::path::PathBuf, Vec<u8>) {
 #[test]
 fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
     let (desk, path, mut bytes) = three_thousand_in_the_main_file();
-    // The leaf holding id 257, where the export's second run starts: in
-    // the root, the first cell whose key (the largest id to its left) is
-    // 257 or more points at it.
-    let root_at = (root_page(&path) - 1) * 4096;
-    let cells = usize::from(u16::from_be_bytes([bytes[root_at + 3], bytes[root_at + 4]]));
-    let leaf = (0..cells)
-        .map(|k| {
-            let pointer = root_at + 12 + 2 * k;
-            let cell =
-                root_at + usize::from(u16::from_be_bytes([bytes[pointer], bytes[pointer + 1]]));
-            let child = u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()) as usize;
-            (child, varint(&bytes[cell + 4..]).0)
-        })
-        .find(|&(_, largest)| largest >= 257)
-        .unwrap()
-        .0;
+    // The leaf of the kept records holding id 257, where the export's
+    // second run starts.
+    let leaf = leaf_holding(&bytes, root_page(&path, "records"), 257);
     // Each cell of a table leaf: its payload's size, then its id, both
     // varints. Ids from 128 to 16383 take two bytes; 0x80 0x00 is 0 in two.
     let leaf_at = (leaf - 1) * 4096;
@@ -682,15 +690,42 @@ fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is corrupt"), "{err}");
+    // The records on that leaf are passed over by a search by id: the
+    // export's count of what it wrote is what stops it.
+    assert!(err.contains("of its 3000 commitments"), "{err}");
 }
 
-/// The root page of the commitments table.
-fn root_page(path: &std::path::Path) -> usize {
+/// The page number of the leaf of a table that holds `id`, found from
+/// the table's root down: in an interior page (a cell count at 3, the
+/// right-most child at 8, cell pointers from 12, each cell a child's page
+/// number and the largest id to its left), the first cell whose id is
+/// `id` or more points at it, or else the right-most child.
+fn leaf_holding(bytes: &[u8], root: usize, id: u64) -> usize {
+    let mut page = root;
+    loop {
+        let at = (page - 1) * 4096;
+        if bytes[at] != 0x05 {
+            return page;
+        }
+        let cells = usize::from(u16::from_be_bytes([bytes[at + 3], bytes[at + 4]]));
+        let child = |cell: usize| u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap());
+        page = (0..cells)
+            .map(|k| {
+                let pointer = at + 12 + 2 * k;
+                at + usize::from(u16::from_be_bytes([bytes[pointer], bytes[pointer + 1]]))
+            })
+            .find(|&cell| varint(&bytes[cell + 4..]).0 >= id)
+            .map_or_else(|| child(at + 8), child) as usize;
+    }
+}
+
+/// The root page of `table`.
+fn root_page(path: &std::path::Path, table: &str) -> usize {
     let root: i64 = rusqlite::Connection::open(path)
         .unwrap()
         .query_row(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'commitments'",
-            [],
+            "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+            [table],
             |row| row.get(0),
         )
         .unwrap();
@@ -745,23 +780,42 @@ fn an_import_holds_its_dates_to_the_years_followup_works_with() {
 }
 
 /// `followup export`'s output, failing the test if it still runs after
-/// 20 s (the exports these tests hold to it took for ever).
+/// 20 s (the exports these tests hold to it took for ever). Its output is
+/// read as it comes, so that a long one is not held up by a full pipe.
 fn export_within_20_seconds(desk: &Desk) -> std::process::Output {
+    use std::io::Read;
     let mut child = desk
         .command(&["export"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let read_out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let read_err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stderr.read_to_end(&mut bytes).map(|_| bytes)
+    });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if std::time::Instant::now() > deadline {
             child.kill().unwrap();
             panic!("the export was still running after 20 s");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: read_out.join().unwrap().unwrap(),
+        stderr: read_err.join().unwrap().unwrap(),
     }
-    child.wait_with_output().unwrap()
 }
 
 /// What a spreadsheet or a hand-edited export most often gets wrong is

@@ -400,7 +400,8 @@ impl StagedRestore {
             return Err(Error::Corrupt {
                 path: database.to_path_buf(),
                 detail: format!(
-                    "{verdict} after the restore; the previous database is kept as {}",
+                    "{} after the restore; the previous database is kept as {}",
+                    crate::model::one_line(&verdict),
                     kept.display()
                 ),
             });

@@ -20,7 +20,7 @@ use super::commitments::{
     CURRENT_VERSION_COLUMN, SELECT_COMMITMENT_HEAD, SELECT_HISTORY_BETWEEN,
     SELECT_REVISIONS_BETWEEN,
 };
-use super::json_text::Layout;
+use super::json_text::{Layout, push_int};
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, damaged, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
@@ -110,10 +110,10 @@ impl Store {
     fn export_alone(&self, framed: &mut Framed<'_>) -> Result<(), Fault> {
         self.conn.execute_batch("BEGIN")?;
         let stored = Tally::stored(&self.conn)?;
-        let mut queries = Queries::prepare(&self.conn)?;
+        let mut reader = Reader::prepare(&self.conn)?;
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
         let mut written = Tally::default();
-        queries.push_records(i64::MIN, i64::MAX, &mut buffer, &mut written, |full| {
+        reader.push_run(i64::MIN, i64::MAX, &mut buffer, &mut written, |full| {
             framed.elements(full)?;
             full.clear();
             Ok(())
@@ -223,20 +223,20 @@ struct RenderedRun {
 }
 
 impl SharedWork for ExportRuns {
-    type Reader<'conn> = Queries<'conn>;
+    type Reader<'conn> = Reader<'conn>;
     type Rendered = RenderedRun;
 
     fn runs(&self) -> usize {
         self.starts.len()
     }
 
-    fn prepare(conn: &Connection) -> rusqlite::Result<Queries<'_>> {
-        Queries::prepare(conn)
+    fn prepare(conn: &Connection) -> rusqlite::Result<Reader<'_>> {
+        Reader::prepare(conn)
     }
 
     fn render(
         &self,
-        queries: &mut Queries<'_>,
+        reader: &mut Reader<'_>,
         run: usize,
         out: &mut RenderedRun,
     ) -> Result<(), Fault> {
@@ -247,7 +247,7 @@ impl SharedWork for ExportRuns {
             .map_or(i64::MAX, |next| next.saturating_sub(1));
         out.elements.clear();
         out.tally = Tally::default();
-        queries.push_records(from, to, &mut out.elements, &mut out.tally, |_| Ok(()))
+        reader.push_run(from, to, &mut out.elements, &mut out.tally, |_| Ok(()))
     }
 }
 
@@ -317,8 +317,98 @@ impl Tally {
     }
 }
 
+/// A connection's way through the export's runs: the records kept
+/// rendered, or, for a run that holds a stale one, the tables.
+struct Reader<'conn> {
+    conn: &'conn Connection,
+    /// Whether a run holds a stale record.
+    stale: Cursor<'conn>,
+    kept: Cursor<'conn>,
+    /// Prepared when first needed: most exports never read the tables.
+    tables: Option<Queries<'conn>>,
+}
+
+impl<'conn> Reader<'conn> {
+    fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
+        Ok(Reader {
+            conn,
+            stale: Cursor::prepare(
+                conn,
+                "SELECT 1 FROM stale_records WHERE id BETWEEN ?1 AND ?2 LIMIT 1",
+            )?,
+            kept: Cursor::prepare(
+                conn,
+                "SELECT id, json, revisions, events FROM records
+                 WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+            )?,
+            tables: None,
+        })
+    }
+
+    /// Appends the records of the commitments with ids in `from..=to`, as
+    /// [`Queries::push_records`] does, and the same bytes.
+    fn push_run(
+        &mut self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+        mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
+        let span = [Param::Int(from), Param::Int(to)];
+        let Reader {
+            conn,
+            stale,
+            kept,
+            tables,
+        } = self;
+        stale.start(&span)?;
+        if stale.advance()? {
+            return prepared(tables, conn)?.push_records(from, to, out, tally, full);
+        }
+        kept.start(&span)?;
+        let mut prefix = Vec::with_capacity(32);
+        while let Some(row) = kept.next_row()? {
+            let id = row.int(0)?;
+            let json = row.text_bytes(1)?;
+            prefix.clear();
+            prefix.extend_from_slice(b"{\"id\":");
+            push_int(&mut prefix, id);
+            prefix.push(b',');
+            if json.starts_with(&prefix) && json.ends_with(b"]}") {
+                out.extend_from_slice(b",\n");
+                out.extend_from_slice(json);
+                tally.add(&Tally {
+                    commitments: 1,
+                    revisions: row.int(2)?.max(0) as u64,
+                    events: row.int(3)?.max(0) as u64,
+                });
+            } else {
+                // Not a record of its commitment (a row edited from
+                // outside followup): that one from the tables instead.
+                prepared(tables, conn)?.push_records(id, id, out, tally, |_| Ok(()))?;
+            }
+            if out.len() >= WRITE_AT {
+                full(out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The tables' statements, prepared the first time they are wanted.
+fn prepared<'a, 'conn>(
+    tables: &'a mut Option<Queries<'conn>>,
+    conn: &'conn Connection,
+) -> rusqlite::Result<&'a mut Queries<'conn>> {
+    Ok(match tables {
+        Some(tables) => tables,
+        None => tables.insert(Queries::prepare(conn)?),
+    })
+}
+
 /// The three statements an export walks side by side over a run of ids.
-struct Queries<'conn> {
+pub(super) struct Queries<'conn> {
     commitments: Cursor<'conn>,
     revisions: Cursor<'conn>,
     history: Cursor<'conn>,
@@ -328,7 +418,7 @@ struct Queries<'conn> {
 }
 
 impl<'conn> Queries<'conn> {
-    fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
+    pub(super) fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
         Ok(Queries {
             // Without the current deadline's own columns: a record
             // carries that deadline twice, as `deadline` and among its
@@ -355,6 +445,25 @@ impl<'conn> Queries<'conn> {
         tally: &mut Tally,
         mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
+        self.each_record(from, to, out, |out, record| {
+            tally.add(&record.tally());
+            if out.len() >= WRITE_AT {
+                full(out)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends the record of each commitment with an id in `from..=to` to
+    /// `out`, each as `,\n` and the record on one line, calling `done`
+    /// after each with what it holds.
+    pub(super) fn each_record(
+        &mut self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<u8>,
+        mut done: impl FnMut(&mut Vec<u8>, Rendered) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
         let span = [Param::Int(from), Param::Int(to)];
         self.commitments.start(&span)?;
         self.revisions.start(&span)?;
@@ -367,8 +476,7 @@ impl<'conn> Queries<'conn> {
             let revisions = &mut self.revisions_json;
             revisions.clear();
             let mut current = None;
-            tally.commitments += 1;
-            tally.revisions += push_children(
+            let revision_count = push_children(
                 &mut self.revisions,
                 commitment.id(),
                 revisions,
@@ -391,15 +499,37 @@ impl<'conn> Queries<'conn> {
             out.extend_from_slice(b",\"revisions\":[");
             out.extend_from_slice(revisions);
             out.extend_from_slice(b"],\"history\":[");
-            tally.events += push_children(&mut self.history, commitment.id(), out, |row, out| {
+            let events = push_children(&mut self.history, commitment.id(), out, |row, out| {
                 StoredEvent::read(row, 1).map(|event| event.push(out))
             })?;
             out.extend_from_slice(b"]}");
-            if out.len() >= WRITE_AT {
-                full(out)?;
-            }
+            let record = Rendered {
+                id: commitment.id(),
+                revisions: revision_count,
+                events,
+            };
+            done(out, record)?;
         }
         Ok(())
+    }
+}
+
+/// One record as rendered: its commitment, and how many revisions and
+/// history events it holds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rendered {
+    pub(super) id: i64,
+    pub(super) revisions: u64,
+    pub(super) events: u64,
+}
+
+impl Rendered {
+    fn tally(&self) -> Tally {
+        Tally {
+            commitments: 1,
+            revisions: self.revisions,
+            events: self.events,
+        }
     }
 }
 
@@ -579,6 +709,18 @@ mod tests {
 
     #[test]
     fn an_export_is_one_snapshot_while_the_desk_writes() {
+        // Written by SQL alone, which leaves every record stale for the
+        // export to read from the tables, and by followup, which keeps
+        // them rendered.
+        for by_followup in [false, true] {
+            one_snapshot_while_the_desk_writes(by_followup);
+        }
+    }
+
+    fn one_snapshot_while_the_desk_writes(by_followup: bool) {
+        const AGAIN: &str = "INSERT INTO events (commitment_id, at, author, kind, detail)
+                             SELECT id, '2026-01-01T00:00:00Z', 'desk', 'note', '{\"text\":\"again\"}'
+                             FROM commitments";
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("desk.db");
         let store = desk(&path, 200);
@@ -589,17 +731,22 @@ mod tests {
             scope.spawn(|| {
                 let conn = Connection::open(&path).unwrap();
                 conn.busy_timeout(BUSY_TIMEOUT).unwrap();
+                let mut writer = Store::open(&path, Check::Full).unwrap();
                 for _ in 0..40 {
-                    conn.execute_batch(
-                        "BEGIN IMMEDIATE;
-                         INSERT INTO events (commitment_id, at, author, kind, detail)
-                         SELECT id, '2026-01-01T00:00:00Z', 'desk', 'note', '{\"text\":\"again\"}'
-                         FROM commitments;
-                         COMMIT;",
-                    )
-                    .unwrap();
+                    if by_followup {
+                        writer
+                            .write(|tx| tx.execute_batch(AGAIN).map_err(|e| writer_error(&e)))
+                            .unwrap();
+                    } else {
+                        conn.execute_batch(&format!("BEGIN IMMEDIATE; {AGAIN}; COMMIT;"))
+                            .unwrap();
+                    }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
+                let stale: i64 = conn
+                    .query_row("SELECT count(*) FROM stale_records", [], |row| row.get(0))
+                    .unwrap();
+                assert_eq!(stale, if by_followup { 0 } else { 200 });
                 writing.store(false, std::sync::atomic::Ordering::Relaxed);
             });
             let mut seen = std::collections::BTreeSet::new();
@@ -640,6 +787,161 @@ mod tests {
         // The uncommitted change is not seen, and the export is whole.
         assert_eq!(exported(&store, 8, 2), alone);
         writer.execute_batch("ROLLBACK").unwrap();
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    fn stale(store: &Store) -> i64 {
+        count(store, "SELECT count(*) FROM stale_records")
+    }
+
+    #[test]
+    fn kept_records_export_the_same_bytes_as_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(&dir.path().join("desk.db"), 200);
+        // Every write kept its records rendered.
+        assert_eq!(stale(&store), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM records"), 200);
+        let kept = exported(&store, 16, 2);
+        let kept_alone = exported(&store, RUN_RECORDS, 1);
+        assert_eq!(kept, kept_alone);
+        // Every third stale: those runs are read from the tables.
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO stale_records (id) SELECT id FROM commitments WHERE id % 3 = 0",
+            )
+            .unwrap();
+        assert_eq!(exported(&store, 16, 2), kept);
+        // All stale, read alone and shared out.
+        store
+            .conn
+            .execute_batch("INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments")
+            .unwrap();
+        assert_eq!(exported(&store, RUN_RECORDS, 1), kept);
+        assert_eq!(exported(&store, 16, 3), kept);
+    }
+
+    #[test]
+    fn every_command_leaves_its_record_rendered_as_the_tables_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = desk(&dir.path().join("desk.db"), 20);
+        let at: jiff::Timestamp = "2026-02-01T10:00:00Z".parse().unwrap();
+        let later = Deadline::parse("by 30 June 2026", date(2026, 2, 1)).unwrap();
+        store
+            .revise(2, &later, Some("talks moved"), at, "desk")
+            .unwrap();
+        store
+            .close(
+                3,
+                crate::model::Outcome::Partial,
+                Some("https://example.org/e"),
+                at,
+                "desk",
+            )
+            .unwrap();
+        store
+            .close(4, crate::model::Outcome::Missed, None, at, "desk")
+            .unwrap();
+        store.reopen(4, at, "desk").unwrap();
+        store.note(5, "Delegations named.", at, "desk").unwrap();
+        assert_eq!(stale(&store), 0);
+        let kept = exported(&store, 4, 2);
+        let records: Vec<serde_json::Value> = serde_json::from_str(&kept).unwrap();
+        assert_eq!(records[1]["deadline"]["latest"], "2026-06-30");
+        assert_eq!(records[2]["status"], "partial");
+        assert_eq!(records[3]["status"], "open");
+        assert_eq!(
+            records[4]["history"].as_array().unwrap().last().unwrap()["text"],
+            "Delegations named."
+        );
+        store
+            .conn
+            .execute_batch("INSERT INTO stale_records (id) SELECT id FROM commitments")
+            .unwrap();
+        assert_eq!(exported(&store, 4, 2), kept);
+    }
+
+    /// A change made outside followup (an older build, or SQL by hand)
+    /// takes the kept record away; the export shows the change.
+    #[test]
+    fn a_change_from_outside_followup_is_exported_as_the_tables_hold_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let store = desk(&path, 30);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (commitment_id, at, author, kind, detail)
+             VALUES (7, '2026-03-01T00:00:00Z', 'desk', 'note', '{\"text\":\"by hand\"}');
+             UPDATE commitments SET title = 'Renamed by hand' WHERE id = 8;
+             INSERT INTO tags (commitment_id, tag) VALUES (9, 'energy');
+             UPDATE commitments SET tag_list = tag_list || char(31) || 'energy' WHERE id = 9;",
+        )
+        .unwrap();
+        assert_eq!(stale(&store), 3);
+        // The daemon's planning moves no record.
+        conn.execute_batch("UPDATE commitments SET next_reminder_at = 12345 WHERE id = 10")
+            .unwrap();
+        assert_eq!(stale(&store), 3);
+        let export = exported(&store, 4, 2);
+        let records: Vec<serde_json::Value> = serde_json::from_str(&export).unwrap();
+        let history = records[6]["history"].as_array().unwrap();
+        assert_eq!(history.last().unwrap()["text"], "by hand");
+        assert_eq!(records[7]["title"], "Renamed by hand");
+        assert_eq!(exported(&store, RUN_RECORDS, 1), export);
+    }
+
+    /// A kept record that is not its commitment's (edited by hand) is
+    /// read from the tables instead.
+    #[test]
+    fn a_kept_record_edited_by_hand_is_read_from_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = desk(&dir.path().join("desk.db"), 40);
+        let kept = exported(&store, 8, 2);
+        for json in ["{\"id\":99,\"title\":\"x\"]}", "{\"id\":12,", ""] {
+            store
+                .conn
+                .execute("UPDATE records SET json = ?1 WHERE id = 12", [json])
+                .unwrap();
+            assert_eq!(exported(&store, 8, 2), kept, "{json:?}");
+            assert_eq!(exported(&store, RUN_RECORDS, 1), kept, "{json:?}");
+        }
+    }
+
+    /// Schema 10 renders every record of a database it upgrades.
+    #[test]
+    fn an_upgrade_renders_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let kept = exported(&desk(&path, 50), 8, 2);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TABLE records; DROP TABLE stale_records; PRAGMA user_version = 9;",
+            )
+            .unwrap();
+            let triggers: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'records_stale_on_%'")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for trigger in triggers {
+                conn.execute_batch(&format!("DROP TRIGGER {trigger}"))
+                    .unwrap();
+            }
+        }
+        let store = Store::open(&path, Check::Full).unwrap();
+        assert_eq!(stale(&store), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM records"), 50);
+        assert_eq!(exported(&store, 8, 2), kept);
+    }
+
+    fn writer_error(err: &rusqlite::Error) -> crate::store::Error {
+        crate::store::Error::Rejected(err.to_string())
     }
 
     /// A reader of the export that goes away after `left` bytes.
@@ -695,6 +997,27 @@ mod tests {
             [],
         )
         .unwrap();
+        // A write to another commitment goes through, and the damaged
+        // record stays stale rather than stopping it.
+        let mut store = store;
+        let at = "2026-01-01T00:00:00Z".parse().unwrap();
+        store.note(1, "Still here.", at, "desk").unwrap();
+        let damaged: i64 = store
+            .conn
+            .query_row(
+                "SELECT commitment_id FROM events WHERE id = (SELECT max(id) FROM events WHERE kind = 'note' AND commitment_id > 1)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            count(
+                &store,
+                &format!("SELECT count(*) FROM stale_records WHERE id = {damaged}")
+            ),
+            1
+        );
+        assert_eq!(stale(&store), 1);
         for readers in [1, 2, 3] {
             let err = store
                 .export_json_with(&mut std::io::sink(), 16, readers)

@@ -14,6 +14,7 @@ mod export;
 mod json_text;
 mod outbox;
 mod readers;
+mod records;
 mod schema;
 mod stored_json;
 mod transfer;
@@ -659,6 +660,9 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, e))?;
         let value = work(&tx)?;
+        // Whatever the work changed, its records are rendered again in
+        // the same transaction (see `records`).
+        records::render_stale(&tx).map_err(|e| classify(&path, e))?;
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(value)
     }
@@ -750,8 +754,10 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             tables,
         });
     }
-    let quick_check: String = conn
-        .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+    // SQLite's finding may run over several lines; doctor reports one.
+    let quick_check = conn
+        .query_row("PRAGMA quick_check(1)", [], |row| row.get::<_, String>(0))
+        .map(|finding| crate::model::one_line(&finding))
         .map_err(fail)?;
     let writable = write_probe(&conn).map_err(|e| fail(e).to_string());
     let schema_version = usize::try_from(version).unwrap_or(usize::MAX);

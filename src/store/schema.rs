@@ -246,6 +246,88 @@ BEGIN
 END;
 "#;
 
+const V10_RECORDS_KEPT_RENDERED: &str = r#"
+-- Each commitment's export record, kept as `export` writes it: an export
+-- then copies one value per commitment instead of reading about thirty
+-- from three tables and writing them out as JSON again.
+--
+-- What is kept is only ever a copy. Every change to what a record is made
+-- of takes the copy away and marks the commitment stale, here in the
+-- database, whichever program makes the change; followup renders stale
+-- records again before its own writes commit, and an export renders any
+-- still stale from the tables themselves.
+CREATE TABLE records (
+    id        INTEGER PRIMARY KEY,
+    json      TEXT NOT NULL,
+    -- How many revisions and events the record holds, for the export's
+    -- count of what it wrote against what the tables hold.
+    revisions INTEGER NOT NULL,
+    events    INTEGER NOT NULL
+);
+CREATE TABLE stale_records (id INTEGER PRIMARY KEY);
+INSERT INTO stale_records (id) SELECT id FROM commitments;
+
+CREATE TRIGGER records_stale_on_new_commitment AFTER INSERT ON commitments
+BEGIN
+    INSERT OR IGNORE INTO stale_records (id) VALUES (NEW.id);
+END;
+-- Every column a record shows; not `next_reminder_at`, which the daemon
+-- moves on each plan and no record shows.
+CREATE TRIGGER records_stale_on_changed_commitment
+AFTER UPDATE OF id, title, status, announced, source, quote, evidence, deadline_version,
+                latest, created_at, updated_at, closed_at, expression, earliest, vague,
+                anchor, tag_list, actor_list ON commitments
+BEGIN
+    DELETE FROM records WHERE id = OLD.id OR id = NEW.id;
+    INSERT OR IGNORE INTO stale_records (id) VALUES (OLD.id), (NEW.id);
+END;
+"#;
+
+/// The triggers that mark a commitment's record stale when a row of one
+/// of the tables it is made of is written: one per table and kind of
+/// write, each naming the commitment by its old row, its new row or both.
+fn v10_child_triggers() -> String {
+    let mut sql = String::new();
+    for table in ["deadlines", "events", "tags", "actors"] {
+        for (write, rows) in [
+            ("INSERT", &["NEW"][..]),
+            ("UPDATE", &["OLD", "NEW"][..]),
+            ("DELETE", &["OLD"][..]),
+        ] {
+            let ids: Vec<String> = rows
+                .iter()
+                .map(|row| format!("{row}.commitment_id"))
+                .collect();
+            let values: Vec<String> = ids.iter().map(|id| format!("({id})")).collect();
+            // A commitment already stale (the common case while one is
+            // being added or imported) has nothing to take away.
+            let when = ids
+                .iter()
+                .map(|id| format!("NOT EXISTS (SELECT 1 FROM stale_records WHERE id = {id})"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            sql.push_str(&format!(
+                "CREATE TRIGGER records_stale_on_{table}_{write} AFTER {write} ON {table}\n\
+                 WHEN {when}\n\
+                 BEGIN\n    DELETE FROM records WHERE id IN ({list});\n    \
+                 INSERT OR IGNORE INTO stale_records (id) VALUES {values};\nEND;\n",
+                write = write.to_lowercase(),
+                list = ids.join(", "),
+                values = values.join(", "),
+            ));
+        }
+    }
+    sql
+}
+
+/// v10: [`V10_RECORDS_KEPT_RENDERED`] and its triggers, then every record
+/// rendered.
+fn v10_records_kept_rendered(tx: &Transaction) -> HookResult {
+    tx.execute_batch(&v10_child_triggers())?;
+    super::records::render_stale(tx)?;
+    Ok(())
+}
+
 /// Edits the CHECKs of [`V7_CHECKS_WITHOUT_TEMPORARY_TABLES`] where the
 /// CREATE statement holds them as written; a schema edited by hand is left
 /// as it is, and works as before.
@@ -279,12 +361,13 @@ pub fn migrations() -> Migrations<'static> {
         M::up_with_hook("", v7_checks_without_temporary_tables),
         M::up(V8_NO_UNUSED_TAG_INDEX),
         M::up(V9_DEADLINE_VERSIONS_ARE_NEVER_DELETED),
+        M::up_with_hook(V10_RECORDS_KEPT_RENDERED, v10_records_kept_rendered),
     ])
 }
 
 /// The schema version this build writes.
 pub fn current_version() -> usize {
-    9
+    10
 }
 
 /// What [`missing_from`] found, as a message names it: the first five.

@@ -1,0 +1,153 @@
+//! Each commitment's export record, kept rendered (schema v10): an export
+//! copies one value per commitment instead of reading about thirty from
+//! three tables and writing them out as JSON again.
+//!
+//! The kept record is only ever a copy. Triggers in the database take it
+//! away and mark the commitment stale whenever a row it is made of
+//! changes, whoever changes it; every write of followup's renders the
+//! stale records again before it commits (`render_stale`), and an export
+//! renders a run that still holds a stale one from the tables themselves.
+
+use rusqlite::Connection;
+
+use super::columns::{Cursor, Param};
+use super::export::Queries;
+use super::readers::Fault;
+
+/// Renders every stale record again and keeps it, in the caller's
+/// transaction. A record that cannot be rendered (a row damaged from
+/// outside followup) stays stale, for an export to read from the tables
+/// and report; it does not stop the write it follows.
+pub(super) fn render_stale(conn: &Connection) -> rusqlite::Result<()> {
+    let stale: Vec<i64> = {
+        let mut stmt = conn.prepare_cached("SELECT id FROM stale_records ORDER BY id")?;
+        stmt.query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let mut keeper = Keeper::prepare(conn)?;
+    for (from, to) in spans(&stale) {
+        match keeper.render(from, to) {
+            Ok(()) => keeper.fresh(from, to)?,
+            Err(err) if is_damage(&err) => {
+                // One by one, to keep all but the damaged ones.
+                for id in stale.iter().copied().filter(|id| (from..=to).contains(id)) {
+                    match keeper.render(id, id) {
+                        Ok(()) => keeper.fresh(id, id)?,
+                        Err(err) if is_damage(&err) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// Runs of ids that follow one another, as (first, last): an import's or
+/// a migration's stale records are rendered in one walk of the tables,
+/// a single change's in a walk of one.
+fn spans(ids: &[i64]) -> Vec<(i64, i64)> {
+    let mut spans: Vec<(i64, i64)> = Vec::new();
+    for &id in ids {
+        match spans.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(id) => *last = id,
+            _ => spans.push((id, id)),
+        }
+    }
+    spans
+}
+
+/// Whether an error reading a record is the record's own (a value that is
+/// not what the schema allows), not the database's: a full disk or a lost
+/// file stops the write; a damaged row leaves its record stale.
+fn is_damage(err: &rusqlite::Error) -> bool {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, _) => {
+            failure.code == rusqlite::ErrorCode::DatabaseCorrupt
+        }
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => true,
+        _ => false,
+    }
+}
+
+/// The statements that render records from the tables and keep them.
+struct Keeper<'conn> {
+    tables: Queries<'conn>,
+    keep: Cursor<'conn>,
+    fresh: Cursor<'conn>,
+    scratch: Vec<u8>,
+}
+
+impl<'conn> Keeper<'conn> {
+    fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
+        Ok(Keeper {
+            tables: Queries::prepare(conn)?,
+            keep: Cursor::prepare(
+                conn,
+                "INSERT OR REPLACE INTO records (id, json, revisions, events) VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            fresh: Cursor::prepare(conn, "DELETE FROM stale_records WHERE id BETWEEN ?1 AND ?2")?,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Renders and keeps the records of the commitments in `from..=to`.
+    fn render(&mut self, from: i64, to: i64) -> rusqlite::Result<()> {
+        let keep = &mut self.keep;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let rendered = self
+            .tables
+            .each_record(from, to, &mut scratch, |out, record| {
+                // Each record comes as `,\n` and the record.
+                let json = std::str::from_utf8(&out[2..]).map_err(|_| {
+                    Fault::Read(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                        Some(format!("commitment {}'s record is not UTF-8", record.id)),
+                    ))
+                })?;
+                keep.execute(&[
+                    Param::Int(record.id),
+                    Param::Text(json),
+                    Param::Int(i64::try_from(record.revisions).unwrap_or(i64::MAX)),
+                    Param::Int(i64::try_from(record.events).unwrap_or(i64::MAX)),
+                ])?;
+                out.clear();
+                Ok(())
+            });
+        self.scratch = scratch;
+        rendered.map_err(|fault| match fault {
+            Fault::Read(err) => err,
+            // Nothing is written out while records are kept, and no
+            // reader is involved.
+            Fault::Write(io) => rusqlite::Error::ToSqlConversionFailure(io.into()),
+            Fault::Stopped(why) => rusqlite::Error::ToSqlConversionFailure(why.into()),
+        })
+    }
+
+    /// Marks the records of `from..=to` fresh, once kept.
+    fn fresh(&mut self, from: i64, to: i64) -> rusqlite::Result<()> {
+        self.fresh.execute(&[Param::Int(from), Param::Int(to)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_follow_one_another_make_one_span() {
+        assert_eq!(spans(&[]), []);
+        assert_eq!(spans(&[4]), [(4, 4)]);
+        assert_eq!(spans(&[1, 2, 3, 7, 8, 10]), [(1, 3), (7, 8), (10, 10)]);
+        assert_eq!(spans(&[i64::MAX - 1, i64::MAX]), [(i64::MAX - 1, i64::MAX)]);
+        assert_eq!(spans(&[i64::MIN, 0]), [(i64::MIN, i64::MIN), (0, 0)]);
+    }
+}
