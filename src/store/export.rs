@@ -20,7 +20,7 @@ use super::commitments::{
     CURRENT_VERSION_COLUMN, SELECT_COMMITMENT_HEAD, SELECT_HISTORY_BETWEEN,
     SELECT_REVISIONS_BETWEEN,
 };
-use super::json_text::{Layout, push_int};
+use super::json_text::Layout;
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, damaged, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
@@ -367,15 +367,10 @@ impl<'conn> Reader<'conn> {
             return prepared(tables, conn)?.push_records(from, to, out, tally, full);
         }
         kept.start(&span)?;
-        let mut prefix = Vec::with_capacity(32);
         while let Some(row) = kept.next_row()? {
             let id = row.int(0)?;
             let json = row.text_bytes(1)?;
-            prefix.clear();
-            prefix.extend_from_slice(b"{\"id\":");
-            push_int(&mut prefix, id);
-            prefix.push(b',');
-            if json.starts_with(&prefix) && json.ends_with(b"]}") {
+            if is_record_of(json, id) {
                 out.extend_from_slice(b",\n");
                 out.extend_from_slice(json);
                 tally.add(&Tally {
@@ -394,6 +389,35 @@ impl<'conn> Reader<'conn> {
         }
         Ok(())
     }
+}
+
+/// Whether `json` is the start and end of commitment `id`'s record as
+/// followup writes it: `{"id":` and the id, and the history's end. Checked
+/// by reading the digits, not by writing the id out to compare.
+fn is_record_of(json: &[u8], id: i64) -> bool {
+    let Some(rest) = json.strip_prefix(b"{\"id\":") else {
+        return false;
+    };
+    let (negative, rest) = match rest.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let leading_zero = digits > 1 && rest[0] == b'0';
+    if digits == 0 || digits > 20 || leading_zero || rest.get(digits) != Some(&b',') {
+        return false;
+    }
+    let mut magnitude: u64 = 0;
+    for &digit in &rest[..digits] {
+        magnitude = match magnitude
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u64::from(digit - b'0')))
+        {
+            Some(m) => m,
+            None => return false,
+        };
+    }
+    id.unsigned_abs() == magnitude && (id < 0) == negative && json.ends_with(b"]}")
 }
 
 /// The tables' statements, prepared the first time they are wanted.
@@ -910,6 +934,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_kept_record_is_checked_against_its_id() {
+        let record = |id: &str| format!("{{\"id\":{id},\"title\":\"x\",\"history\":[]}}");
+        for id in [0, 7, 1234, -5, i64::MAX, i64::MIN] {
+            assert!(is_record_of(record(&id.to_string()).as_bytes(), id), "{id}");
+        }
+        assert!(!is_record_of(record("7").as_bytes(), 8));
+        assert!(!is_record_of(record("7").as_bytes(), -7));
+        assert!(!is_record_of(record("-7").as_bytes(), 7));
+        assert!(!is_record_of(record("07").as_bytes(), 7));
+        assert!(!is_record_of(record("18446744073709551623").as_bytes(), 7));
+        assert!(!is_record_of(record("").as_bytes(), 0));
+        assert!(!is_record_of(b"{\"id\":7,\"title\":\"x\"", 7));
+        assert!(!is_record_of(b"{\"id\":7}", 7));
+        assert!(!is_record_of(b"", 7));
+    }
+
     /// Schema 10 renders every record of a database it upgrades.
     #[test]
     fn an_upgrade_renders_every_record() {
@@ -988,28 +1029,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("desk.db");
         let store = desk(&path, 300);
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TRIGGER events_are_append_only_update;")
+        // A note whose stored detail is damaged, written by SQL from
+        // outside followup: its commitment's record is stale.
+        let damaged = 211;
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO events (commitment_id, at, author, kind, detail)
+                 VALUES (?1, '2026-01-01T00:00:00Z', 'desk', 'note', '{\"text\": tru')",
+                [damaged],
+            )
             .unwrap();
-        conn.execute(
-            "UPDATE events SET detail = '{\"text\": tru'
-             WHERE id = (SELECT max(id) FROM events WHERE kind = 'note')",
-            [],
-        )
-        .unwrap();
         // A write to another commitment goes through, and the damaged
         // record stays stale rather than stopping it.
         let mut store = store;
         let at = "2026-01-01T00:00:00Z".parse().unwrap();
         store.note(1, "Still here.", at, "desk").unwrap();
-        let damaged: i64 = store
-            .conn
-            .query_row(
-                "SELECT commitment_id FROM events WHERE id = (SELECT max(id) FROM events WHERE kind = 'note' AND commitment_id > 1)",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
         assert_eq!(
             count(
                 &store,

@@ -267,6 +267,11 @@ CREATE TABLE records (
 CREATE TABLE stale_records (id INTEGER PRIMARY KEY);
 INSERT INTO stale_records (id) SELECT id FROM commitments;
 
+-- A record is made of its commitment's row (tags and actors included, in
+-- tag_list and actor_list), its deadline versions and its events; the
+-- last two are only ever added to (their own triggers refuse the rest).
+-- Every command opens the schema, so there are as few triggers as that
+-- allows.
 CREATE TRIGGER records_stale_on_new_commitment AFTER INSERT ON commitments
 BEGIN
     INSERT OR IGNORE INTO stale_records (id) VALUES (NEW.id);
@@ -281,49 +286,24 @@ BEGIN
     DELETE FROM records WHERE id = OLD.id OR id = NEW.id;
     INSERT OR IGNORE INTO stale_records (id) VALUES (OLD.id), (NEW.id);
 END;
+-- A commitment already stale (the usual case while one is added or
+-- imported) has nothing to take away.
+CREATE TRIGGER records_stale_on_new_revision AFTER INSERT ON deadlines
+WHEN NOT EXISTS (SELECT 1 FROM stale_records WHERE id = NEW.commitment_id)
+BEGIN
+    DELETE FROM records WHERE id = NEW.commitment_id;
+    INSERT INTO stale_records (id) VALUES (NEW.commitment_id);
+END;
+CREATE TRIGGER records_stale_on_new_event AFTER INSERT ON events
+WHEN NOT EXISTS (SELECT 1 FROM stale_records WHERE id = NEW.commitment_id)
+BEGIN
+    DELETE FROM records WHERE id = NEW.commitment_id;
+    INSERT INTO stale_records (id) VALUES (NEW.commitment_id);
+END;
 "#;
 
-/// The triggers that mark a commitment's record stale when a row of one
-/// of the tables it is made of is written: one per table and kind of
-/// write, each naming the commitment by its old row, its new row or both.
-fn v10_child_triggers() -> String {
-    let mut sql = String::new();
-    for table in ["deadlines", "events", "tags", "actors"] {
-        for (write, rows) in [
-            ("INSERT", &["NEW"][..]),
-            ("UPDATE", &["OLD", "NEW"][..]),
-            ("DELETE", &["OLD"][..]),
-        ] {
-            let ids: Vec<String> = rows
-                .iter()
-                .map(|row| format!("{row}.commitment_id"))
-                .collect();
-            let values: Vec<String> = ids.iter().map(|id| format!("({id})")).collect();
-            // A commitment already stale (the common case while one is
-            // being added or imported) has nothing to take away.
-            let when = ids
-                .iter()
-                .map(|id| format!("NOT EXISTS (SELECT 1 FROM stale_records WHERE id = {id})"))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            sql.push_str(&format!(
-                "CREATE TRIGGER records_stale_on_{table}_{write} AFTER {write} ON {table}\n\
-                 WHEN {when}\n\
-                 BEGIN\n    DELETE FROM records WHERE id IN ({list});\n    \
-                 INSERT OR IGNORE INTO stale_records (id) VALUES {values};\nEND;\n",
-                write = write.to_lowercase(),
-                list = ids.join(", "),
-                values = values.join(", "),
-            ));
-        }
-    }
-    sql
-}
-
-/// v10: [`V10_RECORDS_KEPT_RENDERED`] and its triggers, then every record
-/// rendered.
+/// v10: [`V10_RECORDS_KEPT_RENDERED`], then every record rendered.
 fn v10_records_kept_rendered(tx: &Transaction) -> HookResult {
-    tx.execute_batch(&v10_child_triggers())?;
     super::records::render_stale(tx)?;
     Ok(())
 }
