@@ -132,6 +132,38 @@ fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
     assert_eq!(second.header("In-Reply-To").unwrap(), root);
 }
 
+/// A tick's sends are in the commitment's exported history: the records
+/// the tick made stale are rendered again before it ends.
+#[test]
+fn a_ticks_sends_are_in_the_export_with_every_record_rendered() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let id = desk.add(&[
+        "Hold the joint committee meeting",
+        "--due",
+        &days_from_today(3),
+    ]);
+    tick(&desk);
+    assert_eq!(maildir_messages(&desk).len(), 1);
+    let conn = rusqlite::Connection::open(desk.database()).unwrap();
+    let stale: i64 = conn
+        .query_row("SELECT count(*) FROM stale_records", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stale, 0);
+    let kept: String = conn
+        .query_row("SELECT json FROM records WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert!(kept.contains("\"kind\":\"reminder_sent\""), "{kept}");
+    let export = desk.run(&["export"]).ok();
+    assert!(
+        export
+            .lines()
+            .any(|line| line.trim_end_matches(',') == kept),
+        "{export}"
+    );
+}
+
 /// The token is drawn when the database is made, so a backup taken before
 /// any daemon ran restores the same threads.
 #[test]

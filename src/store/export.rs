@@ -888,6 +888,27 @@ mod tests {
         assert_eq!(exported(&store, 4, 2), kept);
     }
 
+    /// A daemon's tick renders the records its writes made stale once, at
+    /// its end.
+    #[test]
+    fn a_burst_of_work_renders_its_records_at_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = desk(&dir.path().join("desk.db"), 30);
+        let at: jiff::Timestamp = "2026-02-01T10:00:00Z".parse().unwrap();
+        store.start_work().unwrap();
+        for id in [3, 4, 5] {
+            store.note(id, "Sent on.", at, "followup").unwrap();
+        }
+        assert_eq!(stale(&store), 3);
+        let during = exported(&store, 8, 2);
+        store.finish_work().unwrap();
+        assert_eq!(stale(&store), 0);
+        assert_eq!(exported(&store, 8, 2), during);
+        // Outside a burst, each write renders its own.
+        store.note(6, "Again.", at, "desk").unwrap();
+        assert_eq!(stale(&store), 0);
+    }
+
     /// A change made outside followup (an older build, or SQL by hand)
     /// takes the kept record away; the export shows the change.
     #[test]

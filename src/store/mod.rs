@@ -251,6 +251,11 @@ pub struct Store {
     /// The file passed a check (or was as a checked one was left), so the
     /// state it is left in when this store closes may be remembered.
     verified: bool,
+    /// Between `start_work` and `finish_work` (a daemon's tick), records
+    /// made stale are rendered once at the end rather than after each
+    /// write: a tick marks thousands of reminders sent, one transaction
+    /// each.
+    records_deferred: std::cell::Cell<bool>,
 }
 
 impl Drop for Store {
@@ -445,6 +450,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             verified: false,
+            records_deferred: std::cell::Cell::new(false),
         };
         // SQLite answers some lock conflicts at once instead of waiting (a
         // journal-mode switch, a read transaction that must become a write,
@@ -622,6 +628,7 @@ impl Store {
     /// syncing the file each time, all before the first email of the tick
     /// goes out; `finish_work` folds the WAL once, after delivery.
     pub fn start_work(&self) -> Result<()> {
+        self.records_deferred.set(true);
         self.conn
             .execute_batch(&format!(
                 "PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = {BURST_WAL_PAGES};"
@@ -637,6 +644,8 @@ impl Store {
     /// large database would leave the idle daemon looking hundreds of
     /// megabytes large.
     pub fn finish_work(&self) -> Result<()> {
+        self.records_deferred.set(false);
+        self.render_stale_records()?;
         self.fold_a_large_wal();
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -646,6 +655,27 @@ impl Store {
                 "PRAGMA wal_autocheckpoint = 1000; PRAGMA mmap_size = 0; PRAGMA shrink_memory;",
             )
             .map_err(|e| self.sqlite(e))
+    }
+
+    /// Renders the records left stale (see `records`), in one write
+    /// transaction; none when there are none.
+    fn render_stale_records(&self) -> Result<()> {
+        let stale: bool = self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM stale_records)", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| self.sqlite(e))?;
+        if !stale {
+            return Ok(());
+        }
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.sqlite(e))?;
+        records::render_stale(&tx).map_err(|e| self.sqlite(e))?;
+        tx.commit().map_err(|e| self.sqlite(e))
     }
 
     /// Runs `work` in an IMMEDIATE transaction: it commits only if `work`
@@ -661,8 +691,11 @@ impl Store {
             .map_err(|e| classify(&path, e))?;
         let value = work(&tx)?;
         // Whatever the work changed, its records are rendered again in
-        // the same transaction (see `records`).
-        records::render_stale(&tx).map_err(|e| classify(&path, e))?;
+        // the same transaction (see `records`), unless a burst of work
+        // renders them at its end.
+        if !self.records_deferred.get() {
+            records::render_stale(&tx).map_err(|e| classify(&path, e))?;
+        }
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(value)
     }

@@ -2,11 +2,12 @@
 //! copies one value per commitment instead of reading about thirty from
 //! three tables and writing them out as JSON again.
 //!
-//! The kept record is only ever a copy. Triggers in the database take it
-//! away and mark the commitment stale whenever a row it is made of
-//! changes, whoever changes it; every write of followup's renders the
-//! stale records again before it commits (`render_stale`), and an export
-//! renders a run that still holds a stale one from the tables themselves.
+//! The kept record is only ever a copy. Triggers in the database mark the
+//! commitment stale whenever a row its record is made of is written,
+//! whoever writes it, and a stale mark overrides the copy: every write of
+//! followup's renders the stale records again before it commits
+//! (`render_stale`; a daemon's tick, once at its end), and an export reads
+//! a run that still holds a stale one from the tables themselves.
 
 use rusqlite::Connection;
 

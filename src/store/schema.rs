@@ -252,10 +252,11 @@ const V10_RECORDS_KEPT_RENDERED: &str = r#"
 -- from three tables and writing them out as JSON again.
 --
 -- What is kept is only ever a copy. Every change to what a record is made
--- of takes the copy away and marks the commitment stale, here in the
--- database, whichever program makes the change; followup renders stale
--- records again before its own writes commit, and an export renders any
--- still stale from the tables themselves.
+-- of marks the commitment stale, here in the database, whichever program
+-- makes the change, and a stale mark overrides the copy: followup renders
+-- stale records again before its own writes commit (the daemon once at
+-- the end of each tick), and an export reads any run that holds a stale
+-- one from the tables themselves.
 CREATE TABLE records (
     id        INTEGER PRIMARY KEY,
     json      TEXT NOT NULL,
@@ -283,22 +284,15 @@ AFTER UPDATE OF id, title, status, announced, source, quote, evidence, deadline_
                 latest, created_at, updated_at, closed_at, expression, earliest, vague,
                 anchor, tag_list, actor_list ON commitments
 BEGIN
-    DELETE FROM records WHERE id = OLD.id OR id = NEW.id;
     INSERT OR IGNORE INTO stale_records (id) VALUES (OLD.id), (NEW.id);
 END;
--- A commitment already stale (the usual case while one is added or
--- imported) has nothing to take away.
 CREATE TRIGGER records_stale_on_new_revision AFTER INSERT ON deadlines
-WHEN NOT EXISTS (SELECT 1 FROM stale_records WHERE id = NEW.commitment_id)
 BEGIN
-    DELETE FROM records WHERE id = NEW.commitment_id;
-    INSERT INTO stale_records (id) VALUES (NEW.commitment_id);
+    INSERT OR IGNORE INTO stale_records (id) VALUES (NEW.commitment_id);
 END;
 CREATE TRIGGER records_stale_on_new_event AFTER INSERT ON events
-WHEN NOT EXISTS (SELECT 1 FROM stale_records WHERE id = NEW.commitment_id)
 BEGIN
-    DELETE FROM records WHERE id = NEW.commitment_id;
-    INSERT INTO stale_records (id) VALUES (NEW.commitment_id);
+    INSERT OR IGNORE INTO stale_records (id) VALUES (NEW.commitment_id);
 END;
 "#;
 
