@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use jiff::ToSpan;
 use jiff::civil::Date;
 
-const RUNS: usize = 9;
+const RUNS: usize = 21;
 
 fn main() {
     if let Some(file) = std::env::var_os(WRITE_FILE) {
@@ -203,6 +203,8 @@ fn against_taskwarrior(dir: &Path, n: usize) {
     });
     row(&label("overdue list"), theirs, ours);
 
+    // The writes above (both tools') are still being flushed to disk.
+    settle();
     // The export where a user's goes: through a pipe to a program reading
     // it as it comes, into a file, and (the command's own work alone) to
     // /dev/null.

@@ -392,32 +392,30 @@ impl<'conn> Reader<'conn> {
 }
 
 /// Whether `json` is the start and end of commitment `id`'s record as
-/// followup writes it: `{"id":` and the id, and the history's end. Checked
-/// by reading the digits, not by writing the id out to compare.
+/// followup writes it: `{"id":` and the id, and the history's end.
 fn is_record_of(json: &[u8], id: i64) -> bool {
-    let Some(rest) = json.strip_prefix(b"{\"id\":") else {
+    // The id's digits, written from the right into a buffer on the stack.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = id.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = &digits[at..];
+    let Some(after) = json.strip_prefix(b"{\"id\":") else {
         return false;
     };
-    let (negative, rest) = match rest.strip_prefix(b"-") {
-        Some(rest) => (true, rest),
-        None => (false, rest),
+    let after = match (id < 0, after.strip_prefix(b"-")) {
+        (true, Some(after)) => after,
+        (false, None) => after,
+        _ => return false,
     };
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let leading_zero = digits > 1 && rest[0] == b'0';
-    if digits == 0 || digits > 20 || leading_zero || rest.get(digits) != Some(&b',') {
-        return false;
-    }
-    let mut magnitude: u64 = 0;
-    for &digit in &rest[..digits] {
-        magnitude = match magnitude
-            .checked_mul(10)
-            .and_then(|m| m.checked_add(u64::from(digit - b'0')))
-        {
-            Some(m) => m,
-            None => return false,
-        };
-    }
-    id.unsigned_abs() == magnitude && (id < 0) == negative && json.ends_with(b"]}")
+    after.starts_with(digits) && after.get(digits.len()) == Some(&b',') && json.ends_with(b"]}")
 }
 
 /// The tables' statements, prepared the first time they are wanted.
