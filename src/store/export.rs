@@ -20,7 +20,7 @@ use super::commitments::{
     CURRENT_VERSION_COLUMN, SELECT_COMMITMENT_HEAD, SELECT_HISTORY_BETWEEN,
     SELECT_REVISIONS_BETWEEN,
 };
-use super::json_text::Layout;
+use super::json_text::{Layout, digits};
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, damaged, reader_count};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
@@ -394,19 +394,8 @@ impl<'conn> Reader<'conn> {
 /// Whether `json` is the start and end of commitment `id`'s record as
 /// followup writes it: `{"id":` and the id, and the history's end.
 fn is_record_of(json: &[u8], id: i64) -> bool {
-    // The id's digits, written from the right into a buffer on the stack.
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = id.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let digits = &digits[at..];
+    let mut buffer = [0u8; 20];
+    let digits = digits(id.unsigned_abs(), &mut buffer);
     let Some(after) = json.strip_prefix(b"{\"id\":") else {
         return false;
     };
@@ -819,6 +808,14 @@ mod tests {
         count(store, "SELECT count(*) FROM stale_records")
     }
 
+    /// Every record marked stale, for the export to read from the tables.
+    fn mark_all_stale(store: &Store) {
+        store
+            .conn
+            .execute_batch("INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments")
+            .unwrap();
+    }
+
     #[test]
     fn kept_records_export_the_same_bytes_as_the_tables() {
         let dir = tempfile::tempdir().unwrap();
@@ -838,10 +835,7 @@ mod tests {
             .unwrap();
         assert_eq!(exported(&store, 16, 2), kept);
         // All stale, read alone and shared out.
-        store
-            .conn
-            .execute_batch("INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments")
-            .unwrap();
+        mark_all_stale(&store);
         assert_eq!(exported(&store, RUN_RECORDS, 1), kept);
         assert_eq!(exported(&store, 16, 3), kept);
     }
@@ -879,10 +873,7 @@ mod tests {
             records[4]["history"].as_array().unwrap().last().unwrap()["text"],
             "Delegations named."
         );
-        store
-            .conn
-            .execute_batch("INSERT INTO stale_records (id) SELECT id FROM commitments")
-            .unwrap();
+        mark_all_stale(&store);
         assert_eq!(exported(&store, 4, 2), kept);
     }
 

@@ -211,21 +211,26 @@ pub fn push_opt_plain(out: &mut Vec<u8>, text: Option<&[u8]>) {
 
 /// Appends a whole number.
 pub fn push_int(out: &mut Vec<u8>, value: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    let mut buffer = [0u8; 20];
     if value < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(digits(value.unsigned_abs(), &mut buffer));
+}
+
+/// The decimal digits of `value`, written from the right into `buffer`
+/// (room for the largest): no formatting machinery, no allocation.
+pub fn digits(mut value: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    &buffer[at..]
 }
 
 /// Appends `true` or `false`.
