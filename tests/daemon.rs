@@ -742,6 +742,14 @@ fn a_daemon_whose_database_is_replaced_stops_saying_so() {
     desk.add(&["One", "--due", &days_from_today(30)]);
     let mut daemon = Running::start(&desk);
     let database = desk.database();
+    // The daemon takes its lock before it opens the database: a file put
+    // in place before then would be the one it opens. Its first tick
+    // records the reminder policy it plans under, with the file open.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !has_planned(&database) {
+        assert!(Instant::now() < deadline, "no first tick within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let copy = desk.path().join("copy.db");
     desk.run(&["backup", copy.to_str().unwrap()]).ok();
     std::fs::rename(&copy, &database).unwrap();
@@ -750,6 +758,20 @@ fn a_daemon_whose_database_is_replaced_stops_saying_so() {
     let (status, log) = daemon.exit_status("its database was replaced");
     assert!(!status.success(), "{status}");
     assert!(log.contains("was replaced by another file"), "{log}");
+}
+
+/// Whether a daemon has recorded the reminder policy it plans under in
+/// the database at `path`.
+fn has_planned(path: &std::path::Path) -> bool {
+    rusqlite::Connection::open(path)
+        .and_then(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM daemon_state WHERE name = 'reminder-policy'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .is_ok_and(|n| n > 0)
 }
 
 #[test]
