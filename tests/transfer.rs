@@ -430,15 +430,16 @@ fn a_large_import_leaves_no_large_wal_behind() {
     assert_eq!(listed.as_array().unwrap().len(), 5000);
 }
 
-/// Three thousand commitments, a note, everything folded into the main
-/// file, then one page of the kept records overwritten in the middle as a
-/// failing disk might: SQLite does not notice this damage when it seeks by
-/// id, and the rows on such a page were left out of a JSON export that
-/// still exited 0.
+/// Three thousand commitments, a note, every record marked stale (as
+/// after a write from outside followup, so that the export reads the
+/// tables), everything folded into the main file, then one page of the
+/// commitments table overwritten in the middle as a failing disk might:
+/// SQLite does not notice this damage when it seeks by id, and the rows on
+/// such a page were left out of a JSON export that still exited 0.
 #[test]
 fn a_damaged_page_stops_the_export_instead_of_leaving_its_rows_out() {
-    let (desk, path, bytes) = three_thousand_in_the_main_file();
-    damage_a_middle_leaf(&path, bytes, "records");
+    let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Stale);
+    damage_a_middle_leaf(&path, bytes, "commitments");
     let run = desk.run(&["export"]);
     let written: Result<Vec<Value>, _> = serde_json::from_str(&run.stdout());
     if let Ok(written) = &written {
@@ -452,14 +453,26 @@ fn a_damaged_page_stops_the_export_instead_of_leaving_its_rows_out() {
     );
     let err = run.stderr();
     assert!(err.contains("is corrupt"), "{err}");
+    assert!(err.contains("of its 3000 commitments"), "{err}");
 }
 
-/// The same damage to a page of the commitments table, which an export
-/// with every record kept does not read: it is whole, the same as before
-/// the damage, or it stops; never short.
+/// The same damage to a page of the kept records: they are only copies,
+/// and the run they were in is read from the tables. The export is whole
+/// and the same as before the damage.
+#[test]
+fn a_damaged_page_of_kept_records_is_read_from_the_tables() {
+    let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Kept);
+    let before = desk.run(&["export"]).ok();
+    damage_a_middle_leaf(&path, bytes, "records");
+    assert_eq!(desk.run(&["export"]).ok(), before);
+}
+
+/// The same damage to a page of the commitments table, with every record
+/// kept: the export is whole, the same as before the damage, or it stops;
+/// never short.
 #[test]
 fn a_damaged_commitments_page_leaves_the_export_whole_or_stops_it() {
-    let (desk, path, bytes) = three_thousand_in_the_main_file();
+    let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Kept);
     let before = desk.run(&["export"]).ok();
     damage_a_middle_leaf(&path, bytes, "commitments");
     let run = desk.run(&["export"]);
@@ -633,9 +646,17 @@ fn a_middle_leaf_of(path: &std::path::Path, bytes: &[u8], table: &str) -> usize 
     u32::from_be_bytes(bytes[cell..cell + 4].try_into().unwrap()) as usize
 }
 
+/// Whether a test's records are kept rendered, or all marked stale for
+/// the export to read the tables.
+#[derive(Clone, Copy, PartialEq)]
+enum Records {
+    Kept,
+    Stale,
+}
+
 /// A desk of three thousand commitments and a note, everything folded
 /// into the main file; the file's bytes.
-fn three_thousand_in_the_main_file() -> (Desk, std::path::PathBuf, Vec<u8>) {
+fn three_thousand_in_the_main_file(kept: Records) -> (Desk, std::path::PathBuf, Vec<u8>) {
     let desk = Desk::new();
     let records: Vec<Value> = (0..3000)
         .map(|i| {
@@ -651,23 +672,57 @@ fn three_thousand_in_the_main_file() -> (Desk, std::path::PathBuf, Vec<u8>) {
     desk.run(&["import", file.to_str().unwrap()]).ok();
     desk.run(&["note", "1", "x"]).ok();
     let path = desk.database();
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    if kept == Records::Stale {
+        conn.execute_batch("INSERT INTO stale_records (id) SELECT id FROM commitments")
+            .unwrap();
+    }
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
+    drop(conn);
     let bytes = std::fs::read(&path).unwrap();
     (desk, path, bytes)
 }
 
-/// A damaged leaf whose ids read as 0: the ids SQLite then finds do not
-/// come in order, and an export that took the next one as the next place
-/// to read from searched the same place for ever.
+/// A damaged leaf of the commitments whose ids read as 0, the export
+/// reading the tables: the ids SQLite then finds do not come in order, and
+/// an export that took the next one as the next place to read from
+/// searched the same place for ever.
 #[test]
 fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
-    let (desk, path, mut bytes) = three_thousand_in_the_main_file();
-    // The leaf of the kept records holding id 257, where the export's
-    // second run starts.
-    let leaf = leaf_holding(&bytes, root_page(&path, "records"), 257);
+    let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Stale);
+    ids_read_as_0_on_a_leaf(&path, bytes, "commitments");
+    let out = export_within_20_seconds(&desk);
+    let written: Result<Vec<Value>, _> = serde_json::from_slice(&out.stdout);
+    if let Ok(written) = &written {
+        assert_eq!(written.len(), 3000, "only a whole export may look like one");
+    }
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is corrupt"), "{err}");
+}
+
+/// The same damage to a leaf of the kept records: a search by id passes
+/// its records over, the run holds fewer than the tables say, and it is
+/// read from the tables. The export is whole and the same as before.
+#[test]
+fn kept_records_passed_over_by_a_search_are_read_from_the_tables() {
+    let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Kept);
+    let before = desk.run(&["export"]).ok();
+    ids_read_as_0_on_a_leaf(&path, bytes, "records");
+    let out = export_within_20_seconds(&desk);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), before);
+}
+
+/// Makes every id on the leaf of `table` that holds id 257 (where an
+/// export's second run starts) read as 0.
+fn ids_read_as_0_on_a_leaf(path: &std::path::Path, mut bytes: Vec<u8>, table: &str) {
+    let leaf = leaf_holding(&bytes, root_page(path, table), 257);
     // Each cell of a table leaf: its payload's size, then its id, both
     // varints. Ids from 128 to 16383 take two bytes; 0x80 0x00 is 0 in two.
     let leaf_at = (leaf - 1) * 4096;
@@ -681,18 +736,7 @@ fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
         assert_eq!(length, 2, "id {id}");
         bytes[id_at..id_at + 2].copy_from_slice(&[0x80, 0x00]);
     }
-    std::fs::write(&path, &bytes).unwrap();
-    let out = export_within_20_seconds(&desk);
-    let written: Result<Vec<Value>, _> = serde_json::from_slice(&out.stdout);
-    if let Ok(written) = &written {
-        assert_eq!(written.len(), 3000, "only a whole export may look like one");
-    }
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is corrupt"), "{err}");
-    // The records on that leaf are passed over by a search by id: the
-    // export's count of what it wrote is what stops it.
-    assert!(err.contains("of its 3000 commitments"), "{err}");
+    std::fs::write(path, &bytes).unwrap();
 }
 
 /// The page number of the leaf of a table that holds `id`, found from

@@ -22,6 +22,7 @@ use super::commitments::{
 };
 use super::json_text::{Layout, digits};
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, damaged, reader_count};
+use super::records;
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
 
 /// Commitments in one run a reader renders as a piece: enough to outweigh
@@ -113,11 +114,19 @@ impl Store {
         let mut reader = Reader::prepare(&self.conn)?;
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
         let mut written = Tally::default();
-        reader.push_run(i64::MIN, i64::MAX, &mut buffer, &mut written, |full| {
-            framed.elements(full)?;
-            full.clear();
-            Ok(())
-        })?;
+        // In runs, as the readers read: a run is held in memory until it
+        // is known whether its kept records can be trusted.
+        let starts = run_starts(&self.conn, RUN_RECORDS)?;
+        for (k, &from) in starts.iter().enumerate() {
+            let to = starts
+                .get(k + 1)
+                .map_or(i64::MAX, |next| next.saturating_sub(1));
+            reader.push_run(from, to, &mut buffer, &mut written, |full| {
+                framed.elements(full)?;
+                full.clear();
+                Ok(())
+            })?;
+        }
         framed.elements(&buffer)?;
         written.check_against(&stored)
     }
@@ -318,12 +327,14 @@ impl Tally {
 }
 
 /// A connection's way through the export's runs: the records kept
-/// rendered, or, for a run that holds a stale one, the tables.
+/// rendered, or, for a run where they cannot be trusted, the tables.
 struct Reader<'conn> {
     conn: &'conn Connection,
     /// Whether a run holds a stale record.
     stale: Cursor<'conn>,
     kept: Cursor<'conn>,
+    /// What the tables hold in a run: commitments, revisions, events.
+    held: Cursor<'conn>,
     /// Prepared when first needed: most exports never read the tables.
     tables: Option<Queries<'conn>>,
 }
@@ -338,15 +349,25 @@ impl<'conn> Reader<'conn> {
             )?,
             kept: Cursor::prepare(
                 conn,
-                "SELECT id, json, revisions, events FROM records
+                "SELECT id, json, revisions, events, checksum FROM records
                  WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+            )?,
+            held: Cursor::prepare(
+                conn,
+                "SELECT (SELECT count(*) FROM commitments WHERE id BETWEEN ?1 AND ?2),
+                        (SELECT count(*) FROM deadlines WHERE commitment_id BETWEEN ?1 AND ?2),
+                        (SELECT count(*) FROM events WHERE commitment_id BETWEEN ?1 AND ?2)",
             )?,
             tables: None,
         })
     }
 
     /// Appends the records of the commitments with ids in `from..=to`, as
-    /// [`Queries::push_records`] does, and the same bytes.
+    /// [`Queries::push_records`] does, and the same bytes: copied from the
+    /// kept records where the run has none stale and they account for
+    /// every commitment, revision and event the tables hold in it, read
+    /// from the tables otherwise. `full` is handed the output once the
+    /// run is done, if it has passed [`WRITE_AT`].
     fn push_run(
         &mut self,
         from: i64,
@@ -355,39 +376,82 @@ impl<'conn> Reader<'conn> {
         tally: &mut Tally,
         mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
+        let start = out.len();
+        match self.push_kept(from, to, out) {
+            Ok(Some(run)) => tally.add(&run),
+            Ok(None) => {
+                out.truncate(start);
+                self.push_from_tables(from, to, out, tally)?;
+            }
+            // A kept record SQLite finds damaged is only a copy.
+            Err(Fault::Read(err)) if records::is_damage(&err) => {
+                out.truncate(start);
+                self.push_from_tables(from, to, out, tally)?;
+            }
+            Err(fault) => return Err(fault),
+        }
+        if out.len() >= WRITE_AT {
+            full(out)?;
+        }
+        Ok(())
+    }
+
+    fn push_from_tables(
+        &mut self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), Fault> {
+        prepared(&mut self.tables, self.conn)?.push_records(from, to, out, tally, |_| Ok(()))
+    }
+
+    /// Appends the run's kept records and says what they hold; `None`
+    /// when the run is to be read from the tables instead: a record in it
+    /// is stale, or what is kept does not account for what the tables
+    /// hold (a copy taken away, or a row moved, by hand).
+    fn push_kept(&mut self, from: i64, to: i64, out: &mut Vec<u8>) -> Result<Option<Tally>, Fault> {
         let span = [Param::Int(from), Param::Int(to)];
         let Reader {
             conn,
             stale,
             kept,
+            held,
             tables,
         } = self;
         stale.start(&span)?;
         if stale.advance()? {
-            return prepared(tables, conn)?.push_records(from, to, out, tally, full);
+            return Ok(None);
         }
+        let mut run = Tally::default();
         kept.start(&span)?;
         while let Some(row) = kept.next_row()? {
             let id = row.int(0)?;
             let json = row.text_bytes(1)?;
-            if is_record_of(json, id) {
+            if is_record_of(json, id) && records::checksum(json) == row.int(4)? {
                 out.extend_from_slice(b",\n");
                 out.extend_from_slice(json);
-                tally.add(&Tally {
+                run.add(&Tally {
                     commitments: 1,
                     revisions: row.int(2)?.max(0) as u64,
                     events: row.int(3)?.max(0) as u64,
                 });
             } else {
-                // Not a record of its commitment (a row edited from
-                // outside followup): that one from the tables instead.
-                prepared(tables, conn)?.push_records(id, id, out, tally, |_| Ok(()))?;
-            }
-            if out.len() >= WRITE_AT {
-                full(out)?;
+                // Not its commitment's record as it was kept (damaged,
+                // or edited by hand): that one from the tables instead.
+                prepared(tables, conn)?.push_records(id, id, out, &mut run, |_| Ok(()))?;
             }
         }
-        Ok(())
+        held.start(&span)?;
+        let in_tables = match held.next_row()? {
+            Some(row) => Tally {
+                commitments: row.int(0)?.max(0) as u64,
+                revisions: row.int(1)?.max(0) as u64,
+                events: row.int(2)?.max(0) as u64,
+            },
+            None => return Ok(None),
+        };
+        Ok((run == in_tables).then_some(run))
     }
 }
 
@@ -934,7 +998,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = desk(&dir.path().join("desk.db"), 40);
         let kept = exported(&store, 8, 2);
-        for json in ["{\"id\":99,\"title\":\"x\"]}", "{\"id\":12,", ""] {
+        let original: String = store
+            .conn
+            .query_row("SELECT json FROM records WHERE id = 12", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        // A title changed inside a record that still begins and ends as
+        // one, as a byte damaged on disk would: its checksum tells.
+        let forged = original.replace("Commitment 11", "Commitment 99");
+        assert_ne!(forged, original);
+        for json in [
+            "{\"id\":99,\"title\":\"x\"]}",
+            "{\"id\":12,",
+            "",
+            forged.as_str(),
+        ] {
             store
                 .conn
                 .execute("UPDATE records SET json = ?1 WHERE id = 12", [json])
@@ -942,6 +1021,69 @@ mod tests {
             assert_eq!(exported(&store, 8, 2), kept, "{json:?}");
             assert_eq!(exported(&store, RUN_RECORDS, 1), kept, "{json:?}");
         }
+    }
+
+    /// Kept records that do not account for what the tables hold: a copy
+    /// taken away by hand, an event moved to another commitment by
+    /// `REPLACE` (which deletes the old row without a trigger), a
+    /// commitment's id changed. The export is what the tables say.
+    #[test]
+    fn kept_records_that_disagree_with_the_tables_are_not_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let mut store = desk(&path, 60);
+        let conn = Connection::open(&path).unwrap();
+        let from_tables = |store: &Store| {
+            let copy = dir.path().join("copy.db");
+            let _ = std::fs::remove_file(&copy);
+            store
+                .conn
+                .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+                .unwrap();
+            let copy = Store::open(&copy, Check::Full).unwrap();
+            mark_all_stale(&copy);
+            exported(&copy, RUN_RECORDS, 1)
+        };
+        conn.execute("DELETE FROM records WHERE id = 3", [])
+            .unwrap();
+        assert_eq!(exported(&store, 8, 2), from_tables(&store));
+        let moved: i64 = conn
+            .query_row(
+                "SELECT max(id) FROM events WHERE commitment_id = 20",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        conn.execute(
+            "REPLACE INTO events (id, commitment_id, at, author, kind, detail)
+             VALUES (?1, 40, '2026-11-30T12:00:00Z', 'sql', 'note', '{\"text\":\"moved\"}')",
+            [moved],
+        )
+        .unwrap();
+        let export = exported(&store, 8, 2);
+        assert_eq!(export, from_tables(&store));
+        assert_eq!(exported(&store, RUN_RECORDS, 1), export);
+        // As the sqlite3 shell does by default: its children keep the old id.
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        conn.execute("UPDATE commitments SET id = 99999 WHERE id = 10", [])
+            .unwrap();
+        let at = "2026-12-01T00:00:00Z".parse().unwrap();
+        store.note(1, "Written after.", at, "desk").unwrap();
+        // The write rendered what it could of the stale records and took
+        // away the copy of an id no commitment has; the commitment whose
+        // id changed lost its revisions and history with it, which the
+        // export, read from the tables, says.
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM records WHERE id = 10"),
+            0
+        );
+        let err = store
+            .export_json_with(&mut std::io::sink(), 8, 2)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("commitment 99999 has no revision"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -177,13 +177,14 @@ pub enum Error {
     )]
     CannotKeep { database: PathBuf, detail: String },
     #[error(
-        "cannot keep a copy of the database {} as it was before upgrading it from schema {version} ({detail}); nothing was changed. Free space in its folder (the copy takes about as much as the database) and run the command again",
+        "cannot keep a copy of the database {} as it was before upgrading it from schema {version} ({detail}); nothing was changed. {remedy}",
         database.display()
     )]
     CannotKeepBeforeUpgrade {
         database: PathBuf,
         version: usize,
         detail: String,
+        remedy: &'static str,
     },
     #[error("cannot {action} {}: {error}{}", path.display(), io_remedy(error))]
     Io {
@@ -292,11 +293,22 @@ impl Store {
         }
         match self.backup(&kept, false) {
             Ok(_) | Err(Error::BackupExists { .. }) => Ok(()),
-            Err(err) => Err(Error::CannotKeepBeforeUpgrade {
-                database: self.path.clone(),
-                version,
-                detail: format!("{}: {err}", kept.display()),
-            }),
+            Err(err) => {
+                let detail = format!("{}: {err}", kept.display());
+                // A folder on a read-only file system has room but takes
+                // nothing: the upgrade has to be run where it can write.
+                let remedy = if detail.contains("Read-only file system") {
+                    "Its folder is on a read-only file system: run the command once where the database can be written (the daemon's host, or a copy), or with the previous followup"
+                } else {
+                    "Free space in its folder (the copy takes about as much as the database) and run the command again"
+                };
+                Err(Error::CannotKeepBeforeUpgrade {
+                    database: self.path.clone(),
+                    version,
+                    detail,
+                    remedy,
+                })
+            }
         }
     }
 

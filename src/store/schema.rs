@@ -263,7 +263,10 @@ CREATE TABLE records (
     -- How many revisions and events the record holds, for the export's
     -- count of what it wrote against what the tables hold.
     revisions INTEGER NOT NULL,
-    events    INTEGER NOT NULL
+    events    INTEGER NOT NULL,
+    -- A checksum of `json` (see `records::checksum`): a record whose
+    -- bytes do not match it is read from the tables instead.
+    checksum  INTEGER NOT NULL
 );
 CREATE TABLE stale_records (id INTEGER PRIMARY KEY);
 INSERT INTO stale_records (id) SELECT id FROM commitments;
