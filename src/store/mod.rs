@@ -657,7 +657,10 @@ impl Store {
     /// megabytes large.
     pub fn finish_work(&self) -> Result<()> {
         self.records_deferred.set(false);
-        self.render_stale_records()?;
+        // Records left stale (the database busy, say) are rendered by the
+        // next write or tick, and an export reads them from the tables
+        // meanwhile: the WAL is folded and the memory given back anyway.
+        let rendered = self.render_stale_records();
         self.fold_a_large_wal();
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -666,7 +669,8 @@ impl Store {
             .execute_batch(
                 "PRAGMA wal_autocheckpoint = 1000; PRAGMA mmap_size = 0; PRAGMA shrink_memory;",
             )
-            .map_err(|e| self.sqlite(e))
+            .map_err(|e| self.sqlite(e))?;
+        rendered
     }
 
     /// Renders the records left stale (see `records`), in one write
