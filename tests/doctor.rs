@@ -515,3 +515,74 @@ fn another_programs_sqlite_file_fails() {
     let err = desk.run(&["list"]).fails();
     assert!(err.contains("moz_places"), "{err}");
 }
+
+/// The records kept for export: all kept, some waiting to be rendered
+/// again, or disagreeing with the tables after a change by hand that no
+/// trigger saw (an event moved by `REPLACE`), with the way to render them
+/// again, which then holds.
+#[test]
+fn the_records_kept_for_export_are_checked_against_the_tables() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    for title in [
+        "Hold elections",
+        "Reopen the border crossing",
+        "Sign the grain deal",
+    ] {
+        desk.add(&[title, "--due", "2026-06-30"]);
+    }
+    desk.run(&["note", "1", "Delegations named."]).ok();
+    let (lines, _) = doctor(&desk);
+    assert_eq!(
+        finding(&lines, "records"),
+        ("OK".into(), "3 export records kept, none stale".into())
+    );
+
+    let conn = rusqlite::Connection::open(desk.database()).unwrap();
+    conn.execute_batch("INSERT INTO stale_records (id) VALUES (2)")
+        .unwrap();
+    let before = desk.snapshot();
+    let (lines, code) = doctor(&desk);
+    let (level, detail) = finding(&lines, "records");
+    assert_eq!(level, "WARN");
+    assert!(
+        detail.starts_with("1 of the commitments' export records wait"),
+        "{detail}"
+    );
+    assert_eq!(code, 1);
+    assert!(before == desk.snapshot(), "doctor changed the database");
+
+    desk.run(&["note", "3", "Rendered again."]).ok();
+    let moved: i64 = conn
+        .query_row(
+            "SELECT max(id) FROM events WHERE commitment_id = 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "REPLACE INTO events (id, commitment_id, at, author, kind, detail)
+         VALUES (?1, 2, '2026-11-30T12:00:00Z', 'sql', 'note', '{\"text\":\"moved\"}')",
+        [moved],
+    )
+    .unwrap();
+    desk.run(&["note", "3", "After the move."]).ok();
+    let (lines, code) = doctor(&desk);
+    let (level, detail) = finding(&lines, "records");
+    assert_eq!(level, "FAIL");
+    assert!(detail.contains("they count 3 commitments"), "{detail}");
+    assert!(
+        detail.contains("3 revisions and 7 history events"),
+        "{detail}"
+    );
+    assert!(detail.contains("the tables hold 3, 3 and 6"), "{detail}");
+    assert_eq!(code, 2);
+    assert!(!desk.run(&["export"]).success());
+
+    // The repair it names.
+    conn.execute_batch("INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments")
+        .unwrap();
+    desk.run(&["note", "3", "Repaired."]).ok();
+    let (lines, _) = doctor(&desk);
+    assert_eq!(finding(&lines, "records").0, "OK");
+    desk.run(&["export"]).ok();
+}

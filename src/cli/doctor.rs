@@ -111,6 +111,7 @@ pub fn doctor(
             ),
         }
         if database == Readable::Current {
+            check_records(&config, &mut findings);
             check_outbox(&config, &mut findings);
         }
     }
@@ -509,6 +510,47 @@ fn check_smtp(config: &Config, findings: &mut Findings) {
             );
         }
         Err(problem) => findings.add("smtp", Level::Fail, problem),
+    }
+}
+
+/// The records kept for export: how many wait to be rendered again, and
+/// whether the rest account for what the tables hold.
+fn check_records(config: &Config, findings: &mut Findings) {
+    let health = match Store::open(&config.store.path, Check::ReadOnly)
+        .and_then(|store| store.records_health())
+    {
+        Ok(health) => health,
+        Err(err) => {
+            findings.add("records", Level::Fail, err.to_string());
+            return;
+        }
+    };
+    let [commitments, revisions, events] = health.held;
+    let [kept, kept_revisions, kept_events] = health.counted;
+    if !health.agree() {
+        findings.add(
+            "records",
+            Level::Fail,
+            format!(
+                "the records kept for export disagree with the tables (they count {kept} commitments, {kept_revisions} revisions and {kept_events} history events; the tables hold {commitments}, {revisions} and {events}), as after a change by hand that no trigger saw; `export` stops rather than write them. Have every record rendered again: sqlite3 {} \"INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments\", then any command that records something",
+                config.store.path.display()
+            ),
+        );
+    } else if health.stale > 0 {
+        findings.add(
+            "records",
+            Level::Warn,
+            format!(
+                "{} of the commitments' export records wait to be rendered again, which the next command that records something (or the daemon's next tick) does; `export` reads them from the tables until then",
+                health.stale
+            ),
+        );
+    } else {
+        findings.add(
+            "records",
+            Level::Ok,
+            format!("{kept} export records kept, none stale"),
+        );
     }
 }
 

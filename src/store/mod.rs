@@ -31,6 +31,7 @@ pub use backup::{
 pub use commitments::{Counts, Filter, Listed};
 pub use outbox::{Claimed, DeadRow, Enqueue, OutboxCounts, Planned, Scheduled};
 pub use readers::OutputError;
+pub use records::RecordsHealth;
 pub use schema::current_version as schema_version;
 pub use schema::named as schema_named;
 pub use stored_json::StoredCommitment;
@@ -671,6 +672,12 @@ impl Store {
             )
             .map_err(|e| self.sqlite(e))?;
         rendered
+    }
+
+    /// How the records kept for export stand (see `records`), for
+    /// `doctor`.
+    pub fn records_health(&self) -> Result<RecordsHealth> {
+        records::health(&self.conn).map_err(|e| self.sqlite(e))
     }
 
     /// Renders the records left stale (see `records`), in one write

@@ -48,6 +48,52 @@ pub(super) fn render_stale(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// What `doctor` reports of the kept records: how many wait to be
+/// rendered again, and whether those kept account for what the tables
+/// hold of the commitments that are not stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordsHealth {
+    pub stale: u64,
+    pub kept: u64,
+    /// Commitments, revisions and events: as the kept records count them,
+    /// and as the tables hold them, for the commitments not stale.
+    pub counted: [u64; 3],
+    pub held: [u64; 3],
+}
+
+impl RecordsHealth {
+    pub fn agree(&self) -> bool {
+        self.counted == self.held
+    }
+}
+
+/// Reads every kept record's counts (not its JSON): about as long as
+/// reading the pages they lie on.
+pub(super) fn health(conn: &Connection) -> rusqlite::Result<RecordsHealth> {
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM stale_records),
+                (SELECT count(*) FROM records),
+                (SELECT count(*) FROM records WHERE id NOT IN (SELECT id FROM stale_records)),
+                (SELECT total(revisions) FROM records WHERE id NOT IN (SELECT id FROM stale_records)),
+                (SELECT total(events) FROM records WHERE id NOT IN (SELECT id FROM stale_records)),
+                (SELECT count(*) FROM commitments WHERE id NOT IN (SELECT id FROM stale_records)),
+                (SELECT count(*) FROM deadlines
+                 WHERE commitment_id NOT IN (SELECT id FROM stale_records)),
+                (SELECT count(*) FROM events
+                 WHERE commitment_id NOT IN (SELECT id FROM stale_records))",
+        [],
+        |row| {
+            let n = |i| row.get::<_, f64>(i).map(|n| n.max(0.0) as u64);
+            Ok(RecordsHealth {
+                stale: n(0)?,
+                kept: n(1)?,
+                counted: [n(2)?, n(3)?, n(4)?],
+                held: [n(5)?, n(6)?, n(7)?],
+            })
+        },
+    )
+}
+
 /// Runs of ids that follow one another, as (first, last): an import's or
 /// a migration's stale records are rendered in one walk of the tables,
 /// a single change's in a walk of one.
