@@ -962,6 +962,36 @@ mod tests {
         assert_eq!(stale(&store), 0);
     }
 
+    /// A tick that cannot render its records at its end (another writer
+    /// holds the database) still ends its burst: the WAL threshold and the
+    /// memory map are back to their idle settings, and the records wait,
+    /// read from the tables, for the next write.
+    #[test]
+    fn a_burst_that_cannot_render_its_records_still_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let mut store = desk(&path, 30);
+        let at: jiff::Timestamp = "2026-02-01T10:00:00Z".parse().unwrap();
+        store.start_work().unwrap();
+        store.note(3, "Sent on.", at, "followup").unwrap();
+        let expected = exported(&store, 8, 2);
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        store
+            .conn
+            .busy_timeout(std::time::Duration::from_millis(50))
+            .unwrap();
+        assert!(store.finish_work().is_err());
+        other.execute_batch("ROLLBACK").unwrap();
+        let setting = |pragma: &str| count(&store, &format!("PRAGMA {pragma}"));
+        assert_eq!(setting("wal_autocheckpoint"), 1000);
+        assert_eq!(setting("mmap_size"), 0);
+        assert_eq!(stale(&store), 1);
+        assert_eq!(exported(&store, 8, 2), expected);
+        store.note(4, "Later.", at, "desk").unwrap();
+        assert_eq!(stale(&store), 0);
+    }
+
     /// A change made outside followup (an older build, or SQL by hand)
     /// takes the kept record away; the export shows the change.
     #[test]
