@@ -366,8 +366,8 @@ impl<'conn> Reader<'conn> {
     /// [`Queries::push_records`] does, and the same bytes: copied from the
     /// kept records where the run has none stale and they are one for
     /// each commitment the tables hold in it, read from the tables
-    /// otherwise. `full` is handed the output once the
-    /// run is done, if it has passed [`WRITE_AT`].
+    /// otherwise. `full` is handed the output once the run is done, if it
+    /// has passed [`WRITE_AT`].
     fn push_run(
         &mut self,
         from: i64,
@@ -377,33 +377,29 @@ impl<'conn> Reader<'conn> {
         mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
         let start = out.len();
-        match self.push_kept(from, to, out) {
-            Ok(Some(run)) => tally.add(&run),
-            Ok(None) => {
-                out.truncate(start);
-                self.push_from_tables(from, to, out, tally)?;
-            }
+        let trusted = match self.push_kept(from, to, out) {
+            Ok(trusted) => trusted,
             // A kept record SQLite finds damaged is only a copy.
-            Err(Fault::Read(err)) if records::is_damage(&err) => {
-                out.truncate(start);
-                self.push_from_tables(from, to, out, tally)?;
-            }
+            Err(Fault::Read(err)) if records::is_damage(&err) => None,
             Err(fault) => return Err(fault),
+        };
+        match trusted {
+            Some(run) => tally.add(&run),
+            None => {
+                out.truncate(start);
+                prepared(&mut self.tables, self.conn)?.push_records(
+                    from,
+                    to,
+                    out,
+                    tally,
+                    |_| Ok(()),
+                )?;
+            }
         }
         if out.len() >= WRITE_AT {
             full(out)?;
         }
         Ok(())
-    }
-
-    fn push_from_tables(
-        &mut self,
-        from: i64,
-        to: i64,
-        out: &mut Vec<u8>,
-        tally: &mut Tally,
-    ) -> Result<(), Fault> {
-        prepared(&mut self.tables, self.conn)?.push_records(from, to, out, tally, |_| Ok(()))
     }
 
     /// Appends the run's kept records and says what they hold; `None`
@@ -874,10 +870,7 @@ mod tests {
 
     /// Every record marked stale, for the export to read from the tables.
     fn mark_all_stale(store: &Store) {
-        store
-            .conn
-            .execute_batch("INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments")
-            .unwrap();
+        records::mark_all_stale(&store.conn);
     }
 
     #[test]
@@ -993,7 +986,7 @@ mod tests {
     }
 
     /// A change made outside followup (an older build, or SQL by hand)
-    /// takes the kept record away; the export shows the change.
+    /// marks the kept record stale; the export shows the change.
     #[test]
     fn a_change_from_outside_followup_is_exported_as_the_tables_hold_it() {
         let dir = tempfile::tempdir().unwrap();

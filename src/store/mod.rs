@@ -295,10 +295,14 @@ impl Store {
         match self.backup(&kept, false) {
             Ok(_) | Err(Error::BackupExists { .. }) => Ok(()),
             Err(err) => {
-                let detail = format!("{}: {err}", kept.display());
                 // A folder on a read-only file system has room but takes
                 // nothing: the upgrade has to be run where it can write.
-                let remedy = if detail.contains("Read-only file system") {
+                let read_only = matches!(
+                    &err,
+                    Error::Io { error, .. } if error.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+                );
+                let detail = format!("{}: {err}", kept.display());
+                let remedy = if read_only {
                     "Its folder is on a read-only file system: run the command once where the database can be written (the daemon's host, or a copy), or with the previous followup"
                 } else {
                     "Free space in its folder (the copy takes about as much as the database) and run the command again"

@@ -777,8 +777,7 @@ mod tests {
     /// reports: the records are marked stale here, for the export to read
     /// the events as they now are.
     fn mark_all_stale(conn: &rusqlite::Connection) {
-        conn.execute_batch("INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments")
-            .unwrap();
+        crate::store::records::mark_all_stale(conn);
     }
 
     #[test]
