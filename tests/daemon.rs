@@ -71,14 +71,20 @@ fn tick(desk: &Desk) {
     desk.run(&["daemon", "--once"]).ok();
 }
 
-#[test]
-fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
-    let desk = Desk::with_config(MAILDIR_CONFIG);
-    let id = desk.add(&[
+/// Adds the seed article's meeting, due in three days: one reminder due
+/// on the next tick. Its id.
+fn meeting_due_in_three_days(desk: &Desk) -> i64 {
+    desk.add(&[
         "Hold the joint committee meeting",
         "--due",
         &days_from_today(3),
-    ]);
+    ])
+}
+
+#[test]
+fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
+    let desk = Desk::with_config(MAILDIR_CONFIG);
+    let id = meeting_due_in_three_days(&desk);
     tick(&desk);
     let messages = maildir_messages(&desk);
     assert_eq!(messages.len(), 1);
@@ -137,11 +143,7 @@ fn reminders_land_in_the_maildir_with_contract_headers_and_threading() {
 #[test]
 fn a_ticks_sends_are_in_the_export_with_every_record_rendered() {
     let desk = Desk::with_config(MAILDIR_CONFIG);
-    let id = desk.add(&[
-        "Hold the joint committee meeting",
-        "--due",
-        &days_from_today(3),
-    ]);
+    let id = meeting_due_in_three_days(&desk);
     tick(&desk);
     assert_eq!(maildir_messages(&desk).len(), 1);
     let conn = rusqlite::Connection::open(desk.database()).unwrap();
@@ -169,11 +171,7 @@ fn a_ticks_sends_are_in_the_export_with_every_record_rendered() {
 #[test]
 fn a_backup_taken_before_the_first_daemon_keeps_the_threads() {
     let desk = Desk::with_config(MAILDIR_CONFIG);
-    desk.add(&[
-        "Hold the joint committee meeting",
-        "--due",
-        &days_from_today(3),
-    ]);
+    meeting_due_in_three_days(&desk);
     let backup = desk.path().join("early.db");
     desk.run(&["backup", backup.to_str().unwrap()]).ok();
     let token: String = rusqlite::Connection::open(&backup)
@@ -199,11 +197,7 @@ fn the_same_commitment_id_in_two_databases_is_two_threads() {
     let roots: Vec<String> = (0..2)
         .map(|_| {
             let desk = Desk::with_config(MAILDIR_CONFIG);
-            let id = desk.add(&[
-                "Hold the joint committee meeting",
-                "--due",
-                &days_from_today(3),
-            ]);
+            let id = meeting_due_in_three_days(&desk);
             assert_eq!(id, 1);
             tick(&desk);
             let messages = maildir_messages(&desk);
