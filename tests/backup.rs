@@ -427,7 +427,7 @@ fn a_backup_of_an_older_database_is_a_copy_of_it_as_it_is() {
     assert_eq!(schema_of(&backup), 7);
     // The next command that records something migrates the database.
     desk.add(&["After the upgrade", "--due", "2026-06-30"]);
-    assert_eq!(schema_of(&database), 10);
+    assert_eq!(schema_of(&database), 11);
 }
 
 /// Whoever opens an older database first after an upgrade (an analyst's
@@ -439,7 +439,7 @@ fn the_first_command_after_an_upgrade_keeps_the_database_as_it_was() {
     let database = desk.database();
     as_schema_8(&database);
     let listed = desk.run(&["list", "--json"]).json();
-    assert_eq!(schema_of(&database), 10);
+    assert_eq!(schema_of(&database), 11);
     let mut kept = database.clone().into_os_string();
     kept.push(".schema-8");
     let kept = std::path::PathBuf::from(kept);
@@ -563,7 +563,7 @@ fn restore_and_doctor_refuse_a_file_that_only_claims_followups_schema() {
         .execute_batch(
             "CREATE TABLE commitments (id INTEGER PRIMARY KEY, title TEXT);
              INSERT INTO commitments VALUES (1, 'x');
-             PRAGMA user_version = 10;",
+             PRAGMA user_version = 11;",
         )
         .unwrap();
     let err = desk.refuses(&["restore", fake.to_str().unwrap()]);

@@ -323,7 +323,7 @@ fn status_reports_paths_and_counts() {
     assert_eq!(s["commitments"]["open"], 1);
     assert_eq!(s["commitments"]["overdue"], 1);
     assert_eq!(s["commitments"]["withdrawn"], 1);
-    assert_eq!(s["schema_version"], 10);
+    assert_eq!(s["schema_version"], 11);
     let text = desk.run(&["status"]).ok();
     assert!(text.contains("(embedded defaults)"), "{text}");
     assert!(text.contains("1 open (1 overdue)"), "{text}");

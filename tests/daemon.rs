@@ -151,17 +151,25 @@ fn a_ticks_sends_are_in_the_export_with_every_record_rendered() {
         .query_row("SELECT count(*) FROM stale_records", [], |row| row.get(0))
         .unwrap();
     assert_eq!(stale, 0);
+    // The page of four that holds the commitment's record.
     let kept: String = conn
-        .query_row("SELECT json FROM records WHERE id = ?1", [id], |row| {
-            row.get(0)
-        })
+        .query_row(
+            "SELECT body FROM record_pages WHERE page = ?1 >> 2",
+            [id],
+            |row| row.get(0),
+        )
         .unwrap();
-    assert!(kept.contains("\"kind\":\"reminder_sent\""), "{kept}");
+    let record = kept
+        .lines()
+        .map(|line| line.trim_end_matches(','))
+        .find(|line| line.starts_with(&format!("{{\"id\":{id},")))
+        .unwrap_or_else(|| panic!("no record of {id} kept: {kept}"));
+    assert!(record.contains("\"kind\":\"reminder_sent\""), "{record}");
     let export = desk.run(&["export"]).ok();
     assert!(
         export
             .lines()
-            .any(|line| line.trim_end_matches(',') == kept),
+            .any(|line| line.trim_end_matches(',') == record),
         "{export}"
     );
 }
@@ -1181,7 +1189,7 @@ fn a_file_claiming_the_schema_without_its_tables_is_refused_naming_what_it_lacks
         .unwrap()
         .execute_batch(
             "CREATE TABLE commitments (id INTEGER PRIMARY KEY, title TEXT);
-             PRAGMA user_version = 10;",
+             PRAGMA user_version = 11;",
         )
         .unwrap();
     let run = desk.run(&["daemon", "--once"]);
@@ -1225,7 +1233,7 @@ fn the_daemon_logs_a_schema_upgrade_only_when_there_is_one() {
     upgrading.ok();
     let log = upgrading.stderr();
     assert!(
-        log.contains("database schema upgraded") && log.contains("from=8") && log.contains("to=10"),
+        log.contains("database schema upgraded") && log.contains("from=8") && log.contains("to=11"),
         "{log}"
     );
     assert!(!log.contains("migrated to version"), "{log}");

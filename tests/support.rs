@@ -264,25 +264,27 @@ impl RefusedPort {
     }
 }
 
-/// Turns the database at `path` back into schema 9 as it was: schema 10
-/// only added the records kept rendered, their stale marks and the
-/// triggers that keep them.
+/// Turns the database at `path` back into schema 9 as it was: schemas 10
+/// and 11 only added the records kept rendered (by pages, in 11), their
+/// stale marks and the triggers that keep them.
 pub fn as_schema_9(path: &std::path::Path) {
     let conn = rusqlite::Connection::open(path).unwrap();
     let triggers: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'records_stale_on_%'")
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'record%_stale_on_%'")
         .unwrap()
         .query_map([], |row| row.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert!(!triggers.is_empty(), "no schema 10 to undo");
+    assert!(!triggers.is_empty(), "no schema 11 to undo");
     for trigger in triggers {
         conn.execute_batch(&format!("DROP TRIGGER {trigger}"))
             .unwrap();
     }
-    conn.execute_batch("DROP TABLE records; DROP TABLE stale_records; PRAGMA user_version = 9;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE record_pages; DROP TABLE stale_records; PRAGMA user_version = 9;",
+    )
+    .unwrap();
 }
 
 /// Turns the database at `path` back into schema 8 as it was: schema 9

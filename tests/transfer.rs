@@ -456,14 +456,14 @@ fn a_damaged_page_stops_the_export_instead_of_leaving_its_rows_out() {
     assert!(err.contains("of its 3000 commitments"), "{err}");
 }
 
-/// The same damage to a page of the kept records: they are only copies,
-/// and the run they were in is read from the tables. The export is whole
-/// and the same as before the damage.
+/// The same damage to a leaf of the kept pages of records: they are only
+/// copies, and what SQLite or the page's checksum finds damaged is read
+/// from the tables. The export is whole and the same as before the damage.
 #[test]
 fn a_damaged_page_of_kept_records_is_read_from_the_tables() {
     let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Kept);
     let before = desk.run(&["export"]).ok();
-    damage_a_middle_leaf(&path, bytes, "records");
+    damage_a_middle_leaf(&path, bytes, "record_pages");
     assert_eq!(desk.run(&["export"]).ok(), before);
 }
 
@@ -702,14 +702,14 @@ fn ids_out_of_order_on_a_damaged_page_stop_the_export() {
     assert!(err.contains("is corrupt"), "{err}");
 }
 
-/// The same damage to a leaf of the kept records: a search by id passes
-/// its records over, the run holds fewer than the tables say, and it is
-/// read from the tables. The export is whole and the same as before.
+/// The same damage to a leaf of the kept pages of records: the pages no
+/// longer come in order, and from there on the export reads the tables.
+/// The export is whole and the same as before.
 #[test]
 fn kept_records_passed_over_by_a_search_are_read_from_the_tables() {
     let (desk, path, bytes) = three_thousand_in_the_main_file(Records::Kept);
     let before = desk.run(&["export"]).ok();
-    ids_read_as_0_on_a_leaf(&path, bytes, "records");
+    ids_read_as_0_on_a_leaf(&path, bytes, "record_pages");
     let out = export_within_20_seconds(&desk);
     assert!(
         out.status.success(),

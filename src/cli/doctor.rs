@@ -532,7 +532,7 @@ fn check_records(config: &Config, findings: &mut Findings) {
             "records",
             Level::Fail,
             format!(
-                "the records kept for export disagree with the tables (they count {kept} commitments, {kept_revisions} revisions and {kept_events} history events; the tables hold {commitments}, {revisions} and {events}), as after a change by hand that no trigger saw; `export` stops rather than write them. Have every record rendered again: sqlite3 {} \"INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments\", then any command that records something",
+                "the records kept for export disagree with the tables (they count {kept} commitments, {kept_revisions} revisions and {kept_events} history events; the tables hold {commitments}, {revisions} and {events}), as after a change by hand or damage; `export` reads the tables instead, more slowly, until they agree. Have every record rendered again: sqlite3 {} \"INSERT OR IGNORE INTO stale_records (id) SELECT id FROM commitments\", then any command that records something",
                 config.store.path.display()
             ),
         );

@@ -6,8 +6,11 @@
 //! forgotten: an archive of a million commitments exports in a few
 //! megabytes.
 //!
-//! An archive of thousands is shared out among readers by runs of ids
-//! (see `readers`).
+//! Most exports copy the records kept rendered, a page of four to a
+//! row (see `records`), on this connection alone. While any commitment is
+//! stale, or the pages' counts are not the tables', the tables are read
+//! instead, and an archive of thousands is shared out among readers by
+//! runs of ids (see `readers`).
 
 use std::io::Write;
 
@@ -20,10 +23,16 @@ use super::commitments::{
     CURRENT_VERSION_COLUMN, SELECT_COMMITMENT_HEAD, SELECT_HISTORY_BETWEEN,
     SELECT_REVISIONS_BETWEEN,
 };
-use super::json_text::{Layout, digits};
+use super::json_text::Layout;
 use super::readers::{Fault, Framed, OutputError, SharedWork, WRITE_AT, damaged, reader_count};
-use super::records;
+use super::records::{self, page_checksum, span_of};
 use super::stored_json::{StoredCommitment, StoredEvent, StoredRevision};
+
+/// How much of the kept pages is gathered before it is written out: a
+/// write to a pipe takes the pipe's lock for as long as it copies, so a
+/// reader on the other end waits out each one, and a few large writes
+/// cost less than many small ones.
+const PAGES_WRITE_AT: usize = 1 << 18;
 
 /// Commitments in one run a reader renders as a piece: enough to outweigh
 /// starting three queries, few enough that the pieces waiting to be
@@ -37,22 +46,129 @@ impl Store {
     /// Writes every commitment with its revisions and history as a JSON
     /// array, one record per line, from one consistent snapshot.
     pub fn export_json(&self, out: &mut dyn Write) -> Result<(), OutputError> {
-        self.export_json_with(out, RUN_RECORDS, reader_count())
+        self.export_json_with(out, RUN_RECORDS, reader_count)
     }
 
+    /// As [`Store::export_json`], reading the tables (when it must) in
+    /// runs of `run_records` with `readers()` readers: asked only then,
+    /// since finding out reads files of the kernel's.
     fn export_json_with(
         &self,
         out: &mut dyn Write,
         run_records: usize,
-        readers: usize,
+        readers: impl FnOnce() -> usize,
     ) -> Result<(), OutputError> {
         let mut framed = Framed::new(out);
-        let written = match self.export_shared(run_records, readers, &mut framed) {
+        let written = match self.export_kept(&mut framed) {
             Ok(true) => Ok(()),
-            Ok(false) => self.export_alone(&mut framed),
+            Ok(false) => match self.export_shared(run_records, readers(), &mut framed) {
+                Ok(true) => Ok(()),
+                Ok(false) => self.export_alone(&mut framed),
+                Err(fault) => Err(fault),
+            },
             Err(fault) => Err(fault),
         };
         self.finish_output(written, framed)
+    }
+
+    /// The export copied from the kept pages, in one read transaction, if
+    /// they can be trusted: no commitment stale, and their counts the
+    /// tables'. False, having written nothing and with no transaction
+    /// open, to read the tables instead.
+    ///
+    /// Each page must also match its checksum, or its four are read
+    /// from the tables; a page SQLite finds damaged sends every record
+    /// from there on to the tables.
+    fn export_kept(&self, framed: &mut Framed<'_>) -> Result<bool, Fault> {
+        self.conn.execute_batch("BEGIN")?;
+        let checked = self.conn.query_row(KEPT_AGAINST_STORED, [], |row| {
+            let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+            let total = |i| row.get::<_, f64>(i);
+            let stored = Tally {
+                commitments: count(0)?,
+                revisions: count(1)?,
+                events: count(2)?,
+            };
+            let kept = [total(3)?, total(4)?, total(5)?];
+            let trusted = count(6)? == 0
+                && kept
+                    == [
+                        stored.commitments as f64,
+                        stored.revisions as f64,
+                        stored.events as f64,
+                    ];
+            Ok((stored, trusted))
+        });
+        let stored = match checked {
+            Ok((stored, true)) => Some(stored),
+            Ok((_, false)) => None,
+            // Damage SQLite finds while summing the pages: they are only
+            // a copy. (The tables' own damage shows again as they are read.)
+            Err(err) if records::is_damage(&err) => None,
+            Err(err) => return Err(err.into()),
+        };
+        let Some(stored) = stored else {
+            self.conn.execute_batch("ROLLBACK")?;
+            return Ok(false);
+        };
+        let mut pages = Cursor::prepare(
+            &self.conn,
+            "SELECT page, commitments, revisions, events, checksum, body FROM record_pages
+             ORDER BY page",
+        )?;
+        let mut tables = None;
+        let mut buffer = Vec::with_capacity(PAGES_WRITE_AT + PAGES_WRITE_AT / 4);
+        let mut written = Tally::default();
+        // The first id not yet written; `None` once the highest there can
+        // be is.
+        let mut next = Some(i64::MIN);
+        let mut write_out = |buffer: &mut Vec<u8>| -> Result<(), Fault> {
+            framed.elements(buffer)?;
+            buffer.clear();
+            Ok(())
+        };
+        pages.start(&[])?;
+        while let Some(from) = next {
+            let page = match pages.next_row() {
+                Ok(Some(row)) => kept_page(row, from),
+                Ok(None) => break,
+                Err(err) => Err(err),
+            };
+            match page {
+                Ok(Page::Trusted { last, tally, body }) => {
+                    buffer.extend_from_slice(body);
+                    written.add(&tally);
+                    next = last.checked_add(1);
+                }
+                Ok(Page::Untrusted { first, last }) => {
+                    prepared(&mut tables, &self.conn)?.push_records(
+                        first,
+                        last,
+                        &mut buffer,
+                        &mut written,
+                        &mut write_out,
+                    )?;
+                    next = last.checked_add(1);
+                }
+                // The pages are only a copy: the rest from the tables.
+                Err(err) if records::is_damage(&err) => {
+                    prepared(&mut tables, &self.conn)?.push_records(
+                        from,
+                        i64::MAX,
+                        &mut buffer,
+                        &mut written,
+                        &mut write_out,
+                    )?;
+                    break;
+                }
+                Err(err) => return Err(err.into()),
+            }
+            if buffer.len() >= PAGES_WRITE_AT {
+                write_out(&mut buffer)?;
+            }
+        }
+        write_out(&mut buffer)?;
+        written.check_against(&stored).map(|()| true)
     }
 
     /// The export read by readers and written run by run; false, having
@@ -107,29 +223,76 @@ impl Store {
         Ok(Some(ExportRuns { starts, stored }))
     }
 
-    /// The whole export read by this connection, in one transaction.
+    /// The whole export read from the tables by this connection, in one
+    /// transaction.
     fn export_alone(&self, framed: &mut Framed<'_>) -> Result<(), Fault> {
         self.conn.execute_batch("BEGIN")?;
         let stored = Tally::stored(&self.conn)?;
-        let mut reader = Reader::prepare(&self.conn)?;
         let mut buffer = Vec::with_capacity(2 * WRITE_AT);
         let mut written = Tally::default();
-        // In runs, as the readers read: a run is held in memory until it
-        // is known whether its kept records can be trusted.
-        let starts = run_starts(&self.conn, RUN_RECORDS)?;
-        for (k, &from) in starts.iter().enumerate() {
-            let to = starts
-                .get(k + 1)
-                .map_or(i64::MAX, |next| next.saturating_sub(1));
-            reader.push_run(from, to, &mut buffer, &mut written, |full| {
+        Queries::prepare(&self.conn)?.push_records(
+            i64::MIN,
+            i64::MAX,
+            &mut buffer,
+            &mut written,
+            |full| {
                 framed.elements(full)?;
                 full.clear();
                 Ok(())
-            })?;
-        }
+            },
+        )?;
         framed.elements(&buffer)?;
         written.check_against(&stored)
     }
+}
+
+/// What the snapshot holds, what the kept pages count, and how many
+/// commitments are stale, in one statement. SQLite counts rows from the
+/// pages' own headers, and sums the pages' counts from the start of each
+/// of their rows.
+const KEPT_AGAINST_STORED: &str =
+    "SELECT (SELECT count(*) FROM commitments), (SELECT count(*) FROM deadlines),
+        (SELECT count(*) FROM events),
+        (SELECT total(commitments) FROM record_pages), (SELECT total(revisions) FROM record_pages),
+        (SELECT total(events) FROM record_pages), (SELECT count(*) FROM stale_records)";
+
+/// A kept page as the export finds it.
+enum Page<'row> {
+    /// Its checksum holds: its records, the last id it may hold, and what
+    /// it counts.
+    Trusted {
+        last: i64,
+        tally: Tally,
+        body: &'row [u8],
+    },
+    /// It does not, or it is not where it should be: its ids are read
+    /// from the tables.
+    Untrusted { first: i64, last: i64 },
+}
+
+/// Page `row` of the kept pages, the first id not yet written being
+/// `next`. A page out of order (before `next`) is damage, as is a value
+/// of the wrong type.
+fn kept_page(row: Columns<'_>, next: i64) -> rusqlite::Result<Page<'_>> {
+    let page = row.int(0)?;
+    let (first, last) = span_of(page);
+    if first < next {
+        return Err(damaged(format!(
+            "the kept pages of records are out of order (page {page} after id {next})"
+        )));
+    }
+    let count = |i| row.int(i).map(|n| n.max(0) as u64);
+    let tally = Tally {
+        commitments: count(1)?,
+        revisions: count(2)?,
+        events: count(3)?,
+    };
+    let body = row.text_bytes(5)?;
+    Ok(if page_checksum(page, &tally, body) == row.int(4)? {
+        Page::Trusted { last, tally, body }
+    } else {
+        Page::Untrusted { first, last }
+    })
 }
 
 /// Whether the commitments' ids span more than one run: a desk of a few
@@ -232,20 +395,20 @@ struct RenderedRun {
 }
 
 impl SharedWork for ExportRuns {
-    type Reader<'conn> = Reader<'conn>;
+    type Reader<'conn> = Queries<'conn>;
     type Rendered = RenderedRun;
 
     fn runs(&self) -> usize {
         self.starts.len()
     }
 
-    fn prepare(conn: &Connection) -> rusqlite::Result<Reader<'_>> {
-        Reader::prepare(conn)
+    fn prepare(conn: &Connection) -> rusqlite::Result<Queries<'_>> {
+        Queries::prepare(conn)
     }
 
     fn render(
         &self,
-        reader: &mut Reader<'_>,
+        reader: &mut Queries<'_>,
         run: usize,
         out: &mut RenderedRun,
     ) -> Result<(), Fault> {
@@ -256,16 +419,16 @@ impl SharedWork for ExportRuns {
             .map_or(i64::MAX, |next| next.saturating_sub(1));
         out.elements.clear();
         out.tally = Tally::default();
-        reader.push_run(from, to, &mut out.elements, &mut out.tally, |_| Ok(()))
+        reader.push_records(from, to, &mut out.elements, &mut out.tally, |_| Ok(()))
     }
 }
 
 /// Counts of the rows an export is made of.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Tally {
-    commitments: u64,
-    revisions: u64,
-    events: u64,
+pub(super) struct Tally {
+    pub(super) commitments: u64,
+    pub(super) revisions: u64,
+    pub(super) events: u64,
 }
 
 /// The rows of each kind in the snapshot, and the lowest and highest
@@ -299,7 +462,7 @@ impl Tally {
         Self::stored_with_ids(conn).map(|(tally, _)| tally)
     }
 
-    fn add(&mut self, other: &Tally) {
+    pub(super) fn add(&mut self, other: &Tally) {
         self.commitments += other.commitments;
         self.revisions += other.revisions;
         self.events += other.events;
@@ -326,145 +489,6 @@ impl Tally {
         );
         Err(Fault::Read(damaged(detail)))
     }
-}
-
-/// A connection's way through the export's runs: the records kept
-/// rendered, or, for a run where they cannot be trusted, the tables.
-struct Reader<'conn> {
-    conn: &'conn Connection,
-    /// Whether a run holds a stale record.
-    stale: Cursor<'conn>,
-    kept: Cursor<'conn>,
-    /// How many commitments the tables hold in a run.
-    held: Cursor<'conn>,
-    /// Prepared when first needed: most exports never read the tables.
-    tables: Option<Queries<'conn>>,
-}
-
-impl<'conn> Reader<'conn> {
-    fn prepare(conn: &'conn Connection) -> rusqlite::Result<Self> {
-        Ok(Reader {
-            conn,
-            stale: Cursor::prepare(
-                conn,
-                "SELECT 1 FROM stale_records WHERE id BETWEEN ?1 AND ?2 LIMIT 1",
-            )?,
-            kept: Cursor::prepare(
-                conn,
-                "SELECT id, json, revisions, events, checksum FROM records
-                 WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-            )?,
-            held: Cursor::prepare(
-                conn,
-                "SELECT count(*) FROM commitments WHERE id BETWEEN ?1 AND ?2",
-            )?,
-            tables: None,
-        })
-    }
-
-    /// Appends the records of the commitments with ids in `from..=to`, as
-    /// [`Queries::push_records`] does, and the same bytes: copied from the
-    /// kept records where the run has none stale and they are one for
-    /// each commitment the tables hold in it, read from the tables
-    /// otherwise. `full` is handed the output once the run is done, if it
-    /// has passed [`WRITE_AT`].
-    fn push_run(
-        &mut self,
-        from: i64,
-        to: i64,
-        out: &mut Vec<u8>,
-        tally: &mut Tally,
-        mut full: impl FnMut(&mut Vec<u8>) -> Result<(), Fault>,
-    ) -> Result<(), Fault> {
-        let start = out.len();
-        let trusted = match self.push_kept(from, to, out) {
-            Ok(trusted) => trusted,
-            // A kept record SQLite finds damaged is only a copy.
-            Err(Fault::Read(err)) if records::is_damage(&err) => None,
-            Err(fault) => return Err(fault),
-        };
-        match trusted {
-            Some(run) => tally.add(&run),
-            None => {
-                out.truncate(start);
-                prepared(&mut self.tables, self.conn)?.push_records(
-                    from,
-                    to,
-                    out,
-                    tally,
-                    |_| Ok(()),
-                )?;
-            }
-        }
-        if out.len() >= WRITE_AT {
-            full(out)?;
-        }
-        Ok(())
-    }
-
-    /// Appends the run's kept records and says what they hold; `None`
-    /// when the run is to be read from the tables instead: a record in it
-    /// is stale, or the kept records are not one for each commitment (a
-    /// copy deleted by hand).
-    fn push_kept(&mut self, from: i64, to: i64, out: &mut Vec<u8>) -> Result<Option<Tally>, Fault> {
-        let span = [Param::Int(from), Param::Int(to)];
-        let Reader {
-            conn,
-            stale,
-            kept,
-            held,
-            tables,
-        } = self;
-        stale.start(&span)?;
-        if stale.advance()? {
-            return Ok(None);
-        }
-        let mut run = Tally::default();
-        kept.start(&span)?;
-        while let Some(row) = kept.next_row()? {
-            let id = row.int(0)?;
-            let json = row.text_bytes(1)?;
-            if is_record_of(json, id) && records::checksum(json) == row.int(4)? {
-                out.extend_from_slice(b",\n");
-                out.extend_from_slice(json);
-                run.add(&Tally {
-                    commitments: 1,
-                    revisions: row.int(2)?.max(0) as u64,
-                    events: row.int(3)?.max(0) as u64,
-                });
-            } else {
-                // Not its commitment's record as it was kept (damaged,
-                // or edited by hand): that one from the tables instead.
-                prepared(tables, conn)?.push_records(id, id, out, &mut run, |_| Ok(()))?;
-            }
-        }
-        // A commitment for every kept record and a kept record for every
-        // commitment. (Counting the run's revisions and events as well
-        // cost as much as copying the records; a revision or an event out
-        // of place is left to the count of the whole export.)
-        held.start(&span)?;
-        let commitments = match held.next_row()? {
-            Some(row) => row.int(0)?.max(0) as u64,
-            None => return Ok(None),
-        };
-        Ok((run.commitments == commitments).then_some(run))
-    }
-}
-
-/// Whether `json` is the start and end of commitment `id`'s record as
-/// followup writes it: `{"id":` and the id, and the history's end.
-fn is_record_of(json: &[u8], id: i64) -> bool {
-    let mut buffer = [0u8; 20];
-    let digits = digits(id.unsigned_abs(), &mut buffer);
-    let Some(after) = json.strip_prefix(b"{\"id\":") else {
-        return false;
-    };
-    let after = match (id < 0, after.strip_prefix(b"-")) {
-        (true, Some(after)) => after,
-        (false, None) => after,
-        _ => return false,
-    };
-    after.starts_with(digits) && after.get(digits.len()) == Some(&b',') && json.ends_with(b"]}")
 }
 
 /// The tables' statements, prepared the first time they are wanted.
@@ -508,7 +532,7 @@ impl<'conn> Queries<'conn> {
     /// Appends the record of each commitment with an id in `from..=to`,
     /// each as `,\n` and the record on one line, handing `out` to `full`
     /// whenever it passes [`WRITE_AT`].
-    fn push_records(
+    pub(super) fn push_records(
         &mut self,
         from: i64,
         to: i64,
@@ -528,7 +552,7 @@ impl<'conn> Queries<'conn> {
     /// Appends the record of each commitment with an id in `from..=to` to
     /// `out`, each as `,\n` and the record on one line, calling `done`
     /// after each with what it holds.
-    pub(super) fn each_record(
+    fn each_record(
         &mut self,
         from: i64,
         to: i64,
@@ -575,7 +599,6 @@ impl<'conn> Queries<'conn> {
             })?;
             out.extend_from_slice(b"]}");
             let record = Rendered {
-                id: commitment.id(),
                 revisions: revision_count,
                 events,
             };
@@ -585,13 +608,12 @@ impl<'conn> Queries<'conn> {
     }
 }
 
-/// One record as rendered: its commitment, and how many revisions and
-/// history events it holds.
+/// One record as rendered: how many revisions and history events it
+/// holds.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Rendered {
-    pub(super) id: i64,
-    pub(super) revisions: u64,
-    pub(super) events: u64,
+struct Rendered {
+    revisions: u64,
+    events: u64,
 }
 
 impl Rendered {
@@ -698,7 +720,7 @@ mod tests {
     fn exported(store: &Store, run_records: usize, readers: usize) -> String {
         let mut out = Vec::new();
         store
-            .export_json_with(&mut out, run_records, readers)
+            .export_json_with(&mut out, run_records, || readers)
             .unwrap();
         String::from_utf8(out).unwrap()
     }
@@ -707,7 +729,11 @@ mod tests {
     fn every_way_of_sharing_out_the_reading_writes_the_same_export() {
         let dir = tempfile::tempdir().unwrap();
         let store = desk(&dir.path().join("desk.db"), 200);
+        let kept = exported(&store, RUN_RECORDS, 1);
+        // The tables, read alone and shared out in every way.
+        mark_all_stale(&store);
         let alone = exported(&store, RUN_RECORDS, 1);
+        assert_eq!(alone, kept);
         let records: Vec<serde_json::Value> = serde_json::from_str(&alone).unwrap();
         assert_eq!(records.len(), 200);
         for (run_ids, readers) in [(1, 2), (7, 2), (64, 3), (199, 2), (200, 4), (1000, 2)] {
@@ -735,8 +761,11 @@ mod tests {
             .into_iter()
             .map(|record| Ok(ImportItem::new("test".into(), record, true)));
         store.import(items, ImportMode::KeepIds).unwrap();
+        let kept = exported(&store, RUN_RECORDS, 1);
+        assert_eq!(kept.lines().count(), 6 + 2);
+        mark_all_stale(&store);
         let alone = exported(&store, RUN_RECORDS, 1);
-        assert_eq!(alone.lines().count(), 6 + 2);
+        assert_eq!(alone, kept);
         assert_eq!(exported(&store, 3, 2), alone);
         assert_eq!(exported(&store, 100, 4), alone);
         assert_eq!(
@@ -851,6 +880,8 @@ mod tests {
         let path = dir.path().join("desk.db");
         let store = desk(&path, 100);
         let alone = exported(&store, RUN_RECORDS, 1);
+        // Read from the tables, which is what is shared out.
+        mark_all_stale(&store);
         let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch("BEGIN IMMEDIATE; DELETE FROM tags;")
@@ -877,13 +908,24 @@ mod tests {
     fn kept_records_export_the_same_bytes_as_the_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = desk(&dir.path().join("desk.db"), 200);
-        // Every write kept its records rendered.
+        // Every write kept its records rendered: ids 1 to 200 on pages 0
+        // to 50.
         assert_eq!(stale(&store), 0);
-        assert_eq!(count(&store, "SELECT count(*) FROM records"), 200);
+        assert_eq!(
+            count(&store, "SELECT sum(commitments) FROM record_pages"),
+            200
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) = 51 AND min(page) = 0 AND max(page) = 50 FROM record_pages"
+            ),
+            1
+        );
         let kept = exported(&store, 16, 2);
         let kept_alone = exported(&store, RUN_RECORDS, 1);
         assert_eq!(kept, kept_alone);
-        // Every third stale: those runs are read from the tables.
+        // Every third stale: the tables are read.
         store
             .conn
             .execute_batch(
@@ -1014,43 +1056,70 @@ mod tests {
         assert_eq!(exported(&store, RUN_RECORDS, 1), export);
     }
 
-    /// A kept record that is not its commitment's (edited by hand) is
-    /// read from the tables instead.
+    /// A kept page whose bytes or counts were changed (damaged on disk, or
+    /// edited by hand) fails its checksum: its commitments are read from
+    /// the tables instead, and the rest still copied.
     #[test]
-    fn a_kept_record_edited_by_hand_is_read_from_the_tables() {
+    fn a_kept_page_edited_by_hand_is_read_from_the_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = desk(&dir.path().join("desk.db"), 40);
         let kept = exported(&store, 8, 2);
         let original: String = store
             .conn
-            .query_row("SELECT json FROM records WHERE id = 12", [], |row| {
+            .query_row("SELECT body FROM record_pages WHERE page = 3", [], |row| {
                 row.get(0)
             })
             .unwrap();
-        // A title changed inside a record that still begins and ends as
-        // one, as a byte damaged on disk would: its checksum tells.
+        // A title changed inside a record, as a byte damaged on disk
+        // would: the page's checksum tells.
         let forged = original.replace("Commitment 11", "Commitment 99");
         assert_ne!(forged, original);
-        for json in [
-            "{\"id\":99,\"title\":\"x\"]}",
-            "{\"id\":12,",
-            "",
-            forged.as_str(),
-        ] {
+        for body in ["", ",\n{\"id\":12}", forged.as_str()] {
             store
                 .conn
-                .execute("UPDATE records SET json = ?1 WHERE id = 12", [json])
+                .execute("UPDATE record_pages SET body = ?1 WHERE page = 3", [body])
                 .unwrap();
-            assert_eq!(exported(&store, 8, 2), kept, "{json:?}");
-            assert_eq!(exported(&store, RUN_RECORDS, 1), kept, "{json:?}");
+            assert_eq!(exported(&store, 8, 2), kept, "{body:?}");
         }
+        store
+            .conn
+            .execute(
+                "UPDATE record_pages SET body = ?1 WHERE page = 3",
+                [&original],
+            )
+            .unwrap();
+        // Counts moved from one column to another: the sums still agree
+        // with the tables, the checksum does not.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE record_pages SET revisions = revisions + 1, events = events - 1
+                 WHERE page = 1",
+            )
+            .unwrap();
+        assert_eq!(stale(&store), 0);
+        assert_eq!(exported(&store, 8, 2), kept);
+        // A page moved to another number: its commitments and the ones
+        // of the number it took are stale, and read from the tables.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE record_pages SET revisions = revisions - 1, events = events + 1
+                 WHERE page = 1;
+                 UPDATE record_pages SET page = 1000 WHERE page = 2",
+            )
+            .unwrap();
+        // Ids 8 to 11 were on page 2; none is on page 1000.
+        assert_eq!(stale(&store), 4);
+        assert_eq!(exported(&store, 8, 2), kept);
     }
 
-    /// Kept records that do not account for what the tables hold: a copy
-    /// taken away by hand (the export is what the tables say), an event
-    /// moved to another commitment by `REPLACE`, which deletes the old row
-    /// without a trigger (the export stops, saying how to render the
-    /// records again), a commitment's id changed.
+    /// Kept pages that do not account for what the tables hold: a page
+    /// taken away by hand (its commitments are stale, and the export is
+    /// what the tables say), an event moved to another commitment by
+    /// `REPLACE`, which deletes the old row without a trigger (the pages
+    /// then count one event more than the tables, which are read
+    /// instead), a commitment's id changed.
     #[test]
     fn kept_records_that_disagree_with_the_tables_are_not_exported() {
         let dir = tempfile::tempdir().unwrap();
@@ -1068,9 +1137,13 @@ mod tests {
             mark_all_stale(&copy);
             exported(&copy, RUN_RECORDS, 1)
         };
-        conn.execute("DELETE FROM records WHERE id = 3", [])
+        conn.execute("DELETE FROM record_pages WHERE page = 0", [])
             .unwrap();
+        assert_eq!(stale(&store), 3);
         assert_eq!(exported(&store, 8, 2), from_tables(&store));
+        let at = "2026-12-01T00:00:00Z".parse().unwrap();
+        store.note(2, "Rendered again.", at, "desk").unwrap();
+        assert_eq!(stale(&store), 0);
         let moved: i64 = conn
             .query_row(
                 "SELECT max(id) FROM events WHERE commitment_id = 20",
@@ -1084,17 +1157,13 @@ mod tests {
             [moved],
         )
         .unwrap();
-        // The commitment that lost the event is not marked stale, and its
-        // kept record holds one event more than the tables: the count of
-        // the whole export says so, with the way to render them again.
-        let err = store
-            .export_json_with(&mut std::io::sink(), 8, 2)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("history events"), "{err}");
-        assert!(err.contains("INSERT OR IGNORE INTO stale_records"), "{err}");
+        // The commitment that lost the event is not marked stale: once
+        // the one that gained it is rendered again, the pages count one
+        // event more than the tables hold, and the tables are read.
+        store.note(2, "Written after.", at, "desk").unwrap();
+        assert_eq!(stale(&store), 0);
+        assert_eq!(exported(&store, 8, 2), from_tables(&store));
         mark_all_stale(&store);
-        let at = "2026-12-01T00:00:00Z".parse().unwrap();
         store.note(2, "Rendered again.", at, "desk").unwrap();
         assert_eq!(stale(&store), 0);
         let export = exported(&store, 8, 2);
@@ -1105,16 +1174,23 @@ mod tests {
         conn.execute("UPDATE commitments SET id = 99999 WHERE id = 10", [])
             .unwrap();
         store.note(1, "Written after.", at, "desk").unwrap();
-        // The write rendered what it could of the stale records and took
-        // away the copy of an id no commitment has; the commitment whose
-        // id changed lost its revisions and history with it, which the
-        // export, read from the tables, says.
+        // The write rendered what it could of the stale pages, the one
+        // that held id 10 now without it; the commitment whose id changed
+        // lost its revisions and history with it, which the export, read
+        // from the tables, says.
         assert_eq!(
-            count(&store, "SELECT count(*) FROM records WHERE id = 10"),
+            count(
+                &store,
+                "SELECT count(*) FROM record_pages WHERE instr(body, '{\"id\":10,') > 0"
+            ),
             0
         );
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM record_pages WHERE page = 2"),
+            1
+        );
         let err = store
-            .export_json_with(&mut std::io::sink(), 8, 2)
+            .export_json_with(&mut std::io::sink(), 8, || 2)
             .unwrap_err();
         assert!(
             err.to_string().contains("commitment 99999 has no revision"),
@@ -1122,39 +1198,47 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_kept_record_is_checked_against_its_id() {
-        let record = |id: &str| format!("{{\"id\":{id},\"title\":\"x\",\"history\":[]}}");
-        for id in [0, 7, 1234, -5, i64::MAX, i64::MIN] {
-            assert!(is_record_of(record(&id.to_string()).as_bytes(), id), "{id}");
-        }
-        assert!(!is_record_of(record("7").as_bytes(), 8));
-        assert!(!is_record_of(record("7").as_bytes(), -7));
-        assert!(!is_record_of(record("-7").as_bytes(), 7));
-        assert!(!is_record_of(record("07").as_bytes(), 7));
-        assert!(!is_record_of(record("18446744073709551623").as_bytes(), 7));
-        assert!(!is_record_of(record("").as_bytes(), 0));
-        assert!(!is_record_of(b"{\"id\":7,\"title\":\"x\"", 7));
-        assert!(!is_record_of(b"{\"id\":7}", 7));
-        assert!(!is_record_of(b"", 7));
-    }
-
-    /// Schema 10 renders every record of a database it upgrades.
+    /// Schema 11 renders every page of a database it upgrades, from
+    /// schema 9 (no records kept) or 10 (a record a row).
     #[test]
     fn an_upgrade_renders_every_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("desk.db");
-        let kept = exported(&desk(&path, 50), 8, 2);
+        for from in [9, 10] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("desk.db");
+            let kept = exported(&desk(&path, 50), 8, 2);
+            undo_records_by_pages(&path, from);
+            let store = Store::open(&path, Check::Full).unwrap();
+            assert_eq!(stale(&store), 0);
+            assert_eq!(
+                count(&store, "SELECT sum(commitments) FROM record_pages"),
+                50
+            );
+            assert_eq!(exported(&store, 8, 2), kept, "from schema {from}");
+            assert!(path.with_extension(format!("db.schema-{from}")).exists());
+        }
+    }
+
+    /// Takes a database back to schema `to` (9 or 10), as far as what
+    /// upgrading from it does is concerned.
+    fn undo_records_by_pages(path: &Path, to: usize) {
         {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "DROP TABLE records; DROP TABLE stale_records; PRAGMA user_version = 9;",
-            )
-            .unwrap();
+            let conn = Connection::open(path).unwrap();
+            let dropped = if to == 9 {
+                "DROP TABLE record_pages; DROP TABLE stale_records;"
+            } else {
+                "DROP TABLE record_pages; CREATE TABLE records (id INTEGER PRIMARY KEY);"
+            };
+            conn.execute_batch(&format!("{dropped} PRAGMA user_version = {to};"))
+                .unwrap();
+            let pattern = if to == 9 {
+                "record%_stale_on_%"
+            } else {
+                "record_pages_stale_on_%"
+            };
             let triggers: Vec<String> = conn
-                .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'records_stale_on_%'")
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE ?1")
                 .unwrap()
-                .query_map([], |row| row.get(0))
+                .query_map([pattern], |row| row.get(0))
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
@@ -1163,10 +1247,6 @@ mod tests {
                     .unwrap();
             }
         }
-        let store = Store::open(&path, Check::Full).unwrap();
-        assert_eq!(stale(&store), 0);
-        assert_eq!(count(&store, "SELECT count(*) FROM records"), 50);
-        assert_eq!(exported(&store, 8, 2), kept);
     }
 
     fn writer_error(err: &rusqlite::Error) -> crate::store::Error {
@@ -1198,7 +1278,7 @@ mod tests {
         let store = desk(&dir.path().join("desk.db"), 300);
         for readers in [1, 2, 4] {
             let err = store
-                .export_json_with(&mut GoesAway { left: 10_000 }, 8, readers)
+                .export_json_with(&mut GoesAway { left: 10_000 }, 8, || readers)
                 .unwrap_err();
             match err {
                 OutputError::Write(io) => assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe),
@@ -1243,7 +1323,7 @@ mod tests {
         assert_eq!(stale(&store), 1);
         for readers in [1, 2, 3] {
             let err = store
-                .export_json_with(&mut std::io::sink(), 16, readers)
+                .export_json_with(&mut std::io::sink(), 16, || readers)
                 .unwrap_err();
             assert!(
                 err.to_string().contains("{\\\"text\\\": tru"),
