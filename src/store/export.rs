@@ -552,7 +552,7 @@ impl<'conn> Queries<'conn> {
     /// Appends the record of each commitment with an id in `from..=to` to
     /// `out`, each as `,\n` and the record on one line, calling `done`
     /// after each with what it holds.
-    fn each_record(
+    pub(super) fn each_record(
         &mut self,
         from: i64,
         to: i64,
@@ -599,6 +599,7 @@ impl<'conn> Queries<'conn> {
             })?;
             out.extend_from_slice(b"]}");
             let record = Rendered {
+                id: commitment.id(),
                 revisions: revision_count,
                 events,
             };
@@ -608,16 +609,17 @@ impl<'conn> Queries<'conn> {
     }
 }
 
-/// One record as rendered: how many revisions and history events it
-/// holds.
+/// One record as rendered: its commitment, and how many revisions and
+/// history events it holds.
 #[derive(Debug, Clone, Copy)]
-struct Rendered {
+pub(super) struct Rendered {
+    pub(super) id: i64,
     revisions: u64,
     events: u64,
 }
 
 impl Rendered {
-    fn tally(&self) -> Tally {
+    pub(super) fn tally(&self) -> Tally {
         Tally {
             commitments: 1,
             revisions: self.revisions,
@@ -1290,6 +1292,45 @@ mod tests {
             .conn
             .execute_batch("BEGIN IMMEDIATE; ROLLBACK")
             .unwrap();
+    }
+
+    /// Stale pages one after another are rendered in one walk; a damaged
+    /// row in the middle leaves its own page stale and no other.
+    #[test]
+    fn a_damaged_row_in_a_run_of_stale_pages_leaves_only_its_page_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let mut store = desk(&path, 40);
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO events (commitment_id, at, author, kind, detail)
+                 VALUES (21, '2026-01-01T00:00:00Z', 'desk', 'note', '{\"text\": tru')",
+                [],
+            )
+            .unwrap();
+        mark_all_stale(&store);
+        let at = "2026-01-01T00:00:00Z".parse().unwrap();
+        store.note(1, "Still here.", at, "desk").unwrap();
+        // Page 5 holds ids 20 to 23.
+        assert_eq!(stale(&store), 4);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM stale_records WHERE id BETWEEN 20 AND 23"
+            ),
+            4
+        );
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM record_pages WHERE page != 5"),
+            10
+        );
+        // The export reads the tables while page 5 is stale, and names
+        // the damage.
+        let err = store
+            .export_json_with(&mut std::io::sink(), RUN_RECORDS, || 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("tru"), "{err}");
     }
 
     #[test]

@@ -54,10 +54,23 @@ pub(super) fn render_stale(conn: &Connection) -> rusqlite::Result<()> {
     if stale.is_empty() {
         return Ok(());
     }
+    let mut pages: Vec<i64> = stale.into_iter().map(page_of).collect();
+    pages.dedup();
     let mut keeper = Keeper::prepare(conn)?;
-    for ids in stale.chunk_by(|a, b| page_of(*a) == page_of(*b)) {
-        match keeper.render(page_of(ids[0])) {
+    for run in pages.chunk_by(|a, b| a.checked_add(1) == Some(*b)) {
+        let (first, last) = (run[0], run[run.len() - 1]);
+        match keeper.render(first, last) {
             Ok(()) => {}
+            Err(err) if is_damage(&err) && first != last => {
+                // Page by page, to keep all but the damaged ones.
+                for &page in run {
+                    match keeper.render(page, page) {
+                        Ok(()) => {}
+                        Err(err) if is_damage(&err) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+            }
             Err(err) if is_damage(&err) => {}
             Err(err) => return Err(err),
         }
@@ -155,51 +168,92 @@ impl<'conn> Keeper<'conn> {
         })
     }
 
-    /// Renders page `page` from the tables, keeps it, and marks its
-    /// commitments fresh. (Rendering only a write's own record and
-    /// setting it among the others as kept saved nothing on pages of
-    /// four: reading the kept page cost what rendering three records did.)
-    fn render(&mut self, page: i64) -> rusqlite::Result<()> {
-        let (first, last) = span_of(page);
-        let mut body = std::mem::take(&mut self.body);
+    /// Renders pages `first..=last` from the tables in one walk, keeps
+    /// them, and marks their commitments fresh: a tick's or an import's
+    /// thousands of stale pages cost one walk, not one each. A page of
+    /// ids no commitment has any more (changed by hand) is taken away.
+    /// (Rendering only a write's own record and setting it among the
+    /// others as kept saved nothing on pages of four: reading the kept
+    /// page cost what rendering three records did.)
+    fn render(&mut self, first: i64, last: i64) -> rusqlite::Result<()> {
+        let Keeper {
+            tables,
+            keep,
+            drop,
+            fresh,
+            body,
+        } = self;
         body.clear();
-        let mut tally = Tally::default();
-        let rendered = self
-            .tables
-            .push_records(first, last, &mut body, &mut tally, |_| Ok(()))
-            .map_err(|fault| match fault {
-                Fault::Read(err) => err,
-                // Nothing is written out while pages are kept, and no
-                // reader is involved.
-                Fault::Write(io) => rusqlite::Error::ToSqlConversionFailure(io.into()),
-                Fault::Stopped(why) => rusqlite::Error::ToSqlConversionFailure(why.into()),
-            })
-            .and_then(|()| self.keep_page(page, &tally, &body));
-        self.body = body;
-        rendered?;
-        self.fresh.execute(&[Param::Int(first), Param::Int(last)])
-    }
-
-    fn keep_page(&mut self, page: i64, tally: &Tally, body: &[u8]) -> rusqlite::Result<()> {
-        if tally.commitments == 0 {
-            return self.drop.execute(&[Param::Int(page)]);
+        // The page being rendered: its number, what it counts, where its
+        // records begin in `body`; and where the last record ended.
+        let mut page: Option<(i64, Tally, usize)> = None;
+        let mut end = 0;
+        let mut next_page = first;
+        let mut close = |page: (i64, Tally, usize), records: &[u8], next_page: &mut i64| {
+            let (number, tally, _) = page;
+            // Pages passed over hold no commitment.
+            for empty in *next_page..number {
+                drop.execute(&[Param::Int(empty)])?;
+            }
+            *next_page = number.saturating_add(1);
+            keep_page(keep, number, &tally, records)
+        };
+        let walked = tables.each_record(span_of(first).0, span_of(last).1, body, |out, record| {
+            let number = page_of(record.id);
+            if page.is_none_or(|(current, _, _)| current != number) {
+                if let Some(done) = page.take() {
+                    close(done, &out[done.2..end], &mut next_page)?;
+                    // What is kept need not stay in memory.
+                    out.drain(..end);
+                    end = 0;
+                }
+                page = Some((number, Tally::default(), end));
+            }
+            if let Some((_, tally, _)) = page.as_mut() {
+                tally.add(&record.tally());
+            }
+            end = out.len();
+            Ok(())
+        });
+        walked.map_err(as_sqlite)?;
+        if let Some(done) = page.take() {
+            close(done, &body[done.2..end], &mut next_page).map_err(as_sqlite)?;
         }
-        let (first, last) = span_of(page);
-        let text = std::str::from_utf8(body).map_err(|_| {
-            damaged(format!(
-                "the records of commitments {first} to {last} are not UTF-8"
-            ))
-        })?;
-        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        self.keep.execute(&[
-            Param::Int(page),
-            Param::Int(count(tally.commitments)),
-            Param::Int(count(tally.revisions)),
-            Param::Int(count(tally.events)),
-            Param::Int(page_checksum(page, tally, body)),
-            Param::Text(text),
-        ])
+        for empty in next_page..=last {
+            drop.execute(&[Param::Int(empty)])?;
+        }
+        fresh.execute(&[Param::Int(span_of(first).0), Param::Int(span_of(last).1)])
     }
+}
+
+/// A fault while pages are kept, as the SQLite error it stands for:
+/// nothing is written out then, and no reader is involved.
+fn as_sqlite(fault: Fault) -> rusqlite::Error {
+    match fault {
+        Fault::Read(err) => err,
+        Fault::Write(io) => rusqlite::Error::ToSqlConversionFailure(io.into()),
+        Fault::Stopped(why) => rusqlite::Error::ToSqlConversionFailure(why.into()),
+    }
+}
+
+/// Keeps page `page`, its records `records`, with what it counts.
+fn keep_page(keep: &mut Cursor<'_>, page: i64, tally: &Tally, records: &[u8]) -> Result<(), Fault> {
+    let (first, last) = span_of(page);
+    let text = std::str::from_utf8(records).map_err(|_| {
+        damaged(format!(
+            "the records of commitments {first} to {last} are not UTF-8"
+        ))
+    })?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    keep.execute(&[
+        Param::Int(page),
+        Param::Int(count(tally.commitments)),
+        Param::Int(count(tally.revisions)),
+        Param::Int(count(tally.events)),
+        Param::Int(page_checksum(page, tally, records)),
+        Param::Text(text),
+    ])?;
+    Ok(())
 }
 
 /// The checksum a kept page is stored with: of its records' bytes, its
