@@ -20,3 +20,22 @@ pub mod monitoring;
 pub mod plan;
 pub mod store;
 pub mod transfer;
+
+#[cfg(test)]
+mod tests {
+    /// `build.rs` links GCC's unwinder into every binary of the package
+    /// instead of loading `libgcc_s`. The daemon counts on a panic in a
+    /// blocking task (a Maildir write, a health check) unwinding into an
+    /// error for the task's caller, not aborting the process.
+    #[test]
+    fn a_panic_in_a_blocking_task_unwinds_into_an_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let joined = runtime.block_on(async {
+            tokio::task::spawn_blocking(|| panic!("a panic the task's caller sees as an error"))
+                .await
+        });
+        assert!(joined.expect_err("the panic, as an error").is_panic());
+    }
+}

@@ -13,14 +13,19 @@ fn main() -> ExitCode {
     };
     let daemon = matches!(cli.command, followup::cli::Command::Daemon(_));
     init_logging(daemon);
-    if matches!(
+    let bulk = matches!(
         cli.command,
         followup::cli::Command::Export(_) | followup::cli::Command::List(_)
-    ) {
+    );
+    if bulk {
         widen_stdout_pipe();
     }
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out: std::io::BufWriter<Box<dyn Write>> =
+        std::io::BufWriter::new(match bulk.then(stdout_unsplit).flatten() {
+            Some(file) => Box::new(file),
+            None => Box::new(stdout.lock()),
+        });
     let result = followup::cli::run(cli, &mut out).and_then(|code| {
         out.flush()?;
         Ok(code)
@@ -120,6 +125,21 @@ fn widen_stdout_pipe() {
     let fd = std::io::stdout().as_raw_fd();
     // SAFETY: F_SETPIPE_SZ takes an integer and touches no memory of ours.
     unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20) };
+}
+
+/// Stdout as a file of its own, for output written in chunks of hundreds
+/// of kilobytes. Rust's stdout is line-buffered: it splits each chunk at
+/// its last line break, writes the lines, and holds the rest (a record,
+/// about a kilobyte) for the next write, so an export made two writes of
+/// every chunk and each large one started part-way into a page. A second
+/// descriptor for the same open file writes each chunk whole. Nothing else
+/// of followup's writes to stdout, so the two cannot interleave; `None`
+/// where the descriptor cannot be had (then the chunks go through stdout
+/// as before).
+fn stdout_unsplit() -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+    Some(std::fs::File::from(fd))
 }
 
 /// The error and its causes on one line. Most of followup's errors

@@ -187,8 +187,8 @@ impl Store {
         let shared = self.read_shared(
             readers,
             || self.plan_shared_export(run_records),
-            |_, run, rendered: RenderedRun, spent| {
-                framed.elements(&rendered.elements)?;
+            |_, run, mut rendered: RenderedRun, spent| {
+                framed.elements(&mut rendered.elements)?;
                 written.add(&rendered.tally);
                 spent.give_back(run, rendered);
                 Ok(())
@@ -241,7 +241,7 @@ impl Store {
                 Ok(())
             },
         )?;
-        framed.elements(&buffer)?;
+        framed.elements(&mut buffer)?;
         written.check_against(&stored)
     }
 }

@@ -109,18 +109,18 @@ impl<'w> Framed<'w> {
         }
     }
 
-    pub(super) fn elements(&mut self, elements: &[u8]) -> Result<(), Fault> {
-        let written = match elements.split_first() {
-            None => Ok(()),
-            Some((_, rest)) if !self.started => {
-                self.started = true;
-                self.out
-                    .write_all(b"[")
-                    .and_then(|()| self.out.write_all(rest))
-            }
-            Some(_) => self.out.write_all(elements),
+    /// Writes `elements` out, the first one's comma made the array's
+    /// opening bracket: one write, where a bracket written first would
+    /// have been a write of its own.
+    pub(super) fn elements(&mut self, elements: &mut [u8]) -> Result<(), Fault> {
+        let Some(first) = elements.first_mut() else {
+            return Ok(());
         };
-        written.map_err(Fault::Write)
+        if !self.started {
+            self.started = true;
+            *first = b'[';
+        }
+        self.out.write_all(elements).map_err(Fault::Write)
     }
 
     fn finish(self) -> std::io::Result<()> {

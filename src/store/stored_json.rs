@@ -397,7 +397,7 @@ impl Store {
                     buffer.extend_from_slice(b",\n");
                     buffer.extend_from_slice(&parts[*k].lines[span.clone()]);
                     if buffer.len() >= WRITE_AT {
-                        framed.elements(&buffer)?;
+                        framed.elements(&mut buffer)?;
                         buffer.clear();
                     }
                 }
@@ -408,7 +408,7 @@ impl Store {
                 Ok(())
             },
         )?;
-        framed.elements(&buffer)
+        framed.elements(&mut buffer)
     }
 
     /// The list read by this connection alone, each line written as its
@@ -422,11 +422,11 @@ impl Store {
             buffer.extend_from_slice(b",\n");
             push_listed(row, &mut buffer)?;
             if buffer.len() >= WRITE_AT {
-                framed.elements(&buffer)?;
+                framed.elements(&mut buffer)?;
                 buffer.clear();
             }
         }
-        framed.elements(&buffer)
+        framed.elements(&mut buffer)
     }
 }
 
