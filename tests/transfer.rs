@@ -540,6 +540,31 @@ fn an_import_into_a_new_database_leaves_it_in_wal_mode() {
     );
 }
 
+/// A database an import builds is remembered as checked, as one a write
+/// command leaves is: the next write does not read the whole file again
+/// (a second at 100,000 commitments). The marker holds the file's size and
+/// modification time, so a file changed afterwards is checked as before.
+#[test]
+fn an_import_into_a_new_database_is_remembered_as_checked() {
+    let desk = Desk::new();
+    let file = desk.write(
+        "two.json",
+        br#"[{"title":"a","due":"soon"},{"title":"b","due":"within two months"}]"#,
+    );
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+    let meta = std::fs::metadata(desk.database()).unwrap();
+    let modified = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let marker = desk.path().join("data/followup/followup.db-verified");
+    assert_eq!(
+        std::fs::read_to_string(&marker).expect("a marker beside the new database"),
+        format!("{} {}\n", meta.len(), modified.as_nanos())
+    );
+}
+
 #[test]
 fn hand_written_rows_are_held_to_the_dates_add_refuses() {
     let desk = busy_desk();

@@ -742,6 +742,7 @@ impl Store {
     /// meanwhile, the staged one is discarded and nothing was imported.
     pub fn put_in_place(self, database: &Path) -> Result<()> {
         let staging = self.path.clone();
+        let verified = self.verified;
         drop(self);
         // Everything into the main file, and no WAL: a WAL is named after
         // the file it belongs to, and would not follow it to its new name.
@@ -775,6 +776,13 @@ impl Store {
             Ok(()) => {
                 sync_folder(&parent_folder(database));
                 back_to_wal(database);
+                // The file is as this process left it, built from one
+                // checked as it was made: the next write need not read it
+                // all again (at 10,000 commitments, the first `add` after
+                // an import took 35 ms instead of 5).
+                if verified {
+                    super::remember_verified(database);
+                }
                 Ok(())
             }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
