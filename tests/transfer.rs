@@ -519,17 +519,23 @@ fn ids_far_apart_export_as_fast_as_ids_close_together() {
     assert!(titles.contains(&"b") && titles.contains(&"c") && titles.contains(&"d"));
 }
 
-/// The header of a database file says its journal mode (bytes 18 and 19:
-/// 1 for a rollback journal, 2 for WAL). An import into a new database
-/// leaves it in WAL, without waiting for the next command to switch it.
-#[test]
-fn an_import_into_a_new_database_leaves_it_in_wal_mode() {
+/// A desk whose database an import of two commitments created.
+fn two_imported_into_a_new_desk() -> Desk {
     let desk = Desk::new();
     let file = desk.write(
         "two.json",
         br#"[{"title":"a","due":"soon"},{"title":"b","due":"within two months"}]"#,
     );
     desk.run(&["import", file.to_str().unwrap()]).ok();
+    desk
+}
+
+/// The header of a database file says its journal mode (bytes 18 and 19:
+/// 1 for a rollback journal, 2 for WAL). An import into a new database
+/// leaves it in WAL, without waiting for the next command to switch it.
+#[test]
+fn an_import_into_a_new_database_leaves_it_in_wal_mode() {
+    let desk = two_imported_into_a_new_desk();
     let header = std::fs::read(desk.database()).unwrap();
     assert_eq!(&header[18..20], &[2, 2], "journal mode bytes");
     assert!(
@@ -546,12 +552,7 @@ fn an_import_into_a_new_database_leaves_it_in_wal_mode() {
 /// modification time, so a file changed afterwards is checked as before.
 #[test]
 fn an_import_into_a_new_database_is_remembered_as_checked() {
-    let desk = Desk::new();
-    let file = desk.write(
-        "two.json",
-        br#"[{"title":"a","due":"soon"},{"title":"b","due":"within two months"}]"#,
-    );
-    desk.run(&["import", file.to_str().unwrap()]).ok();
+    let desk = two_imported_into_a_new_desk();
     let meta = std::fs::metadata(desk.database()).unwrap();
     let modified = meta
         .modified()
