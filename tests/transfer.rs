@@ -338,7 +338,7 @@ fn a_refused_import_into_a_new_desk_leaves_no_database() {
     desk.run(&["import", cut.to_str().unwrap()]).fails();
     assert!(!folder.exists(), "nothing left behind: {:?}", files());
     // A good import into the same new desk takes the database's name,
-    // whole, and leaves nothing else.
+    // whole, and leaves nothing else but the record of it as checked.
     let good = desk.write(
         "good.json",
         b"[{\"title\": \"a\", \"due\": \"2026-01-01\"},\n{\"title\": \"b\", \"due\": \"2026-02-01\"}]",
@@ -347,7 +347,7 @@ fn a_refused_import_into_a_new_desk_leaves_no_database() {
         .run(&["import", good.to_str().unwrap(), "--json"])
         .json();
     assert_eq!(out["imported"], json!([1, 2]));
-    assert_eq!(files(), vec!["followup.db".to_string()]);
+    assert_eq!(files(), ["followup.db", "followup.db-verified"]);
     assert_eq!(
         desk.run(&["list", "--json"])
             .json()
