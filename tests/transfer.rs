@@ -415,31 +415,6 @@ fn importing_ids_that_exist_is_refused_unless_renumbered() {
     assert_eq!(copy["history"].as_array().unwrap().len(), 4);
 }
 
-/// Every command reads the whole WAL again as it starts (no connection
-/// stays open between commands), so one that leaves more than 256 KiB
-/// there folds it into the database as it closes. A few `add`s in a row
-/// pass that mark; after each, the WAL is under it again.
-#[test]
-fn writes_never_leave_more_than_256_kib_of_wal_behind() {
-    let desk = busy_desk();
-    let wal = format!("{}-wal", desk.database().display());
-    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    let mut largest = 0;
-    let mut folds = 0;
-    for i in 0..24 {
-        let before = size();
-        desk.add(&[&format!("Commitment {i}"), "--due", "within 2 months"]);
-        let after = size();
-        assert!(after <= 256 << 10, "add {i} left a {after}-byte WAL");
-        largest = largest.max(after);
-        folds += usize::from(after < before);
-    }
-    assert!(largest > 64 << 10, "the WAL grew (to {largest} bytes)");
-    assert!(folds >= 2, "the WAL was folded {folds} times");
-    let listed = desk.run(&["list", "--json"]).json();
-    assert!(listed.as_array().unwrap().len() >= 24);
-}
-
 #[test]
 fn a_large_import_leaves_no_large_wal_behind() {
     let desk = Desk::new();

@@ -270,17 +270,7 @@ impl Drop for Store {
 }
 
 /// Above this, a closing store folds the WAL into the database file.
-///
-/// No connection stays open between commands (unless a daemon runs), so
-/// each command's first read rebuilds SQLite's index of the WAL, one read
-/// of the file a page: at 1 MiB, about 250 pages, up to half a
-/// millisecond of every command. At 256 KiB the command that crosses it
-/// pays for a fold (one in six or seven `add`s), and the others gained
-/// more than that costs: with the two tried side by side, 60 turns each,
-/// `show` took 2.13 ms against 2.37, `revise` 3.07 against 3.26, `add`
-/// 3.33 against 3.51 (its mean 3.59 against 3.65), `export` 6.92 against
-/// 7.27. At 128 KiB `add` was slower again.
-const LARGE_WAL: u64 = 1 << 18;
+const LARGE_WAL: u64 = 1 << 20;
 
 /// The most WAL pages a burst of work leaves before SQLite folds them
 /// in on its own: 128 MiB of 4 KiB pages, three times what planning
