@@ -122,11 +122,7 @@ impl Store {
         // The first id not yet written; `None` once the highest there can
         // be is.
         let mut next = Some(i64::MIN);
-        let mut write_out = |buffer: &mut Vec<u8>| -> Result<(), Fault> {
-            framed.elements(buffer)?;
-            buffer.clear();
-            Ok(())
-        };
+        let mut write_out = |buffer: &mut Vec<u8>| framed.elements(buffer);
         pages.start(&[])?;
         while let Some(from) = next {
             let page = match pages.next_row() {
@@ -235,11 +231,7 @@ impl Store {
             i64::MAX,
             &mut buffer,
             &mut written,
-            |full| {
-                framed.elements(full)?;
-                full.clear();
-                Ok(())
-            },
+            |full| framed.elements(full),
         )?;
         framed.elements(&mut buffer)?;
         written.check_against(&stored)

@@ -109,10 +109,10 @@ impl<'w> Framed<'w> {
         }
     }
 
-    /// Writes `elements` out, the first one's comma made the array's
-    /// opening bracket: one write, where a bracket written first would
-    /// have been a write of its own.
-    pub(super) fn elements(&mut self, elements: &mut [u8]) -> Result<(), Fault> {
+    /// Writes `elements` out and empties it for the next, the first
+    /// one's comma made the array's opening bracket: one write, where a
+    /// bracket written first would have been a write of its own.
+    pub(super) fn elements(&mut self, elements: &mut Vec<u8>) -> Result<(), Fault> {
         let Some(first) = elements.first_mut() else {
             return Ok(());
         };
@@ -120,7 +120,9 @@ impl<'w> Framed<'w> {
             self.started = true;
             *first = b'[';
         }
-        self.out.write_all(elements).map_err(Fault::Write)
+        let written = self.out.write_all(elements).map_err(Fault::Write);
+        elements.clear();
+        written
     }
 
     fn finish(self) -> std::io::Result<()> {

@@ -398,7 +398,6 @@ impl Store {
                     buffer.extend_from_slice(&parts[*k].lines[span.clone()]);
                     if buffer.len() >= WRITE_AT {
                         framed.elements(&mut buffer)?;
-                        buffer.clear();
                     }
                 }
                 let first = run + 1 - readers;
@@ -423,7 +422,6 @@ impl Store {
             push_listed(row, &mut buffer)?;
             if buffer.len() >= WRITE_AT {
                 framed.elements(&mut buffer)?;
-                buffer.clear();
             }
         }
         framed.elements(&mut buffer)
