@@ -82,15 +82,11 @@ impl Store {
     fn export_kept(&self, framed: &mut Framed<'_>) -> Result<bool, Fault> {
         self.conn.execute_batch("BEGIN")?;
         let checked = self.conn.query_row(KEPT_AGAINST_STORED, [], |row| {
-            let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+            let stored = Tally::counted(row)?;
             let total = |i| row.get::<_, f64>(i);
-            let stored = Tally {
-                commitments: count(0)?,
-                revisions: count(1)?,
-                events: count(2)?,
-            };
             let kept = [total(3)?, total(4)?, total(5)?];
-            let trusted = count(6)? == 0
+            let stale: i64 = row.get(6)?;
+            let trusted = stale <= 0
                 && kept
                     == [
                         stored.commitments as f64,
@@ -238,15 +234,25 @@ impl Store {
     }
 }
 
+/// The first three columns of [`STORED`] and [`KEPT_AGAINST_STORED`]:
+/// the rows of each kind in the snapshot, as [`Tally::counted`] reads
+/// them.
+macro_rules! stored_counts {
+    () => {
+        "SELECT (SELECT count(*) FROM commitments), (SELECT count(*) FROM deadlines),
+                (SELECT count(*) FROM events)"
+    };
+}
+
 /// What the snapshot holds, what the kept pages count, and how many
 /// commitments are stale, in one statement. SQLite counts rows from the
 /// pages' own headers, and sums the pages' counts from the start of each
 /// of their rows.
-const KEPT_AGAINST_STORED: &str =
-    "SELECT (SELECT count(*) FROM commitments), (SELECT count(*) FROM deadlines),
-        (SELECT count(*) FROM events),
-        (SELECT total(commitments) FROM record_pages), (SELECT total(revisions) FROM record_pages),
-        (SELECT total(events) FROM record_pages), (SELECT count(*) FROM stale_records)";
+const KEPT_AGAINST_STORED: &str = concat!(
+    stored_counts!(),
+    ", (SELECT total(commitments) FROM record_pages), (SELECT total(revisions) FROM record_pages),
+     (SELECT total(events) FROM record_pages), (SELECT count(*) FROM stale_records)"
+);
 
 /// A kept page as the export finds it.
 enum Page<'row> {
@@ -426,27 +432,33 @@ pub(super) struct Tally {
 /// The rows of each kind in the snapshot, and the lowest and highest
 /// commitment id. SQLite counts from the pages' own headers, without
 /// reading the rows, and finds the ids at the ends of the index.
-const STORED: &str = "SELECT (SELECT count(*) FROM commitments), (SELECT count(*) FROM deadlines),
-                             (SELECT count(*) FROM events),
-                             (SELECT min(id) FROM commitments), (SELECT max(id) FROM commitments)";
+const STORED: &str = concat!(
+    stored_counts!(),
+    ", (SELECT min(id) FROM commitments), (SELECT max(id) FROM commitments)"
+);
 
 impl Tally {
     /// What the snapshot holds, with the range of its commitment ids
     /// (`None` for an empty desk), in one statement.
     fn stored_with_ids(conn: &Connection) -> rusqlite::Result<(Tally, Option<IdRange>)> {
         conn.query_row(STORED, [], |row| {
-            let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
-            let tally = Tally {
-                commitments: count(0)?,
-                revisions: count(1)?,
-                events: count(2)?,
-            };
+            let tally = Tally::counted(row)?;
             let first: Option<i64> = row.get(3)?;
             let last: Option<i64> = row.get(4)?;
             Ok((
                 tally,
                 first.zip(last).map(|(first, last)| IdRange { first, last }),
             ))
+        })
+    }
+
+    /// The counts in a row's first three columns (see `stored_counts`).
+    fn counted(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tally> {
+        let count = |i| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+        Ok(Tally {
+            commitments: count(0)?,
+            revisions: count(1)?,
+            events: count(2)?,
         })
     }
 
