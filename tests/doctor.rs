@@ -470,7 +470,10 @@ fn files_a_stopped_restore_or_import_left_are_a_warning() {
     for name in [
         format!(".followup.db.restoring-{gone}"),
         format!(".followup.db.import-{gone}-journal"),
+        format!(".followup.db.import-{gone}-laid-out"),
         format!(".followup.db.restoring-{}", std::process::id()),
+        format!(".followup.db.import-{}-laid-out", std::process::id()),
+        format!(".followup.db.import-{}-shm", std::process::id()),
     ] {
         std::fs::write(folder.join(name), vec![0u8; 4096]).unwrap();
     }
@@ -478,14 +481,15 @@ fn files_a_stopped_restore_or_import_left_are_a_warning() {
     let (level, detail) = finding(&lines, "leftovers");
     assert_eq!(level, "WARN", "{detail}");
     assert!(
-        detail.starts_with("2 file(s)")
+        detail.starts_with("3 file(s)")
             && detail.contains(&format!(".followup.db.import-{gone}-journal"))
+            && detail.contains(&format!(".followup.db.import-{gone}-laid-out"))
             && detail.contains(&format!(".followup.db.restoring-{gone}"))
             && !detail.contains(&std::process::id().to_string()),
         "{detail}"
     );
-    // Two pages: said in KiB, not rounded up to a MiB.
-    assert!(detail.contains("(8 KiB)"), "{detail}");
+    // Three pages: said in KiB, not rounded up to a MiB.
+    assert!(detail.contains("(12 KiB)"), "{detail}");
     assert!(code >= 1);
 }
 

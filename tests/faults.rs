@@ -846,6 +846,46 @@ fn a_full_disk_refuses_the_write_in_one_line_and_loses_nothing_saved() {
     assert_eq!(integrity(&database), "ok");
 }
 
+/// An import into a new database is built under another name, then copied
+/// to its own (see `Store::put_in_place`). On a disk with room for the
+/// first but not the copy, it says the disk is full and leaves nothing
+/// behind; with room for both, the same import completes.
+#[test]
+fn an_import_into_a_new_database_without_room_for_its_copy_leaves_nothing() {
+    if std::env::var_os(WITH_PRIVATE_MOUNTS).is_none() {
+        return rerun_with_private_mounts(&test_name(
+            "an_import_into_a_new_database_without_room_for_its_copy_leaves_nothing",
+        ));
+    }
+    let records: Vec<_> = (0..2000)
+        .map(|i| json!({ "title": format!("Imported {i}"), "due": "2030-06-30" }))
+        .collect();
+    let roomy = Desk::new();
+    let file = roomy.write("records.json", &serde_json::to_vec(&records).unwrap());
+    roomy.run(&["import", file.to_str().unwrap()]).ok();
+    let size = roomy.database().metadata().unwrap().len();
+
+    let desk = Desk::with_config("[store]\npath = \"disk/followup.db\"\n");
+    let folder = desk.path().join("disk");
+    let disk = Tmpfs::mount(&folder, size * 3 / 2);
+    let refusal = desk.run(&["import", file.to_str().unwrap()]).fails();
+    assert!(
+        refusal.contains(&format!(
+            "the disk holding the database {} is full",
+            folder.join("followup.db").display()
+        )),
+        "{refusal}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&disk.path).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    drop(disk);
+    std::fs::remove_dir(&folder).unwrap();
+    let _disk = Tmpfs::mount(&folder, size * 5 / 2);
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+    assert_eq!(listed_titles(&desk).len(), records.len());
+}
+
 // Killed mid-write -------------------------------------------------------
 
 /// How many `add`s run at once in each round of the kill test.

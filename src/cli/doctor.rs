@@ -210,17 +210,13 @@ fn check_leftovers(database: &Path, findings: &mut Findings) {
         .filter_map(|entry| {
             let file = entry.file_name().to_string_lossy().into_owned();
             let rest = file.strip_prefix(&prefix)?;
-            if !["restoring-", "import-", "before-restore-"]
+            let working = ["restoring-", "import-", "before-restore-"]
                 .iter()
-                .any(|working| rest.starts_with(working))
-            {
-                return None;
-            }
-            // The process that made it, named by the digits after the last
-            // "-" (before any "-journal" or "-wal"): still running, it is
-            // at work on it.
-            let base = rest.trim_end_matches("-journal").trim_end_matches("-wal");
-            let pid = base.rsplit('-').next()?;
+                .find_map(|working| rest.strip_prefix(working))?;
+            // The process that made it, named by the digits that follow
+            // (before any "-journal", "-wal" or "-laid-out"): still
+            // running, it is at work on it.
+            let pid = working.split('-').next()?;
             if pid.bytes().all(|b| b.is_ascii_digit()) && Path::new("/proc").join(pid).exists() {
                 return None;
             }

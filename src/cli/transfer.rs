@@ -99,7 +99,7 @@ pub fn import(context: &Context, args: ImportArgs, out: &mut dyn Write) -> anyho
         let mut store = match &staging {
             Some(staging) => {
                 super::make_data_folder(&context.config)?;
-                Store::open(staging, Check::Remembered)?
+                Store::open(staging, Check::Staged)?
             }
             None => context.store()?,
         };

@@ -244,6 +244,12 @@ pub enum Check {
     /// whose copy of an older database is the one to keep before this
     /// followup migrates it (`doctor` says to take it first).
     AsItIs,
+    /// As `Remembered`, for a new database built under a staging name
+    /// (see [`Store::put_in_place`]): nothing is synced to disk as it is
+    /// written, for nothing in it counts until it is laid out under its
+    /// real name, which is synced then. An import into a new database so
+    /// writes its archive to disk once, not twice.
+    Staged,
 }
 
 /// An open followup database.
@@ -527,7 +533,7 @@ impl Store {
         }
         let must_check = match check {
             Check::Full | Check::Restoring => true,
-            Check::Remembered => version < known || !is_remembered(&path),
+            Check::Remembered | Check::Staged => version < known || !is_remembered(&path),
             Check::ReadOnly | Check::AsItIs => version < known,
         };
         if must_check {
@@ -556,6 +562,15 @@ impl Store {
                 }
             }
         }
+        // Before the switch to WAL, which is itself a write to a new file.
+        let synchronous = if check == Check::Staged {
+            "OFF"
+        } else {
+            "FULL"
+        };
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous = {synchronous}"))
+            .map_err(fail)?;
         let mode: String = self
             .conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
@@ -581,7 +596,7 @@ impl Store {
             .map_err(fail)?;
         self.conn
             .execute_batch(
-                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+                "PRAGMA foreign_keys = ON;
                  PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
             )
             .map_err(fail)?;
@@ -629,7 +644,10 @@ impl Store {
                 )
                 .map_err(fail)?;
         }
-        self.verified = matches!(check, Check::Full | Check::Remembered | Check::Restoring);
+        self.verified = matches!(
+            check,
+            Check::Full | Check::Remembered | Check::Restoring | Check::Staged
+        );
         Ok(())
     }
 
@@ -950,6 +968,23 @@ mod tests {
         let err = inspect(&path).unwrap().writable.unwrap_err();
         assert!(err.contains("for more than 2s"), "{err}");
         blocker.execute_batch("ROLLBACK").unwrap();
+    }
+
+    #[test]
+    fn only_a_staged_database_is_written_without_syncing() {
+        let dir = tempfile::tempdir().unwrap();
+        let synchronous = |check| {
+            let store = Store::open(&dir.path().join("followup.db"), check).unwrap();
+            store
+                .conn
+                .query_row("PRAGMA synchronous", [], |row| row.get::<_, i64>(0))
+                .unwrap()
+        };
+        // SQLite's numbers: 0 is OFF, 2 is FULL.
+        assert_eq!(synchronous(Check::Staged), 0);
+        for check in [Check::Full, Check::Remembered, Check::ReadOnly] {
+            assert_eq!(synchronous(check), 2);
+        }
     }
 
     #[test]
