@@ -1,5 +1,6 @@
 //! Benchmark of the CLI on a large database, run as a user would: the real
-//! release binary, one process per command.
+//! release binary, installed (see `shared/installed.rs`), one process per
+//! command.
 //!
 //! `cargo bench --bench cli` imports 100,000 commitments, then times
 //! `list --overdue --json` and `show ID` (median of several runs, wall clock
@@ -11,6 +12,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "shared/installed.rs"]
+mod installed;
 
 fn main() {
     let n: usize = std::env::var("FOLLOWUP_BENCH_N")
@@ -30,6 +34,7 @@ fn main() {
         None => temp.path().to_path_buf(),
     };
     let dir = dir.as_path();
+    installed::install_in(dir);
     let data = dir.join("commitments.json");
     let overdue = write_workload(&data, n);
     println!("followup CLI benchmark: {n} commitments ({overdue} open and overdue)");
@@ -135,7 +140,7 @@ fn time_any(dir: &Path, args: &[&str]) -> (Duration, Duration) {
 fn run(dir: &Path, args: &[&str]) -> (Duration, Duration, bool) {
     let before = children_cpu();
     let start = Instant::now();
-    let status = Command::new(env!("CARGO_BIN_EXE_followup"))
+    let status = Command::new(installed::followup())
         .args(args)
         .env("XDG_DATA_HOME", dir.join("data"))
         .env_remove("FOLLOWUP_CONFIG")

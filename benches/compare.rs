@@ -11,7 +11,9 @@
 //!    the export's bytes alone written from memory through the same pipe.
 //!
 //! Every figure is the median wall time of several runs of the real
-//! binaries, one process per command, as a user would run them, the output
+//! binaries (followup's release binary installed, as the other tools are:
+//! see `shared/installed.rs`), one process per command, as a user would
+//! run them, the output
 //! read through a pipe as it comes (export also into a file and to
 //! /dev/null). The two tools take turns, run by run (each going first in
 //! every other round), so that a machine slowing down or speeding up over
@@ -25,6 +27,9 @@ use std::time::{Duration, Instant};
 
 use jiff::ToSpan;
 use jiff::civil::Date;
+
+#[path = "shared/installed.rs"]
+mod installed;
 
 const RUNS: usize = 21;
 
@@ -51,6 +56,7 @@ fn main() {
         .filter(|&s| s > 0)
         .unwrap_or(1);
     let dir = tempfile::tempdir().expect("temp dir");
+    installed::install_in(dir.path());
     println!("| workload | other tool | followup | other / followup |");
     println!("|---|---|---|---|");
     against_remind(&dir.path().join("remind"), 100_000 / scale);
@@ -278,7 +284,7 @@ fn settle() {
 }
 
 fn followup_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_followup"));
+    let mut command = Command::new(installed::followup());
     command
         .args(args)
         .env("XDG_DATA_HOME", dir.join("data"))
