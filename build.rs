@@ -33,8 +33,33 @@ fn main() {
     // Named before the standard library's `-lgcc_s`, so the linker takes
     // the unwinder from here and, finding nothing left to take from
     // `libgcc_s.so`, leaves it out (`--as-needed`). Not bundled: the linker
-    // driver (cc) knows where GCC keeps it.
-    println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
+    // driver (cc) knows where GCC keeps it. Only where it does: a system
+    // that links with clang and has no GCC has no `libgcc_eh.a`, and
+    // there the standard library's `libgcc_s.so` serves as before.
+    if linker_finds("libgcc_eh.a") {
+        println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
+    } else {
+        println!(
+            "cargo::warning=libgcc_eh.a not found by the linker driver: the unwinder is loaded from libgcc_s.so (each command starts a little later)"
+        );
+    }
+}
+
+/// Whether the linker driver (the configured linker, else `cc`) knows
+/// where `file` is: it names a file it knows by its full path, and one it
+/// does not by the bare name it was asked about.
+fn linker_finds(file: &str) -> bool {
+    println!("cargo::rerun-if-env-changed=RUSTC_LINKER");
+    let linker = env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".into());
+    let Ok(output) = std::process::Command::new(linker)
+        .arg(format!("-print-file-name={file}"))
+        .output()
+    else {
+        return false;
+    };
+    let named = String::from_utf8_lossy(&output.stdout);
+    let path = std::path::Path::new(named.trim());
+    output.status.success() && path.is_absolute() && path.is_file()
 }
 
 /// Whether the glibc this build script runs on (the one followup links
