@@ -137,6 +137,9 @@ impl InstanceLock {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|err| LockFileError::from_open(&path, err))?;
+        // A lock root made (a `restore` run as root) keeps no daemon of
+        // the folder's user out (see `give_to_folder_owner`).
+        crate::store::give_to_folder_owner(&file, crate::store::folder_of(&path));
         // SAFETY: flock on a descriptor we own; no memory is involved.
         let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
         if !locked {

@@ -644,3 +644,109 @@ fn backup_to_a_folder_or_into_a_missing_one_is_refused_with_the_fix() {
     let err = desk.refuses(&["restore", missing.to_str().unwrap()]);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+/// Files an operator's root command makes in the service's data folder
+/// (the database, its marker, the lock, the copy a restore keeps) belong
+/// to the folder's owner, as SQLite's `-wal` and `-shm` do, so the daemon
+/// and analysts running as that user can still open them.
+#[test]
+fn files_root_makes_in_the_services_folder_belong_to_its_owner() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    // SAFETY: geteuid touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to make files as root for another user");
+        return;
+    }
+    const SERVICE: u32 = 65534;
+    let as_service = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let desk = Desk::with_config(
+        "[store]\npath = \"service/followup.db\"\n[mail]\ntransport = \"maildir\"\nmaildir = \"service/outbox\"\n",
+    );
+    std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = desk.path().join("service");
+    std::fs::create_dir(&folder).unwrap();
+    std::os::unix::fs::chown(&folder, Some(SERVICE), Some(SERVICE)).unwrap();
+
+    // As root: the database made, then a backup restored over it.
+    desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
+    let backup = desk.path().join("backup.db");
+    desk.run(&["backup", backup.to_str().unwrap()]).ok();
+    desk.run(&["restore", backup.to_str().unwrap()]).ok();
+    let mut made: Vec<(String, u32, u32)> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name, meta.uid(), meta.gid())
+        })
+        .collect();
+    made.sort();
+    let names: Vec<&str> = made.iter().map(|(name, _, _)| name.as_str()).collect();
+    for expected in ["followup.db", "followup.db-verified", "followup.db.lock"] {
+        assert!(names.contains(&expected), "{expected} not in {names:?}");
+    }
+    assert!(
+        names.iter().any(|name| name.contains(".before-restore-")),
+        "{names:?}"
+    );
+    for (name, uid, gid) in &made {
+        assert_eq!((*uid, *gid), (SERVICE, SERVICE), "{name}");
+    }
+
+    // As the folder's owner: a write and a daemon's tick.
+    for args in [
+        &["add", "Open the border crossing", "--due", "2030-06-30"][..],
+        &["daemon", "--once"][..],
+    ] {
+        let output = desk.command_through(&as_service, args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// As above, for a database an import by root creates.
+#[test]
+fn a_database_root_imports_into_the_services_folder_belongs_to_its_owner() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    // SAFETY: geteuid touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to make files as root for another user");
+        return;
+    }
+    let desk = Desk::with_config("[store]\npath = \"service/followup.db\"\n");
+    std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = desk.path().join("service");
+    std::fs::create_dir(&folder).unwrap();
+    std::os::unix::fs::chown(&folder, Some(65534), Some(65534)).unwrap();
+    let records = serde_json::json!([{ "title": "Resume the talks", "due": "2030-06-30" }]);
+    let file = desk.write("records.json", records.to_string().as_bytes());
+    desk.run(&["import", file.to_str().unwrap()]).ok();
+    let meta = std::fs::metadata(folder.join("followup.db")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    let output = desk
+        .command_through(
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ],
+            &["add", "Open the border crossing", "--due", "2030-06-30"],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -526,17 +526,20 @@ fn open_new(path: &Path) -> Result<Connection> {
     use std::os::unix::fs::OpenOptionsExt as _;
     // New, with O_EXCL: a scratch name in a shared folder may have been
     // made a link to a file elsewhere since it was cleared.
-    if let Err(error) = std::fs::OpenOptions::new()
+    match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(super::SHARED_FILE_MODE)
         .open(path)
     {
-        return Err(Error::Io {
-            action: "create",
-            path: path.to_path_buf(),
-            error,
-        });
+        Ok(file) => super::give_to_folder_owner(&file, super::folder_of(path)),
+        Err(error) => {
+            return Err(Error::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                error,
+            });
+        }
     }
     let conn = Connection::open_with_flags(
         path,
@@ -858,6 +861,7 @@ fn lay_out(staged: &Path, copy: &Path) -> std::io::Result<()> {
         .open(copy)?;
     // The staged file's own mode, whatever the umask took from it.
     to.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    super::give_to_folder_owner(&to, super::folder_of(copy));
     let mut chunk = vec![0; LAY_OUT_CHUNK];
     loop {
         let mut filled = 0;

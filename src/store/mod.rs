@@ -422,6 +422,35 @@ const DRAW_MAIL_THREAD: &str = "lower(hex(randomblob(8)))";
 /// write them, no one else (see `.cargo/config.toml`).
 pub const SHARED_FILE_MODE: u32 = 0o660;
 
+/// Gives `file`, just made in `folder` by this process, to the folder's
+/// owner and group when this process runs as root and the folder is
+/// someone else's: the service's data folder belongs to its user, and a
+/// lock, a marker or a database an operator's root command left there
+/// would otherwise keep the daemon, running as that user, from opening
+/// it. SQLite gives its `-wal` and `-shm` the database's owner in the same
+/// way. Best effort: a file that keeps root's ownership is what it was.
+pub(crate) fn give_to_folder_owner(file: &std::fs::File, folder: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let Ok(folder) = std::fs::metadata(folder) else {
+        return;
+    };
+    if folder.uid() != 0 && file.metadata().is_ok_and(|meta| meta.uid() == 0) {
+        let _ = std::os::unix::fs::fchown(file, Some(folder.uid()), Some(folder.gid()));
+    }
+}
+
+/// The folder that holds `path`.
+pub(crate) fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to a new file at `path` with [`SHARED_FILE_MODE`].
 ///
 /// Always a new file, never one already there: the folder is the group's,
@@ -433,12 +462,13 @@ fn write_shared_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let _ = std::fs::remove_file(path);
-    std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(SHARED_FILE_MODE)
-        .open(path)?
-        .write_all(bytes)
+        .open(path)?;
+    give_to_folder_owner(&file, folder_of(path));
+    file.write_all(bytes)
 }
 
 impl std::fmt::Debug for Store {
@@ -468,7 +498,20 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let new = std::fs::symlink_metadata(path).is_err();
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        if new {
+            // Before the switch to WAL makes the `-wal` and `-shm`, which
+            // SQLite gives the database's owner.
+            use std::os::unix::fs::OpenOptionsExt as _;
+            if let Ok(file) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+            {
+                give_to_folder_owner(&file, &folder);
+            }
+        }
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
