@@ -13,7 +13,7 @@ use followup::store::{Check, Store};
 use serde_json::Value;
 
 use crate::daemon::{MAILDIR_CONFIG, Running};
-use crate::support::{Desk, as_schema_8, as_schema_9, days_from_today};
+use crate::support::{Desk, NOBODY, as_schema_8, as_schema_9, days_from_today};
 
 /// A desk with a few commitments that have a history worth comparing.
 fn desk_with_history() -> Desk {
@@ -645,33 +645,49 @@ fn backup_to_a_folder_or_into_a_missing_one_is_refused_with_the_fix() {
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
 
+/// A desk whose database lies in `service/`, a folder that belongs to
+/// [`NOBODY`], as the service's data folder belongs to its user; none when
+/// the tests do not run as root, which making files for another user
+/// needs.
+fn desk_in_nobodys_folder(config: &str) -> Option<(Desk, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    // SAFETY: geteuid touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to make files as root for another user");
+        return None;
+    }
+    let desk = Desk::with_config(&format!(
+        "[store]\npath = \"service/followup.db\"\n{config}"
+    ));
+    std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = desk.path().join("service");
+    std::fs::create_dir(&folder).unwrap();
+    std::os::unix::fs::chown(&folder, Some(NOBODY), Some(NOBODY)).unwrap();
+    Some((desk, folder))
+}
+
+/// Runs followup with `args` as [`NOBODY`], expecting success.
+fn succeeds_as_nobody(desk: &Desk, args: &[&str]) {
+    let output = desk.output_as_nobody(args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Files an operator's root command makes in the service's data folder
 /// (the database, its marker, the lock, the copy a restore keeps) belong
 /// to the folder's owner, as SQLite's `-wal` and `-shm` do, so the daemon
 /// and analysts running as that user can still open them.
 #[test]
 fn files_root_makes_in_the_services_folder_belong_to_its_owner() {
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-    // SAFETY: geteuid touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to make files as root for another user");
+    use std::os::unix::fs::MetadataExt as _;
+    let Some((desk, folder)) =
+        desk_in_nobodys_folder("[mail]\ntransport = \"maildir\"\nmaildir = \"service/outbox\"\n")
+    else {
         return;
-    }
-    const SERVICE: u32 = 65534;
-    let as_service = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-    ];
-    let desk = Desk::with_config(
-        "[store]\npath = \"service/followup.db\"\n[mail]\ntransport = \"maildir\"\nmaildir = \"service/outbox\"\n",
-    );
-    std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let folder = desk.path().join("service");
-    std::fs::create_dir(&folder).unwrap();
-    std::os::unix::fs::chown(&folder, Some(SERVICE), Some(SERVICE)).unwrap();
-
+    };
     // As root: the database made, then a backup restored over it.
     desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
     let backup = desk.path().join("backup.db");
@@ -696,57 +712,31 @@ fn files_root_makes_in_the_services_folder_belong_to_its_owner() {
         "{names:?}"
     );
     for (name, uid, gid) in &made {
-        assert_eq!((*uid, *gid), (SERVICE, SERVICE), "{name}");
+        assert_eq!((*uid, *gid), (NOBODY, NOBODY), "{name}");
     }
 
     // As the folder's owner: a write and a daemon's tick.
-    for args in [
-        &["add", "Open the border crossing", "--due", "2030-06-30"][..],
-        &["daemon", "--once"][..],
-    ] {
-        let output = desk.command_through(&as_service, args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    succeeds_as_nobody(
+        &desk,
+        &["add", "Open the border crossing", "--due", "2030-06-30"],
+    );
+    succeeds_as_nobody(&desk, &["daemon", "--once"]);
 }
 
 /// As above, for a database an import by root creates.
 #[test]
 fn a_database_root_imports_into_the_services_folder_belongs_to_its_owner() {
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-    // SAFETY: geteuid touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to make files as root for another user");
+    use std::os::unix::fs::MetadataExt as _;
+    let Some((desk, folder)) = desk_in_nobodys_folder("") else {
         return;
-    }
-    let desk = Desk::with_config("[store]\npath = \"service/followup.db\"\n");
-    std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let folder = desk.path().join("service");
-    std::fs::create_dir(&folder).unwrap();
-    std::os::unix::fs::chown(&folder, Some(65534), Some(65534)).unwrap();
+    };
     let records = serde_json::json!([{ "title": "Resume the talks", "due": "2030-06-30" }]);
     let file = desk.write("records.json", records.to_string().as_bytes());
     desk.run(&["import", file.to_str().unwrap()]).ok();
     let meta = std::fs::metadata(folder.join("followup.db")).unwrap();
-    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
-    let output = desk
-        .command_through(
-            &[
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-            ],
-            &["add", "Open the border crossing", "--due", "2030-06-30"],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    assert_eq!((meta.uid(), meta.gid()), (NOBODY, NOBODY));
+    succeeds_as_nobody(
+        &desk,
+        &["add", "Open the border crossing", "--due", "2030-06-30"],
     );
 }

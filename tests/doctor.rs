@@ -436,18 +436,7 @@ fn another_users_maildir_is_a_warning_for_an_analyst() {
     desk.add(&["Resume the talks", "--due", &days_from_today(60)]);
     desk.run(&["daemon", "--once"]).ok();
     std::fs::set_permissions(desk.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let output = desk
-        .command_through(
-            &[
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-            ],
-            &["doctor"],
-        )
-        .output()
-        .unwrap();
+    let output = desk.output_as_nobody(&["doctor"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout
         .lines()

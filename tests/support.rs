@@ -101,6 +101,16 @@ impl Desk {
         command
     }
 
+    /// Runs followup with `args` as the unprivileged user [`NOBODY`] and
+    /// its group (through `setpriv`, so the caller must be root), to its
+    /// end.
+    pub fn output_as_nobody(&self, args: &[&str]) -> std::process::Output {
+        let (user, group) = (format!("--reuid={NOBODY}"), format!("--regid={NOBODY}"));
+        self.command_through(&["setpriv", &user, &group, "--clear-groups"], args)
+            .output()
+            .unwrap()
+    }
+
     /// As `command`, but started through `wrapper` (a program and its first
     /// arguments), which is given followup and `args` after its own and
     /// must end by running them: `sh -c '…; exec "$@"' sh`.
@@ -229,6 +239,10 @@ pub fn today() -> jiff::civil::Date {
 }
 
 /// A date `days` from today, as YYYY-MM-DD.
+/// The user and group id of `nobody`, for commands run as someone other
+/// than the root running the tests.
+pub const NOBODY: u32 = 65534;
+
 pub fn days_from_today(days: i64) -> String {
     today()
         .checked_add(jiff::Span::new().days(days))
