@@ -247,8 +247,9 @@ pub enum Check {
     /// As `Remembered`, for a new database built under a staging name
     /// (see [`Store::put_in_place`]): nothing is synced to disk as it is
     /// written, for nothing in it counts until it is laid out under its
-    /// real name, which is synced then. An import into a new database so
-    /// writes its archive to disk once, not twice.
+    /// real name, which is synced then. An import into a new database,
+    /// which copies the staged file to its name, so still writes its
+    /// archive to disk once.
     Staged,
 }
 
