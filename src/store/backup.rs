@@ -140,30 +140,21 @@ impl Store {
                 error,
             })?;
         } else {
-            // A hard link fails if `target` appeared meanwhile, so a file
-            // created by someone else while we copied is never replaced.
-            match std::fs::hard_link(&partial.path, target) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(Error::BackupExists {
+            // A file created by someone else while we copied is never
+            // replaced.
+            name_new(&partial.path, target).map_err(|error| {
+                if error.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::BackupExists {
                         path: target.to_path_buf(),
-                    });
-                }
-                // Some file systems (FAT, some network mounts) have no hard
-                // links; there, look once more and rename.
-                Err(_) if !target.exists() => {
-                    std::fs::rename(&partial.path, target).map_err(|error| Error::Io {
+                    }
+                } else {
+                    Error::Io {
                         action: "move the finished backup to",
                         path: target.to_path_buf(),
                         error,
-                    })?;
+                    }
                 }
-                Err(_) => {
-                    return Err(Error::BackupExists {
-                        path: target.to_path_buf(),
-                    });
-                }
-            }
+            })?;
         }
         drop(partial);
         sync_folder(&folder);
@@ -780,18 +771,8 @@ impl Store {
         drop(conn);
         let laid_out = with_suffix(&staging, LAID_OUT);
         let placed = lay_out(&staging, &laid_out).map_err(|error| (laid_out.as_path(), error));
-        // A hard link fails if `database` appeared meanwhile, where a
-        // rename would replace it.
-        let placed = placed.and_then(|()| {
-            match std::fs::hard_link(&laid_out, database) {
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Err(err),
-                // Some file systems (FAT, some network mounts) have no hard
-                // links; there, look once more and rename.
-                Err(_) if !database.exists() => std::fs::rename(&laid_out, database),
-                other => other,
-            }
-            .map_err(|error| (database, error))
-        });
+        let placed =
+            placed.and_then(|()| name_new(&laid_out, database).map_err(|error| (database, error)));
         discard_staged(&staging);
         match placed {
             Ok(()) => {
@@ -827,6 +808,51 @@ impl Store {
                 error,
             }),
         }
+    }
+}
+
+/// Gives the file `from` the name `to`, which must be free: should a file
+/// named `to` have appeared meanwhile, it is left alone and this fails
+/// with `AlreadyExists`, where a rename would replace it.
+///
+/// In one step where the file system can (Linux's `RENAME_NOREPLACE`), so
+/// the file never has two names: a process killed between a hard link and
+/// the removal of the old name left a database every command refused for
+/// its second name. Elsewhere, by a hard link, the old name removed at
+/// once; and where there are no hard links either (FAT, some network
+/// mounts), by a rename after looking once more.
+fn name_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = |path: &Path| {
+        std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (from_c, to_c) = (path(from)?, path(to)?);
+    // SAFETY: two NUL-terminated paths that outlive the call.
+    let renamed = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from_c.as_ptr(),
+            libc::AT_FDCWD,
+            to_c.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if renamed == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    if !matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
+        return Err(error);
+    }
+    match std::fs::hard_link(from, to) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(from);
+            Ok(())
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Err(err),
+        Err(_) if !to.exists() => std::fs::rename(from, to),
+        Err(err) => Err(err),
     }
 }
 
@@ -954,6 +980,24 @@ mod tests {
             .unwrap()
             .query_row("SELECT count(*) FROM daemon_state", [], |r| r.get(0))
             .unwrap()
+    }
+
+    #[test]
+    fn a_new_name_is_given_in_one_step_and_never_over_another_file() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        std::fs::write(&from, b"the archive").unwrap();
+        name_new(&from, &to).unwrap();
+        assert!(!from.exists());
+        assert_eq!(std::fs::read(&to).unwrap(), b"the archive");
+        assert_eq!(std::fs::metadata(&to).unwrap().nlink(), 1);
+
+        std::fs::write(&from, b"another archive").unwrap();
+        let err = name_new(&from, &to).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&to).unwrap(), b"the archive");
+        assert_eq!(std::fs::read(&from).unwrap(), b"another archive");
     }
 
     #[test]
