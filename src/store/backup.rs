@@ -367,7 +367,7 @@ impl StagedRestore {
             copied
                 .and_then(|()| sync_file(&keeping.path))
                 .and_then(|()| {
-                    std::fs::hard_link(&keeping.path, &kept).map_err(|error| Error::Io {
+                    name_new(&keeping.path, &kept).map_err(|error| Error::Io {
                         action: "create",
                         path: kept.clone(),
                         error,
