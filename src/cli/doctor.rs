@@ -193,14 +193,10 @@ enum Readable {
 /// partial copy a restore keeps). Nothing reads them again, and they can
 /// be as large as the database; one whose process still runs is at work.
 fn check_leftovers(database: &Path, findings: &mut Findings) {
-    let (Some(folder), Some(name)) = (database.parent(), database.file_name()) else {
+    let Some(name) = database.file_name() else {
         return;
     };
-    let folder = if folder.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        folder
-    };
+    let folder = crate::store::folder_of(database);
     let prefix = format!(".{}.", name.to_string_lossy());
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
@@ -245,10 +241,7 @@ fn check_leftovers(database: &Path, findings: &mut Findings) {
 fn check_database(config: &Config, findings: &mut Findings) -> Readable {
     let path = &config.store.path;
     if !path.exists() {
-        let folder = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let folder = crate::store::folder_of(path);
         // The embedded defaults' data folder is created by the first
         // command; a configured folder must exist already.
         if folder.is_dir() || config.file.is_none() {

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BUSY_TIMEOUT, Check, Error, Result, Store, classify, schema};
+use super::{BUSY_TIMEOUT, Check, Error, Result, Store, classify, folder_of, schema};
 
 /// Pages copied per backup step (4 MiB with SQLite's default page size),
 /// and the pause after each step. The backup reads one snapshot (see
@@ -91,9 +91,11 @@ impl Store {
                 path: target.to_path_buf(),
             });
         }
-        let folder = parent_folder(target);
+        let folder = folder_of(target);
         if !folder.is_dir() {
-            return Err(Error::BackupFolder { folder });
+            return Err(Error::BackupFolder {
+                folder: folder.to_path_buf(),
+            });
         }
         let partial = Scratch::beside(target, "partial");
 
@@ -157,7 +159,7 @@ impl Store {
             })?;
         }
         drop(partial);
-        sync_folder(&folder);
+        sync_folder(folder);
         Ok(BackupReport {
             path: target.to_path_buf(),
             bytes: std::fs::metadata(target).map(|m| m.len()).unwrap_or(0),
@@ -186,9 +188,11 @@ pub struct StagedRestore {
 pub fn stage_restore(database: &Path, backup: &Path) -> Result<StagedRestore> {
     refuse_own_files(database, backup)?;
     check_header(backup)?;
-    let folder = parent_folder(database);
+    let folder = folder_of(database);
     if !folder.is_dir() {
-        return Err(Error::MissingFolder { folder });
+        return Err(Error::MissingFolder {
+            folder: folder.to_path_buf(),
+        });
     }
     let live_exists = database.exists();
 
@@ -294,7 +298,7 @@ impl StagedRestore {
             schema_was,
         } = self;
         let database = database.as_path();
-        let folder = parent_folder(database);
+        let folder = folder_of(database);
         if !database.exists() {
             // A WAL left beside a missing database would be replayed into
             // the restored file, which it does not belong to.
@@ -309,7 +313,7 @@ impl StagedRestore {
                 error,
             })?;
             drop(staged);
-            sync_folder(&folder);
+            sync_folder(folder);
             return Ok(RestoreReport {
                 kept: None,
                 commitments,
@@ -378,7 +382,7 @@ impl StagedRestore {
                     detail: e.to_string(),
                 })?;
             drop(reader);
-            sync_folder(&folder);
+            sync_folder(folder);
 
             // All pages in one step: one write transaction on the live
             // file, so it is either all restored or untouched.
@@ -523,7 +527,7 @@ fn open_new(path: &Path) -> Result<Connection> {
         .mode(super::SHARED_FILE_MODE)
         .open(path)
     {
-        Ok(file) => super::give_to_folder_owner(&file, super::folder_of(path)),
+        Ok(file) => super::give_to_folder_owner(&file, folder_of(path)),
         Err(error) => {
             return Err(Error::Io {
                 action: "create",
@@ -679,7 +683,7 @@ fn refuse_own_files(database: &Path, other: &Path) -> Result<()> {
         });
     }
     let canonical = |p: &Path| -> Option<PathBuf> {
-        let folder = parent_folder(p).canonicalize().ok()?;
+        let folder = folder_of(p).canonicalize().ok()?;
         Some(folder.join(p.file_name()?))
     };
     let (Some(db), Some(other_c)) = (canonical(database), canonical(other)) else {
@@ -776,7 +780,7 @@ impl Store {
         discard_staged(&staging);
         match placed {
             Ok(()) => {
-                sync_folder(&parent_folder(database));
+                sync_folder(folder_of(database));
                 back_to_wal(database);
                 // The file is as this process left it, built from one
                 // checked as it was made: the next write need not read it
@@ -887,7 +891,7 @@ fn lay_out(staged: &Path, copy: &Path) -> std::io::Result<()> {
         .open(copy)?;
     // The staged file's own mode, whatever the umask took from it.
     to.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    super::give_to_folder_owner(&to, super::folder_of(copy));
+    super::give_to_folder_owner(&to, folder_of(copy));
     let mut chunk = vec![0; LAY_OUT_CHUNK];
     loop {
         let mut filled = 0;
@@ -944,13 +948,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-fn parent_folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 fn sync_file(path: &Path) -> Result<()> {

@@ -444,7 +444,7 @@ pub(crate) fn give_to_folder_owner(file: &std::fs::File, folder: &Path) {
     }
 }
 
-/// The folder that holds `path`.
+/// The folder that holds `path` (`.` for a bare file name).
 pub(crate) fn folder_of(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -482,10 +482,7 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, checks it and
     /// brings its schema up to date. The file's folder must exist.
     pub fn open(path: &Path, check: Check) -> Result<Store> {
-        let folder = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let folder = folder_of(path).to_path_buf();
         if !folder.is_dir() {
             return Err(Error::MissingFolder { folder });
         }
